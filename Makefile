@@ -1,0 +1,37 @@
+# Two commands do all of the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.remot-installed
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+export DAGSTER_DISABLE_TELEMETRY := 1
+# One run covers every domain partition (single-run backfill policy on the per-domain assets).
+ALL_DOMAINS := '{"dagster/asset_partition_range_start": "navigation", "dagster/asset_partition_range_end": "simulation"}'
+
+.PHONY: install run test ui bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	@# CPU machines: torch 2.13.0 first (a local CPU wheel), so the train extra pulls no CUDA wheels.
+	@if ! command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/python -m pip install -q torch==2.13.0; fi
+	$(BIN)/python -m pip install -q -e ".[train,dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/dagster job execute -m remot_pipeline.definitions -j build_release --tags $(ALL_DOMAINS)
+	$(BIN)/python -m remot_pipeline.report
+
+test: install
+	$(BIN)/python -m pytest -n 2 -q
+
+ui: install
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: install
+	$(BIN)/python bench/bench_motion_kernel.py
+
+clean:
+	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -1,0 +1,58 @@
+"""``catalog.duckdb``: views over the LATEST release, for ad-hoc SQL.
+
+The database holds only views (no data), so rebuilding it is cheap; it is built in a
+temporary file and renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+VIEWS = {
+    "triplets": "triplets/**/*.parquet",
+    "questions": "questions/**/*.parquet",
+    "episodes": "episodes/*.parquet",
+    "quarantine": "quarantine/*.parquet",
+}
+
+#: The README's example queries; tests run every one of them.
+EXAMPLE_QUERIES: dict[str, str] = {
+    "triplets by domain and attribute": """
+        SELECT domain, attribute, negative_kind, count(*) AS triplets
+        FROM triplets GROUP BY ALL ORDER BY ALL""",
+    "questions by domain, split and type": """
+        SELECT domain, split, question_type, count(*) AS questions
+        FROM questions GROUP BY ALL ORDER BY ALL""",
+    "quarantine reasons": """
+        SELECT stage, domain, reason_code, count(*) AS rows
+        FROM quarantine GROUP BY ALL ORDER BY rows DESC""",
+    "questions joined to their triplets": """
+        SELECT q.question_type, q.answer, t.attribute, t.positive_value, t.negative_value,
+               t.negative_kind, round(t.positive_magnitude, 2) AS positive_magnitude
+        FROM questions q JOIN triplets t USING (triplet_id)
+        ORDER BY q.question_id LIMIT 5""",
+}
+
+
+def build_catalog(release_path: Path, catalog_path: Path) -> None:
+    release_path = Path(release_path).resolve()
+    catalog_path = Path(catalog_path)
+    catalog_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = catalog_path.with_name(f".{catalog_path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        for view, pattern in VIEWS.items():
+            glob = str(release_path / pattern).replace("'", "''")
+            hive = ", hive_partitioning = true" if "**" in pattern else ""
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet('{glob}'{hive})")
+        con.execute(
+            "CREATE OR REPLACE VIEW release_info AS SELECT "
+            f"'{release_path.name}' AS release_id, '{str(release_path).replace(chr(39), chr(39) * 2)}' AS path"
+        )
+    finally:
+        con.close()
+    os.replace(tmp, catalog_path)

@@ -1,0 +1,102 @@
+"""Keyframes: decode the frames the labelled pairs use, store them as JPEG, and compute a
+simple visual descriptor for retrieval.
+
+The descriptor is a zero-mean grey 16x12 thumbnail concatenated with a zero-mean colour 8x6
+thumbnail, L2-normalised: cosine similarity is then a dot product. It is cheap, linear in the
+number of frames, and sensitive to viewpoint, which is what a hard negative needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pyarrow as pa
+
+from data_contracts import conform, empty
+from remot_pipeline.core.ledger import QuarantineLog, StageResult
+from remot_pipeline.sources.video import VideoError, read_frames_rgb
+
+DESCRIPTOR_DIM = 16 * 12 + 8 * 6 * 3
+
+
+def descriptor(rgb: np.ndarray) -> np.ndarray:
+    """``(H, W, 3) uint8`` RGB -> ``(DESCRIPTOR_DIM,) float32``, unit L2 norm."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    g = cv2.resize(grey, (16, 12), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+    c = cv2.resize(rgb, (8, 6), interpolation=cv2.INTER_AREA).astype(np.float32).reshape(-1, 3)
+    g -= g.mean()
+    c -= c.mean(axis=0)
+    v = np.concatenate([g, c.ravel()])
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 0 else v
+
+
+def encode_jpeg(rgb: np.ndarray, max_side_px: int, quality: int) -> bytes:
+    h, w = rgb.shape[:2]
+    scale = max_side_px / max(h, w)
+    if scale < 1.0:
+        rgb = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def episode_features(
+    frames: pa.Table, frame_indices: Iterable[int], source_root: Path, max_side_px: int = 320, quality: int = 90
+) -> StageResult:
+    """Decode ``frame_indices`` of one episode (rows of ``frames``); JPEG + descriptor per frame.
+
+    Frames that cannot be decoded are quarantined as ``frame_undecodable``.
+    """
+    wanted = sorted(set(int(i) for i in frame_indices))
+    episode_id = frames.column("episode_id")[0].as_py()
+    domain = frames.column("domain")[0].as_py()
+    q = QuarantineLog("frame_features", domain)
+    fi = frames.column("frame_index").to_numpy()
+    ts = frames.column("timestamp_s").to_numpy()
+    media = frames.column("media_path").to_pylist()
+    media_idx = frames.column("media_frame_index").to_numpy()
+    row_of = {int(f): r for r, f in enumerate(fi)}
+    by_file: dict[str, list[tuple[int, int]]] = {}
+    for f in wanted:
+        r = row_of[f]
+        by_file.setdefault(media[r], []).append((int(media_idx[r]), f))
+    got: dict[int, np.ndarray] = {}
+    for rel, items in by_file.items():
+        path = Path(source_root) / rel
+        local = {m: f for m, f in items}
+        try:
+            if path.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp"}:
+                img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                if img is not None:
+                    got[items[0][1]] = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+            else:
+                for m, rgb in read_frames_rgb(path, local.keys()):
+                    got[local[m]] = rgb
+        except VideoError as exc:
+            for m, f in items:
+                q.add("frame_undecodable", str(exc), file=str(path), episode_id=episode_id, frame_index=f)
+            continue
+        for m, f in items:
+            if f not in got:
+                q.add("frame_undecodable", f"frame {m} of {rel} did not decode", file=str(path), episode_id=episode_id, frame_index=f)
+    done = [f for f in wanted if f in got]
+    if not done:
+        return StageResult(empty("frame_features"), q.table(), len(wanted))
+    images = [{"bytes": encode_jpeg(got[f], max_side_px, quality), "path": f"{episode_id}/frame_{f:06d}.jpg"} for f in done]
+    desc = np.stack([descriptor(got[f]) for f in done])
+    table = pa.table(
+        {
+            "episode_id": pa.array([episode_id] * len(done), pa.string()),
+            "domain": pa.array([domain] * len(done), pa.string()),
+            "frame_index": pa.array(done, pa.int64()),
+            "timestamp_s": pa.array(ts[[row_of[f] for f in done]]),
+            "image": pa.array(images),
+            "descriptor": pa.array(list(desc), pa.list_(pa.float32())),
+        }
+    )
+    return StageResult(conform(table, "frame_features"), q.table(), len(wanted))

@@ -1,0 +1,66 @@
+"""Ingestion: discovered episodes -> the canonical ``episodes`` and ``frames`` tables.
+
+The split is assigned here, per episode and deterministically, so that no episode can
+ever appear in both train and test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import pyarrow as pa
+
+from data_contracts import conform, empty
+from remot_pipeline.core.ledger import StageResult, concat
+from remot_pipeline.sources import EpisodeRead, EpisodeRef, reader
+from remot_pipeline.sources.base import to_frames_arrow
+
+
+def assign_splits(episode_ids: list[str], test_fraction: float, salt: str = "remot-split-v1") -> dict[str, str]:
+    """Deterministic episode-level split.
+
+    Episodes are ordered by ``sha256(salt + id)`` and the first ``ceil(n * test_fraction)``
+    go to ``test`` (at least one when there are two or more episodes, and never all of them),
+    so the split depends only on the ids, not on discovery order or on other domains.
+
+    >>> assign_splits(["a", "b", "c", "d"], 0.25)
+    {'a': 'train', 'b': 'test', 'c': 'train', 'd': 'train'}
+    """
+    ids = sorted(set(episode_ids))
+    if len(ids) < 2 or test_fraction <= 0:
+        return {e: "train" for e in ids}
+    n_test = min(len(ids) - 1, max(1, math.ceil(len(ids) * test_fraction)))
+    ranked = sorted(ids, key=lambda e: hashlib.sha256((salt + e).encode()).hexdigest())
+    test = set(ranked[:n_test])
+    return {e: ("test" if e in test else "train") for e in ids}
+
+
+def ingest_episodes(refs: list[EpisodeRef], test_fraction: float) -> tuple[pa.Table, StageResult]:
+    """Read every episode; return ``(episodes table, frames StageResult)``.
+
+    Episodes whose every row was quarantined stay out of ``episodes`` (their rows are in
+    the quarantine with reasons); the caller fails the partition when nothing is left.
+    """
+    reads: list[EpisodeRead] = [reader(r.spec.format).read(r) for r in refs]
+    usable = [r for r in reads if r.n_frames >= 2]
+    splits = assign_splits([r.ref.episode_id for r in usable], test_fraction)
+    results = []
+    for r in reads:
+        split = splits.get(r.ref.episode_id, "train")
+        frames = conform(to_frames_arrow(r, split), "frames") if r.n_frames else empty("frames")
+        results.append(StageResult(frames, r.quarantine.table(), rows_in=r.rows_in))
+    rows = []
+    for r in usable:
+        intr = r.intrinsics_px or (None, None, None, None)
+        rows.append(
+            dict(
+                episode_id=r.ref.episode_id, domain=r.ref.spec.domain, split=splits[r.ref.episode_id],
+                source_name=r.ref.spec.name, source_format=r.ref.spec.format, source_root=str(r.ref.spec.path),
+                episode_path=r.ref.episode_path, scene_id=r.ref.scene_id, n_frames=r.n_frames, fps=r.fps,
+                width_px=r.width_px, height_px=r.height_px, fx_px=intr[0], fy_px=intr[1], cx_px=intr[2],
+                cy_px=intr[3], input_sha256=r.ref.input_sha256(),
+            )
+        )
+    episodes = conform(pa.Table.from_pylist(rows), "episodes") if rows else empty("episodes")
+    return episodes, concat(results, "frames")

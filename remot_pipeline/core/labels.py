@@ -1,0 +1,158 @@
+"""The triplet expert's phi: attribute-specific magnitude bands and a dominance margin.
+
+Every domain declares its attributes as signed magnitudes computed from ``motion_pairs``
+columns. A pair is labelled with attribute X when
+
+1. X has the largest *normalised* magnitude ``|m| / band_min`` among all of the domain's
+   attributes (competitors that are never labelled, such as camera translation in the
+   simulation domain, take part here too),
+2. ``band_min <= |m_X| <= band_max``, and
+3. ``norm_X >= dominance_margin * norm_second`` (a 12 deg yaw with a 9 deg pitch is not "yaw").
+
+The value is the attribute's first value name when the signed magnitude is positive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data_contracts import conform, empty
+from remot_pipeline.core.ledger import StageResult
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    column: str  # motion_pairs column
+    component: int | None  # index into a VEC3 column, None for a scalar
+    sign: float  # multiplies the component so that positive means values[0]
+    values: tuple[str, str]
+    unit: str
+    band_min: float
+    band_max: float
+    labelled: bool = True
+
+
+_ROT = dict(unit="deg", band_min=10.0, band_max=50.0)  # ReMoT's rotation band
+
+ATTRIBUTES: dict[str, tuple[Attribute, ...]] = {
+    "navigation": (
+        Attribute("yaw", "yaw_left_deg", None, 1.0, ("left", "right"), **_ROT),
+        Attribute("pitch", "pitch_up_deg", None, 1.0, ("up", "down"), **_ROT),
+        Attribute("roll", "roll_cw_deg", None, 1.0, ("clockwise", "counterclockwise"), **_ROT),
+        Attribute("translation_forward", "cam_translation_a_m", 2, 1.0, ("forward", "backward"), "m", 0.3, 3.0),
+        Attribute("translation_lateral", "cam_translation_a_m", 0, 1.0, ("right", "left"), "m", 0.3, 3.0),
+        Attribute("translation_vertical", "cam_translation_a_m", 1, -1.0, ("up", "down"), "m", 0.3, 3.0),
+    ),
+    "manipulation": (
+        Attribute("ee_lateral", "ee_disp_cam_m", 0, 1.0, ("right", "left"), "m", 0.05, 0.5),
+        Attribute("ee_vertical", "ee_disp_base_m", 2, 1.0, ("up", "down"), "m", 0.05, 0.5),
+        Attribute("ee_depth", "ee_disp_cam_m", 2, 1.0, ("away", "toward"), "m", 0.05, 0.5),
+        Attribute("gripper", "gripper_delta_m", None, 1.0, ("opening", "closing"), "m", 0.02, 0.2),
+    ),
+    "simulation": (
+        Attribute("camera_yaw", "yaw_left_deg", None, 1.0, ("left", "right"), **_ROT),
+        Attribute("camera_pitch", "pitch_up_deg", None, 1.0, ("up", "down"), **_ROT, labelled=False),
+        Attribute("camera_forward", "cam_translation_a_m", 2, 1.0, ("forward", "backward"), "m", 0.3, 3.0, labelled=False),
+        Attribute("camera_lateral", "cam_translation_a_m", 0, 1.0, ("right", "left"), "m", 0.3, 3.0, labelled=False),
+        Attribute("object_lateral", "object_disp_a_m", 0, 1.0, ("right", "left"), "m", 0.2, 3.0),
+        Attribute("object_depth", "object_disp_a_m", 2, 1.0, ("away", "toward"), "m", 0.2, 3.0),
+    ),
+}
+
+
+def signed_magnitudes(pairs: pa.Table, attributes: tuple[Attribute, ...]) -> np.ndarray:
+    """``(N, A)`` signed magnitudes; NaN where a signal is absent (null column)."""
+    n = pairs.num_rows
+    out = np.full((n, len(attributes)), np.nan)
+    for j, attr in enumerate(attributes):
+        col = pairs.column(attr.column).combine_chunks()
+        if attr.component is None:
+            vals = col.to_numpy(zero_copy_only=False).astype(np.float64)
+        else:
+            valid = col.is_valid().to_numpy(zero_copy_only=False)
+            vals = np.full(n, np.nan)
+            if valid.any():
+                flat = pc.list_flatten(col.filter(pa.array(valid))).to_numpy(zero_copy_only=False).reshape(-1, 3)
+                vals[valid] = flat[:, attr.component]
+        out[:, j] = attr.sign * vals
+    return out
+
+
+def label(
+    magnitudes: np.ndarray, attributes: tuple[Attribute, ...], dominance_margin: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+    """Vectorised labelling.
+
+    Returns ``(keep (N,), attribute index (N,), dominance ratio (N,), filtered counts per rule)``.
+
+    >>> attrs = ATTRIBUTES["navigation"][:2]  # yaw, pitch
+    >>> keep, which, ratio, f = label(np.array([[12.0, 9.0], [30.0, 2.0], [-60.0, 0.0], [3.0, 1.0]]), attrs, 1.5)
+    >>> keep.tolist(), which.tolist(), f
+    ([False, True, False, False], [0, 0, 0, 0], {'no_signal': 0, 'not_dominant': 1, 'below_band': 1, 'above_band': 1, 'unlabelled_attribute': 0})
+    """
+    lo = np.array([a.band_min for a in attributes])
+    hi = np.array([a.band_max for a in attributes])
+    norm = np.abs(magnitudes) / lo
+    norm = np.where(np.isnan(norm), -np.inf, norm)
+    order = np.argsort(-norm, axis=1)
+    best = order[:, 0]
+    rows = np.arange(len(best))
+    top = norm[rows, best]
+    second = norm[rows, order[:, 1]] if norm.shape[1] > 1 else np.zeros(len(best))
+    second = np.where(np.isfinite(second), np.maximum(second, 0.0), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(second > 0, top / second, np.inf)
+    mag = np.abs(magnitudes[rows, best])
+    labelled = np.array([a.labelled for a in attributes])[best]
+    no_signal = ~np.isfinite(top)
+    below = ~no_signal & (mag < lo[best])
+    above = ~no_signal & ~below & (mag > hi[best])
+    not_dominant = ~no_signal & ~below & ~above & (ratio < dominance_margin)
+    unlabelled = ~no_signal & ~below & ~above & ~not_dominant & ~labelled
+    keep = ~(no_signal | below | above | not_dominant | unlabelled)
+    filtered = {
+        "no_signal": int(no_signal.sum()),
+        "not_dominant": int(not_dominant.sum()),
+        "below_band": int(below.sum()),
+        "above_band": int(above.sum()),
+        "unlabelled_attribute": int(unlabelled.sum()),
+    }
+    return keep, best, ratio, filtered
+
+
+def label_pairs(pairs: pa.Table, domain: str, dominance_margin: float = 1.5) -> StageResult:
+    """Label one domain's motion pairs; every unlabelled pair is counted under its rule."""
+    attributes = ATTRIBUTES[domain]
+    if pairs.num_rows == 0:
+        return StageResult(empty("labelled_pairs"), empty("quarantine"), 0, {})
+    mags = signed_magnitudes(pairs, attributes)
+    keep, which, ratio, filtered = label(mags, attributes, dominance_margin)
+    idx = np.flatnonzero(keep)
+    chosen = which[idx]
+    signed = mags[idx, chosen]
+    names = np.array([a.name for a in attributes], dtype=object)
+    pos = np.array([a.values[0] for a in attributes], dtype=object)
+    neg = np.array([a.values[1] for a in attributes], dtype=object)
+    units = np.array([a.unit for a in attributes], dtype=object)
+    kept = pairs.take(pa.array(idx))
+    table = pa.table(
+        {
+            **{c: kept.column(c) for c in ("episode_id", "domain", "split", "pair_id", "frame_index_a", "frame_index_b")},
+            "attribute": pa.array(names[chosen].tolist(), pa.string()),
+            "value": pa.array(np.where(signed > 0, pos[chosen], neg[chosen]).tolist(), pa.string()),
+            "magnitude": pa.array(signed),
+            "unit": pa.array(units[chosen].tolist(), pa.string()),
+            "dominance_ratio": pa.array(ratio[idx]),
+            "object_color": pa.array(
+                [c if n.startswith("object_") else None
+                 for c, n in zip(kept.column("object_color").to_pylist(), names[chosen].tolist())],
+                pa.string(),
+            ),
+        }
+    )
+    return StageResult(conform(table, "labelled_pairs"), empty("quarantine"), pairs.num_rows, filtered)

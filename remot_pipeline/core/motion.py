@@ -1,0 +1,171 @@
+"""The motion estimation expert g: relative motion for candidate frame pairs, batched.
+
+For every episode, candidate pairs ``(a, b)`` are all frame pairs whose index offset lies in
+``offsets`` (both directions), whose time difference is at most ``max_dt_s`` and which do not
+span a tracking gap (two consecutive frames further apart than ``max_frame_gap_s``). Motion is
+expressed in frame a: ``b2a = inv(cam2world_a) @ cam2world_b`` (OpenCV camera axes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data_contracts import conform, empty
+from remot_pipeline.core import se3
+from remot_pipeline.core.ledger import StageResult
+
+
+@dataclass(frozen=True)
+class PairConfig:
+    min_offset: int = 2
+    max_offset: int = 30
+    offset_step: int = 2
+    max_dt_s: float = 3.0
+    max_frame_gap_s: float = 0.5
+
+
+def candidate_pairs(timestamps_s: np.ndarray, cfg: PairConfig) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Index arrays ``(a, b)`` of the kept candidate pairs, and the count filtered per rule.
+
+    >>> a, b, f = candidate_pairs(np.array([0.0, 0.1, 0.2, 5.0, 5.1]), PairConfig(1, 1, 1, 1.0, 0.5))
+    >>> list(zip(a.tolist(), b.tolist())), f
+    ([(0, 1), (1, 2), (3, 4), (1, 0), (2, 1), (4, 3)], {'spans_tracking_gap': 2, 'dt_above_max': 0})
+    """
+    ts = np.asarray(timestamps_s, dtype=np.float64)
+    n = ts.size
+    offsets = np.arange(cfg.min_offset, cfg.max_offset + 1, cfg.offset_step)
+    offsets = offsets[offsets < n]
+    if n < 2 or offsets.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), {"spans_tracking_gap": 0, "dt_above_max": 0}
+    a = np.concatenate([np.arange(n - k) for k in offsets])
+    b = a + np.repeat(offsets, n - offsets)
+    gaps = np.concatenate([[0], np.cumsum(np.diff(ts) > cfg.max_frame_gap_s)])
+    spans_gap = gaps[b] != gaps[a]
+    too_long = ~spans_gap & ((ts[b] - ts[a]) > cfg.max_dt_s)
+    keep = ~spans_gap & ~too_long
+    a, b = a[keep], b[keep]
+    filtered = {"spans_tracking_gap": 2 * int(spans_gap.sum()), "dt_above_max": 2 * int(too_long.sum())}
+    return np.concatenate([a, b]), np.concatenate([b, a]), filtered
+
+
+def camera_motion(cam2world: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
+    """Camera motion a->b in camera a's axes for index arrays ``a, b`` (N,).
+
+    ``cam2world``: ``(F, 4, 4)``. Returns translation ``(N, 3)`` (right, down, forward, m),
+    rotation vector ``(N, 3)`` (rad), and yaw-left / pitch-up / roll-cw / total angle in deg.
+    Yaw, pitch and roll are the rotation-vector components about the camera's axes
+    (negated about y, which points down): exact under inversion, ``rel(b, a) = -rel(a, b)``.
+    """
+    b2a = se3.relative(cam2world[a], cam2world[b])
+    rotvec = se3.matrix_to_rotvec(b2a[:, :3, :3])
+    deg = np.degrees(rotvec)
+    return {
+        "cam_translation_a_m": b2a[:, :3, 3],
+        "cam_rotvec_a_rad": rotvec,
+        "yaw_left_deg": -deg[:, 1],
+        "pitch_up_deg": deg[:, 0],
+        "roll_cw_deg": deg[:, 2],
+        "rotation_angle_deg": np.linalg.norm(deg, axis=1),
+    }
+
+
+def object_motion(cam2world: np.ndarray, obj2world: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The object that moved most a->b, and its own displacement in camera a's axes.
+
+    ``obj2world``: ``(F, K, 4, 4)``. World displacement ``p_b - p_a`` is rotated into camera a
+    (``R_a^T``), so camera ego-motion does not enter it. Returns ``(object index (N,), disp (N, 3))``.
+    """
+    p = obj2world[:, :, :3, 3]
+    disp_world = p[b] - p[a]  # (N, K, 3)
+    moved = np.argmax(np.linalg.norm(disp_world, axis=-1), axis=1)
+    chosen = disp_world[np.arange(len(a)), moved]
+    rot_a_t = np.swapaxes(cam2world[a, :3, :3], -1, -2)
+    return moved, np.einsum("nij,nj->ni", rot_a_t, chosen)
+
+
+def _fixed_list(values: np.ndarray | None, width: int, n: int) -> pa.Array:
+    if values is None:
+        return pa.nulls(n, pa.list_(pa.float64(), width))
+    return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(values, dtype=np.float64).ravel()), width)
+
+
+def _scalar(values: np.ndarray | None, n: int) -> pa.Array:
+    return pa.nulls(n, pa.float64()) if values is None else pa.array(np.asarray(values, dtype=np.float64))
+
+
+def _matrices(column: pa.ChunkedArray, width: int) -> np.ndarray | None:
+    if column.null_count == len(column):
+        return None
+    flat = pc.list_flatten(column.combine_chunks()).to_numpy(zero_copy_only=False)
+    return flat.reshape(len(column), -1, width) if width == 16 else flat.reshape(len(column), width)
+
+
+def episode_motion_pairs(frames: pa.Table, cfg: PairConfig) -> StageResult:
+    """Motion pairs for one episode's ``frames`` rows (sorted by frame_index)."""
+    n = frames.num_rows
+    ts = frames.column("timestamp_s").to_numpy()
+    a, b, filtered = candidate_pairs(ts, cfg)
+    rows_in = len(a) + sum(filtered.values())
+    if len(a) == 0:
+        return StageResult(empty("motion_pairs"), empty("quarantine"), rows_in, filtered)
+    episode_id = frames.column("episode_id")[0].as_py()
+    m = len(a)
+    cam = _matrices(frames.column("cam2world"), 16)
+    cam2world = None if cam is None else cam.reshape(n, 4, 4)
+    cols: dict[str, object] = {}
+    if cam2world is not None:
+        cm = camera_motion(cam2world, a, b)
+    else:
+        cm = {k: None for k in ("cam_translation_a_m", "cam_rotvec_a_rad")}
+        cm.update({k: None for k in ("yaw_left_deg", "pitch_up_deg", "roll_cw_deg", "rotation_angle_deg")})
+    ee = _matrices(frames.column("ee_pos_base_m"), 3)
+    ee_disp_base = None if ee is None else ee[b] - ee[a]
+    ee_disp_cam = None
+    if ee_disp_base is not None and cam2world is not None:
+        ee_disp_cam = np.einsum("nij,nj->ni", np.swapaxes(cam2world[a, :3, :3], -1, -2), ee_disp_base)
+    grip = frames.column("gripper_width_m").to_numpy(zero_copy_only=False)
+    grip = None if frames.column("gripper_width_m").null_count == n else np.asarray(grip, dtype=np.float64)
+    obj_id = obj_color = obj_disp = None
+    objs = frames.column("objects")
+    if objs.null_count < n and cam2world is not None:
+        o = objs.combine_chunks()
+        counts = pc.list_value_length(o).to_numpy(zero_copy_only=False)
+        if counts.size and (counts == counts[0]).all() and counts[0] > 0:
+            k = int(counts[0])
+            flat = pc.list_flatten(o)
+            mats = pc.list_flatten(flat.field("obj2world")).to_numpy(zero_copy_only=False).reshape(n, k, 4, 4)
+            ids = np.asarray(flat.field("object_id").to_pylist(), dtype=object).reshape(n, k)[0]
+            colors = np.asarray(flat.field("color_name").to_pylist(), dtype=object).reshape(n, k)[0]
+            moved, obj_disp = object_motion(cam2world, mats, a, b)
+            obj_id, obj_color = ids[moved].tolist(), colors[moved].tolist()
+    domain = frames.column("domain")[0].as_py()
+    split = frames.column("split")[0].as_py()
+    fi = frames.column("frame_index").to_numpy()
+    table = pa.table(
+        {
+            "episode_id": pa.array([episode_id] * m, pa.string()),
+            "domain": pa.array([domain] * m, pa.string()),
+            "split": pa.array([split] * m, pa.string()),
+            "pair_id": pa.array([f"{episode_id}:{x}-{y}" for x, y in zip(fi[a].tolist(), fi[b].tolist())], pa.string()),
+            "frame_index_a": pa.array(fi[a]),
+            "frame_index_b": pa.array(fi[b]),
+            "dt_s": pa.array(ts[b] - ts[a]),
+            "cam_translation_a_m": _fixed_list(cm["cam_translation_a_m"], 3, m),
+            "cam_rotvec_a_rad": _fixed_list(cm["cam_rotvec_a_rad"], 3, m),
+            "yaw_left_deg": _scalar(cm["yaw_left_deg"], m),
+            "pitch_up_deg": _scalar(cm["pitch_up_deg"], m),
+            "roll_cw_deg": _scalar(cm["roll_cw_deg"], m),
+            "rotation_angle_deg": _scalar(cm["rotation_angle_deg"], m),
+            "ee_disp_base_m": _fixed_list(ee_disp_base, 3, m),
+            "ee_disp_cam_m": _fixed_list(ee_disp_cam, 3, m),
+            "gripper_delta_m": _scalar(None if grip is None else grip[b] - grip[a], m),
+            "object_id": pa.array(obj_id, pa.string()) if obj_id is not None else pa.nulls(m, pa.string()),
+            "object_color": pa.array(obj_color, pa.string()) if obj_color is not None else pa.nulls(m, pa.string()),
+            "object_disp_a_m": _fixed_list(obj_disp, 3, m),
+        }
+    )
+    return StageResult(conform(table, "motion_pairs"), empty("quarantine"), rows_in, filtered)

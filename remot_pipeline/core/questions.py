@@ -1,0 +1,106 @@
+"""The VQA formulation expert (first depth: multiple choice and true/false).
+
+Each triplet yields three questions:
+
+* multiple choice: image 1 is the anchor, images 2 and 3 are the positive and negative in a
+  seeded order; "in which image has <the subject> <moved so>?" The letter is A or B.
+* true/false about anchor -> positive, and true/false about anchor -> negative. Each asks
+  about one of the attribute's two values, drawn per question, so the answers are balanced.
+
+Every answer is traceable: ``asserted_pair_id`` names the motion pair whose label it asserts.
+The text never contains the answer.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from data_contracts import conform, empty
+from remot_pipeline.core.ledger import StageResult
+from remot_pipeline.core.triplets import stable_key
+
+SCAFFOLD = (
+    "Think step by step inside <think> </think>, then give only the final answer inside <answer> </answer>."
+)
+
+# (attribute, value) -> the predicate, phrased per domain's natural subject.
+_PHRASES: dict[str, dict[str, str]] = {
+    "yaw": {"left": "the camera turned to the left", "right": "the camera turned to the right"},
+    "pitch": {"up": "the camera tilted upwards", "down": "the camera tilted downwards"},
+    "roll": {"clockwise": "the camera rolled clockwise", "counterclockwise": "the camera rolled counterclockwise"},
+    "translation_forward": {"forward": "the camera moved forward", "backward": "the camera moved backward"},
+    "translation_lateral": {"right": "the camera moved to the right", "left": "the camera moved to the left"},
+    "translation_vertical": {"up": "the camera moved up", "down": "the camera moved down"},
+    "ee_lateral": {"right": "the robot's gripper moved to the right", "left": "the robot's gripper moved to the left"},
+    "ee_vertical": {"up": "the robot's gripper moved up", "down": "the robot's gripper moved down"},
+    "ee_depth": {"away": "the robot's gripper moved away from the camera", "toward": "the robot's gripper moved toward the camera"},
+    "gripper": {"opening": "the robot's gripper opened", "closing": "the robot's gripper closed"},
+    "camera_yaw": {"left": "the camera turned to the left", "right": "the camera turned to the right"},
+    "object_lateral": {"right": "the {color} object moved to the right", "left": "the {color} object moved to the left"},
+    "object_depth": {"away": "the {color} object moved away from the camera", "toward": "the {color} object moved toward the camera"},
+}
+
+
+def phrase(attribute: str, value: str, color: str | None) -> str:
+    text = _PHRASES[attribute][value]
+    if "{color}" in text:
+        if not color:
+            raise ValueError(f"attribute {attribute!r} needs the object's colour")
+        text = text.format(color=color)
+    return text
+
+
+def _other(attribute: str, value: str) -> str:
+    a, b = _PHRASES[attribute]
+    return b if value == a else a
+
+
+def _bit(*parts: object) -> int:
+    return int(stable_key(*parts)[:8], 16) & 1
+
+
+def triplet_questions(t: dict, seed: int) -> list[dict]:
+    """Three questions for one triplet row (a dict of the triplets contract's columns)."""
+    attr, color = t["attribute"], t["object_color"]
+    base = {k: t[k] for k in ("triplet_id", "episode_id", "domain", "split", "attribute")}
+    out = []
+
+    # Multiple choice: which image shows the positive's value?
+    pos_first = _bit(seed, t["triplet_id"], "mc") == 0
+    roles = ["anchor", "positive", "negative"] if pos_first else ["anchor", "negative", "positive"]
+    claim = phrase(attr, t["positive_value"], color)
+    prompt = (
+        "Image 1: <image>\nImage 2: <image>\nImage 3: <image>\n"
+        f"Image 1 is the reference view. Compared with image 1, in which image has {claim}?\n"
+        "A) Image 2\nB) Image 3\n" + SCAFFOLD
+    )
+    out.append({**base, "question_type": "multiple_choice", "prompt": prompt, "image_roles": roles,
+                "answer": "A" if pos_first else "B", "options": ["Image 2", "Image 3"], "parse_rule": "choice_letter",
+                "asserted_pair_id": t["positive_pair_id"]})
+
+    # True/false about each pair; the asked value is drawn so that answers are balanced.
+    for role, value, pair_id in (("positive", t["positive_value"], t["positive_pair_id"]),
+                                 ("negative", t["negative_value"], t["negative_pair_id"])):
+        ask_true = _bit(seed, t["triplet_id"], "tf", role) == 0
+        asked = value if ask_true else _other(attr, value)
+        prompt = (
+            "Image 1: <image>\nImage 2: <image>\n"
+            f"True or false: between image 1 and image 2, {phrase(attr, asked, color)}.\n" + SCAFFOLD
+        )
+        out.append({**base, "question_type": "true_false", "prompt": prompt, "image_roles": ["anchor", role],
+                    "answer": "true" if ask_true else "false", "options": ["true", "false"], "parse_rule": "true_false",
+                    "asserted_pair_id": pair_id})
+    for q in out:
+        q["question_id"] = stable_key(q["triplet_id"], q["question_type"], q["image_roles"], q["prompt"])[:20]
+    return out
+
+
+def build_questions(triplets: pa.Table, seed: int) -> StageResult:
+    if triplets.num_rows == 0:
+        return StageResult(empty("questions"), empty("quarantine"), 0, {})
+    cols = ["triplet_id", "episode_id", "domain", "split", "attribute", "object_color", "positive_value",
+            "negative_value", "positive_pair_id", "negative_pair_id"]
+    rows = [q for t in triplets.select(cols).to_pylist() for q in triplet_questions(t, seed)]
+    table = conform(pa.Table.from_pylist(rows), "questions")
+    # Ledger unit: question slots (3 per triplet); every slot yields a question.
+    return StageResult(table, empty("quarantine"), 3 * triplets.num_rows, {})

@@ -1,0 +1,54 @@
+"""The Dagster code location: ``dagster job execute -m remot_pipeline.definitions -j build_release``.
+
+Environment variables are read here and nowhere else:
+
+* ``REMOT_DATA_ROOT``: where raw data, stage outputs, releases and the catalog live (default ``data``).
+* ``REMOT_SOURCES``: an optional sources YAML declaring datasets beside the synthetic world.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import dagster as dg
+
+# single-run backfill policies are "beta" in Dagster 1.13; we rely on them deliberately.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+from remot_pipeline.defs import assets  # noqa: E402
+from remot_pipeline.defs.resources import RemotConfig  # noqa: E402
+from remot_pipeline.defs.store import StageIOManager  # noqa: E402
+
+DATA_ASSETS = [assets.synthetic_world, assets.ingest, assets.motion_pairs, assets.positive_pairs, assets.frame_features,
+               assets.negatives, assets.triplets, assets.questions, assets.release, assets.catalog]
+
+#: The main job: sources -> release -> catalog for every domain, in one in-process run.
+#: Run it for all domains with the partition-range tags (see the Makefile).
+build_release = dg.define_asset_job(
+    "build_release",
+    selection=dg.AssetSelection.assets(*DATA_ASSETS),
+    executor_def=dg.in_process_executor,
+    description="Raw metadata -> motion contrast triplets -> questions -> versioned release + DuckDB catalog.",
+)
+
+ALL_DOMAINS_TAGS = {
+    "dagster/asset_partition_range_start": assets.DOMAIN_PARTITIONS.get_partition_keys()[0],
+    "dagster/asset_partition_range_end": assets.DOMAIN_PARTITIONS.get_partition_keys()[-1],
+}
+
+
+def make_definitions(data_root: str | None = None, sources_file: str | None = None) -> dg.Definitions:
+    data_root = data_root or os.environ.get("REMOT_DATA_ROOT", "data")
+    sources_file = sources_file or os.environ.get("REMOT_SOURCES") or None
+    return dg.Definitions(
+        assets=DATA_ASSETS,
+        jobs=[build_release],
+        resources={
+            "config": RemotConfig(data_root=data_root, sources_file=sources_file),
+            "io_manager": StageIOManager(root=os.path.join(data_root, "stages")),
+        },
+    )
+
+
+defs = make_definitions()

@@ -1,0 +1,340 @@
+"""The asset graph of DESIGN.md §1. Assets are thin: load inputs, call ``core``, check the
+result, attach metadata.
+
+Per-domain stages are partitioned by domain with a single-run backfill policy: one run can
+cover any set of domains (``context.partition_keys``), and each stage returns
+``{domain: StageResult}``. Every stage carries three blocking checks:
+``<asset>__contract``, ``<asset>__rows_balance`` and ``<asset>__partition_non_empty``.
+"""
+
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data_contracts import CONTRACT_VERSION, ContractError, conform, contract_of
+from remot_pipeline.core import catalog as catalog_core
+from remot_pipeline.core import release as release_core
+from remot_pipeline.core.features import episode_features
+from remot_pipeline.core.ingest import ingest_episodes
+from remot_pipeline.core.labels import label_pairs
+from remot_pipeline.core.ledger import StageResult, concat
+from remot_pipeline.core.motion import episode_motion_pairs
+from remot_pipeline.core.negatives import build_negatives
+from remot_pipeline.core.questions import build_questions
+from remot_pipeline.core.triplets import build_triplets
+from remot_pipeline.defs import plots
+from remot_pipeline.defs.resources import RemotConfig
+from remot_pipeline.sources import DOMAINS, SourceError, SourceSpec, load_sources_yaml, reader
+
+DOMAIN_PARTITIONS = dg.StaticPartitionsDefinition(list(DOMAINS))
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+#: Bump an asset's version when its logic changes; the UI then marks it and its
+#: descendants stale, and the release id changes.
+CODE_VERSIONS = {
+    "synthetic_world": "1",
+    "episode_frames": "1",
+    "motion_pairs": "1",
+    "positive_pairs": "1",
+    "frame_features": "1",
+    "negatives": "1",
+    "triplets": "1",
+    "questions": "1",
+    "release": "1",
+    "catalog": "1",
+}
+CODE_VERSION = "+".join(f"{k}@{v}" for k, v in sorted(CODE_VERSIONS.items()))
+STAGES = ("episode_frames", "motion_pairs", "positive_pairs", "frame_features", "negatives", "triplets", "questions")
+SYNTHETIC_FORMATS = {"navigation": "tum", "manipulation": "lerobot_v3", "simulation": "remot_sim_jsonl"}
+
+
+def check_names(asset: str) -> tuple[str, str, str]:
+    return f"{asset}__contract", f"{asset}__rows_balance", f"{asset}__partition_non_empty"
+
+
+def stage_checks(asset: str) -> list[dg.AssetCheckSpec]:
+    return [dg.AssetCheckSpec(name, asset=asset, blocking=True) for name in check_names(asset)]
+
+
+def evaluate_stage(asset: str, contract_name: str, results: dict[str, StageResult]) -> list[dg.AssetCheckResult]:
+    contract_name_check, balance, non_empty = check_names(asset)
+    problems = []
+    for d, r in results.items():
+        try:
+            if contract_of(r.table) != contract_name:
+                raise ContractError(f"table is stamped {contract_of(r.table)!r}")
+            conform(r.table, contract_name)
+            conform(r.quarantine, "quarantine")
+        except ContractError as exc:
+            problems.append(f"{d}: {exc}")
+    unbalanced = {d: r.ledger() for d, r in results.items() if not r.balanced()}
+    empty_parts = [d for d, r in results.items() if r.rows_out == 0]
+    return [
+        dg.AssetCheckResult(check_name=contract_name_check, asset_key=asset, passed=not problems,
+                            metadata={"problems": "; ".join(problems) or "none"}),
+        dg.AssetCheckResult(check_name=balance, asset_key=asset, passed=not unbalanced,
+                            metadata={"rule": "rows_in == rows_out + rows_quarantined + rows_filtered",
+                                      "unbalanced": str(unbalanced or "none")}),
+        dg.AssetCheckResult(check_name=non_empty, asset_key=asset, passed=not empty_parts,
+                            metadata={"empty_partitions": ", ".join(empty_parts) or "none"}),
+    ]
+
+
+def stage_metadata(results: dict[str, StageResult]) -> dict:
+    md = {f"rows_out/{d}": r.rows_out for d, r in results.items()}
+    md["rows_out"] = sum(r.rows_out for r in results.values())
+    md["rows_quarantined"] = sum(r.rows_quarantined for r in results.values())
+    md["ledger"] = dg.MetadataValue.json({d: r.ledger() for d, r in results.items()})
+    first = next((r.table for r in results.values() if r.table.num_rows), None)
+    if first is not None:
+        md["preview"] = plots.preview(first)
+    return md
+
+
+def emit(asset: str, contract_name: str, results: dict[str, StageResult], extra: dict | None = None):
+    yield dg.Output(results, metadata={**stage_metadata(results), **(extra or {})})
+    yield from evaluate_stage(asset, contract_name, results)
+
+
+def domain_sources(config: RemotConfig, domain: str, world: str | None) -> list[SourceSpec]:
+    specs = []
+    if config.synthetic.enabled and world:
+        path = Path(world) / domain
+        specs.append(SourceSpec(f"synthetic_{domain}", domain, SYNTHETIC_FORMATS[domain], path))
+    if config.sources_file:
+        specs += [s for s in load_sources_yaml(Path(config.sources_file)) if s.domain == domain]
+    return specs
+
+
+# --------------------------------------------------------------------------- sources ---
+
+@dg.asset(code_version=CODE_VERSIONS["synthetic_world"], group_name="sources")
+def synthetic_world(context: dg.AssetExecutionContext, config: RemotConfig) -> dg.Output[str | None]:
+    """The embedded default: a seeded procedural world rendered with OpenCV and written in real
+    formats (TUM RGB-D, LeRobot v3.0, remot sim log). Generated once per configuration."""
+    from remot_pipeline.synthetic import WorldConfig, generate_world
+
+    if not config.synthetic.enabled:
+        return dg.Output(None, metadata={"enabled": False}, data_version=dg.DataVersion("disabled"))
+    wc = WorldConfig(seed=config.synthetic.seed, episodes_per_domain=config.synthetic.episodes_per_domain,
+                     frames_per_episode=config.synthetic.frames_per_episode)
+    key = release_core.canonical_json({"world": wc.__dict__, "code": CODE_VERSIONS["synthetic_world"]})
+    tag = __import__("hashlib").sha256(key).hexdigest()[:12]
+    final = config.root / "raw" / "synthetic" / f"world-{tag}"
+    reused = (final / ".complete").exists()
+    if not reused:
+        tmp = final.with_name(f".tmp-{final.name}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        generate_world(tmp, wc)
+        (tmp / ".complete").write_text(tag + "\n")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    return dg.Output(str(final.resolve()), metadata={"path": str(final.resolve()), "reused": reused,
+                                                     "config": dg.MetadataValue.json(wc.__dict__)},
+                     data_version=dg.DataVersion(tag))
+
+
+# ------------------------------------------------------------------------- ingestion ---
+
+@dg.multi_asset(
+    outs={
+        "episodes": dg.AssetOut(code_version=CODE_VERSIONS["episode_frames"], group_name="ingestion",
+                                description="One row per ingested episode, with its split and input hash."),
+        "episode_frames": dg.AssetOut(code_version=CODE_VERSIONS["episode_frames"], group_name="ingestion",
+                                      description="The canonical per-frame table (poses, EE, gripper, objects, locator)."),
+    },
+    partitions_def=DOMAIN_PARTITIONS,
+    backfill_policy=SINGLE_RUN,
+    check_specs=stage_checks("episode_frames"),
+)
+def ingest(context: dg.AssetExecutionContext, config: RemotConfig, synthetic_world: str | None):
+    episodes, frames = {}, {}
+    for d in context.partition_keys:
+        specs = domain_sources(config, d, synthetic_world)
+        try:
+            refs = [ref for s in specs for ref in reader(s.format).discover(s)]
+            episodes[d], frames[d] = ingest_episodes(refs, config.test_fraction)
+        except SourceError as exc:
+            raise dg.Failure(description=f"[{d}] {exc}", allow_retries=False) from None
+        context.log.info(f"{d}: {len(refs)} episode(s) from {len(specs)} source(s), {frames[d].rows_out} frames")
+    yield dg.Output(episodes, output_name="episodes",
+                    metadata={f"episodes/{d}": t.num_rows for d, t in episodes.items()})
+    yield dg.Output(frames, output_name="episode_frames", metadata=stage_metadata(frames))
+    yield from evaluate_stage("episode_frames", "frames", frames)
+
+
+def _per_episode(table: pa.Table):
+    for eid in sorted(set(table.column("episode_id").to_pylist())):
+        yield eid, table.filter(pc.equal(table.column("episode_id"), eid)).sort_by("frame_index")
+
+
+# ----------------------------------------------------------------------------- motion ---
+
+@dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["motion_pairs"],
+          group_name="experts", check_specs=stage_checks("motion_pairs"))
+def motion_pairs(context: dg.AssetExecutionContext, config: RemotConfig, episode_frames: dict):
+    """The motion estimation expert: relative SE(3), EE, gripper and object motion per candidate pair."""
+    cfg = config.pair_config()
+    results = {d: concat([episode_motion_pairs(f, cfg) for _, f in _per_episode(episode_frames[d].table)], "motion_pairs")
+               for d in context.partition_keys}
+    yield from emit("motion_pairs", "motion_pairs", results)
+
+
+@dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["positive_pairs"],
+          group_name="experts", check_specs=stage_checks("positive_pairs"))
+def positive_pairs(context: dg.AssetExecutionContext, config: RemotConfig, motion_pairs: dict):
+    """phi: attribute magnitude bands and the dominance margin; labels each surviving pair."""
+    results = {d: label_pairs(motion_pairs[d].table, d, config.dominance_margin) for d in context.partition_keys}
+    extra = {"filtered_by_rule": dg.MetadataValue.json({d: r.rows_filtered for d, r in results.items()}),
+             "magnitude_histograms": plots.magnitude_histograms({d: r.table for d, r in results.items()})}
+    yield from emit("positive_pairs", "labelled_pairs", results, extra)
+
+
+@dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["frame_features"],
+          group_name="experts", check_specs=stage_checks("frame_features"))
+def frame_features(context: dg.AssetExecutionContext, config: RemotConfig, positive_pairs: dict,
+                   episode_frames: dict, episodes: dict):
+    """Keyframes the labelled pairs use, decoded once (PyAV), stored as JPEG, with descriptors."""
+    results = {}
+    for d in context.partition_keys:
+        lab = positive_pairs[d].table
+        roots = dict(zip(episodes[d].column("episode_id").to_pylist(), episodes[d].column("source_root").to_pylist()))
+        parts = []
+        for eid, frames in _per_episode(episode_frames[d].table):
+            sel = lab.filter(pc.equal(lab.column("episode_id"), eid))
+            wanted = set(sel.column("frame_index_a").to_pylist()) | set(sel.column("frame_index_b").to_pylist())
+            if wanted:
+                parts.append(episode_features(frames, wanted, Path(roots[eid]), config.jpeg_max_side_px, config.jpeg_quality))
+        results[d] = concat(parts, "frame_features")
+    yield from emit("frame_features", "frame_features", results)
+
+
+@dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["negatives"],
+          group_name="experts", check_specs=stage_checks("negatives"))
+def negatives(context: dg.AssetExecutionContext, config: RemotConfig, positive_pairs: dict, frame_features: dict):
+    """N: temporal-reversal and retrieved hard negatives, labels recomputed from their own pairs."""
+    results = {d: build_negatives(positive_pairs[d].table, frame_features[d].table, config.near_duplicate_max)
+               for d in context.partition_keys}
+    yield from emit("negatives", "negatives", results,
+                    {"filtered_by_rule": dg.MetadataValue.json({d: r.rows_filtered for d, r in results.items()})})
+
+
+@dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["triplets"],
+          group_name="experts", check_specs=stage_checks("triplets"))
+def triplets(context: dg.AssetExecutionContext, config: RemotConfig, negatives: dict, frame_features: dict,
+             episode_frames: dict, episodes: dict):
+    """Anchor / positive / negative with inline JPEGs, balanced across attribute, value and kind."""
+    results = {d: build_triplets(negatives[d].table, frame_features[d].table, episode_frames[d].table, episodes[d],
+                                 config.max_triplets_per_domain, config.seed) for d in context.partition_keys}
+    first = next((r.table for r in results.values() if r.table.num_rows), None)
+    extra = {"balance": plots.preview(_counts(results, ["domain", "attribute", "positive_value", "negative_kind"]), 40)}
+    if first is not None:
+        extra["examples"] = plots.triplet_sheet(first)
+    yield from emit("triplets", "triplets", results, extra)
+
+
+@dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["questions"],
+          group_name="experts", check_specs=stage_checks("questions"))
+def questions(context: dg.AssetExecutionContext, config: RemotConfig, triplets: dict):
+    """VQA formulation: multiple-choice and true/false questions, three per triplet."""
+    results = {d: build_questions(triplets[d].table, config.seed) for d in context.partition_keys}
+    yield from emit("questions", "questions", results,
+                    {"answers": plots.preview(_counts(results, ["domain", "question_type", "answer"]), 40)})
+
+
+def _counts(results: dict[str, StageResult], keys: list[str]) -> pa.Table:
+    tables = [r.table.select(keys) for r in results.values() if r.table.num_rows]
+    if not tables:
+        return pa.table({k: pa.array([], pa.string()) for k in keys})
+    return pa.concat_tables(tables).group_by(keys).aggregate([([], "count_all")]).sort_by([(k, "ascending") for k in keys])
+
+
+# ---------------------------------------------------------------------------- release ---
+
+RELEASE_CHECKS = ("release__split_disjoint", "release__manifest_verified", "release__partitions_non_empty")
+
+
+@dg.asset(code_version=CODE_VERSIONS["release"], group_name="release", deps=list(STAGES),
+          check_specs=[dg.AssetCheckSpec(n, asset="release", blocking=True) for n in RELEASE_CHECKS])
+def release(context: dg.AssetExecutionContext, config: RemotConfig, triplets: dict, questions: dict, episodes: dict):
+    """An immutable, content-addressed Parquet release with its manifest; LATEST points at it."""
+    from remot_pipeline.defs.store import StageStore
+
+    store = StageStore(config.root / "stages")
+    quarantine = [q for s in STAGES for d in triplets if (q := store.quarantine(s, d)) is not None and q.num_rows]
+    tables = {
+        "triplets": pa.concat_tables([r.table for r in triplets.values()]),
+        "questions": pa.concat_tables([r.table for r in questions.values()]),
+        "episodes": pa.concat_tables(list(episodes.values())),
+        "quarantine": pa.concat_tables(quarantine) if quarantine else _empty_q(),
+    }
+    inputs = dict(zip(tables["episodes"].column("episode_id").to_pylist(), tables["episodes"].column("input_sha256").to_pylist()))
+    rid = release_core.compute_release_id(CODE_VERSION, config.content_config(), inputs)
+    path, written = release_core.write_release(
+        config.root / "releases", rid, tables,
+        {"code_version": CODE_VERSION, "config_hash": config.config_hash(), "config": config.content_config(), "inputs": inputs},
+    )
+    context.log.info(f"release {rid} at {path} ({'written' if written else 'already present, nothing written'})")
+    yield dg.Output(
+        {"release_id": rid, "path": str(path.resolve())},
+        data_version=dg.DataVersion(rid),
+        metadata={"release_id": rid, "path": dg.MetadataValue.path(str(path.resolve())), "written": written,
+                  **{f"rows/{k}": v.num_rows for k, v in tables.items()},
+                  "quarantine_reasons": plots.preview(_reason_counts(tables["quarantine"]), 30),
+                  "contract_version": CONTRACT_VERSION},
+    )
+    yield from release_checks(path, tables)
+
+
+def _empty_q() -> pa.Table:
+    from data_contracts import empty
+
+    return empty("quarantine")
+
+
+def _reason_counts(q: pa.Table) -> pa.Table:
+    if q.num_rows == 0:
+        return pa.table({"stage": pa.array([], pa.string()), "reason_code": pa.array([], pa.string()), "count_all": pa.array([], pa.int64())})
+    return q.group_by(["stage", "domain", "reason_code"]).aggregate([([], "count_all")])
+
+
+def release_checks(path: Path, tables: dict[str, pa.Table]) -> list[dg.AssetCheckResult]:
+    splits_by_episode: dict[str, set] = {}
+    for name in ("episodes", "triplets", "questions"):
+        t = tables[name]
+        for e, s in zip(t.column("episode_id").to_pylist(), t.column("split").to_pylist()):
+            splits_by_episode.setdefault(e, set()).add(s)
+    both = sorted(e for e, s in splits_by_episode.items() if len(s) > 1)
+    problems = release_core.verify_release(path)
+    t = tables["triplets"]
+    present = set(zip(t.column("domain").to_pylist(), t.column("split").to_pylist()))
+    domains = sorted(set(t.column("domain").to_pylist()))
+    missing = [f"{d}/{s}" for d in domains for s in ("train", "test") if (d, s) not in present]
+    return [
+        dg.AssetCheckResult(check_name="release__split_disjoint", passed=not both,
+                            metadata={"episodes_in_both_splits": ", ".join(both) or "none"}),
+        dg.AssetCheckResult(check_name="release__manifest_verified", passed=not problems,
+                            metadata={"problems": "; ".join(problems) or "none"}),
+        dg.AssetCheckResult(check_name="release__partitions_non_empty", passed=bool(domains) and not missing,
+                            metadata={"empty_domain_splits": ", ".join(missing) or "none"}),
+    ]
+
+
+@dg.asset(code_version=CODE_VERSIONS["catalog"], group_name="release")
+def catalog(context: dg.AssetExecutionContext, config: RemotConfig, release: dict) -> dg.MaterializeResult:
+    """``catalog.duckdb``: DuckDB views triplets / questions / episodes / quarantine over LATEST."""
+    import duckdb
+
+    latest = release_core.latest_release(config.root / "releases")
+    path = config.root / "catalog.duckdb"
+    catalog_core.build_catalog(latest, path)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        md = {name: plots.preview(con.execute(sql).to_arrow_table(), 20) for name, sql in catalog_core.EXAMPLE_QUERIES.items()}
+    finally:
+        con.close()
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path.resolve())), "release_id": latest.name, **md})

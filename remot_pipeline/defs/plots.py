@@ -1,0 +1,84 @@
+"""Plots and previews for asset metadata: PNGs embedded in Markdown, tables as Markdown."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import dagster as dg
+import numpy as np
+import pyarrow as pa
+
+
+def _png_md(fig, title: str) -> dg.MetadataValue:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})")
+
+
+def magnitude_histograms(labelled: dict[str, pa.Table]) -> dg.MetadataValue:
+    """|magnitude| per attribute, one panel per domain."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    domains = [d for d, t in labelled.items() if t.num_rows]
+    fig, axes = plt.subplots(1, max(1, len(domains)), figsize=(4.5 * max(1, len(domains)), 3.2), squeeze=False)
+    for ax, d in zip(axes[0], domains):
+        t = labelled[d]
+        attrs = t.column("attribute").to_numpy(zero_copy_only=False)
+        mags = np.abs(t.column("magnitude").to_numpy())
+        units = t.column("unit").to_numpy(zero_copy_only=False)
+        for a in sorted(set(attrs)):
+            sel = attrs == a
+            ax.hist(mags[sel], bins=30, alpha=0.6, label=f"{a} ({units[sel][0]})")
+        ax.set_title(f"{d}: labelled |magnitude|")
+        ax.legend(fontsize=7)
+    return _png_md(fig, "magnitude histograms")
+
+
+def triplet_sheet(triplets: pa.Table, n: int = 4) -> dg.MetadataValue:
+    """A few triplets as anchor | positive | negative rows."""
+    import cv2
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = triplets.slice(0, n).to_pylist()
+    fig, axes = plt.subplots(max(1, len(rows)), 3, figsize=(9, 2.4 * max(1, len(rows))), squeeze=False)
+    for r, t in enumerate(rows):
+        for c, role in enumerate(("anchor", "positive", "negative")):
+            img = cv2.imdecode(np.frombuffer(t[f"{role}_image"]["bytes"], np.uint8), cv2.IMREAD_COLOR)
+            axes[r][c].imshow(img[:, :, ::-1])
+            axes[r][c].axis("off")
+            label = "" if role == "anchor" else f": {t[f'{role}_value']} ({t[f'{role}_magnitude']:+.2f} {t['unit']})"
+            axes[r][c].set_title(f"{role}{label}", fontsize=8)
+        axes[r][0].set_ylabel(t["attribute"])
+        axes[r][0].set_title(f"anchor ({t['attribute']}, {t['negative_kind']})", fontsize=8)
+    return _png_md(fig, "triplets")
+
+
+def preview(table: pa.Table, n: int = 8) -> dg.MetadataValue:
+    """First rows as a Markdown table, leaving out binary and long list columns."""
+    keep = [f.name for f in table.schema
+            if not pa.types.is_struct(f.type) and not pa.types.is_binary(f.type)
+            and not (pa.types.is_list(f.type) and f.name == "descriptor")]
+    rows = table.select(keep).slice(0, n).to_pylist()
+    if not rows:
+        return dg.MetadataValue.md("_(empty)_")
+
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        if isinstance(v, list):
+            return "[" + ", ".join(fmt(x) for x in v[:4]) + (", …]" if len(v) > 4 else "]")
+        s = str(v).replace("|", "\\|").replace("\n", " ")
+        return s if len(s) <= 60 else s[:57] + "…"
+
+    head = "| " + " | ".join(keep) + " |\n|" + "---|" * len(keep) + "\n"
+    return dg.MetadataValue.md(head + "\n".join("| " + " | ".join(fmt(r[k]) for k in keep) + " |" for r in rows))

@@ -1,0 +1,73 @@
+"""Source readers behind one registry. Adding a dataset is configuration (a sources YAML
+entry naming one of these formats), not code.
+
+Each format maps to ``(discover, read)``: ``discover(SourceSpec) -> list[EpisodeRef]`` lists
+the episodes and their input files; ``read(EpisodeRef) -> EpisodeRead`` normalises one episode
+into the canonical frame columns and quarantines what it rejects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from remot_pipeline.sources import lerobot, simlog, tum
+from remot_pipeline.sources.base import DOMAINS, EpisodeRead, EpisodeRef, SourceError, SourceSpec
+
+
+@dataclass(frozen=True)
+class Reader:
+    discover: Callable[[SourceSpec], list[EpisodeRef]]
+    read: Callable[[EpisodeRef], EpisodeRead]
+    domain: str
+    description: str
+
+
+READERS: dict[str, Reader] = {
+    "tum": Reader(tum.discover, tum.read, "navigation", "TUM RGB-D groundtruth.txt + rgb.txt (images or video)"),
+    "lerobot_v3": Reader(lerobot.discover, lerobot.read, "manipulation", "LeRobot v3.0 dataset"),
+    "remot_sim_jsonl": Reader(simlog.discover, simlog.read, "simulation", "remot simulation log.jsonl + video"),
+}
+
+
+def reader(fmt: str) -> Reader:
+    try:
+        return READERS[fmt]
+    except KeyError:
+        raise SourceError(f"unknown source format {fmt!r}; known formats: {sorted(READERS)}") from None
+
+
+def load_sources_yaml(path: Path) -> list[SourceSpec]:
+    """Parse a sources file: ``sources: [{name, domain, format, path, options}]``.
+
+    Relative paths resolve against the file's folder.
+    """
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise SourceError(f"{path}: sources file not found; create it or unset REMOT_SOURCES") from None
+    except yaml.YAMLError as exc:
+        raise SourceError(f"{path}: invalid YAML ({str(exc).splitlines()[0]}); fix the sources file") from None
+    specs = []
+    for i, entry in enumerate(doc.get("sources") or []):
+        missing = [k for k in ("name", "domain", "format", "path") if k not in entry]
+        if missing:
+            raise SourceError(f"{path}: source #{i} lacks {missing}; every source needs name, domain, format, path")
+        reader(entry["format"])
+        p = Path(entry["path"]).expanduser()
+        specs.append(
+            SourceSpec(entry["name"], entry["domain"], entry["format"], p if p.is_absolute() else (path.parent / p).resolve(),
+                       dict(entry.get("options") or {}))
+        )
+    names = [s.name for s in specs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SourceError(f"{path}: duplicate source name(s) {dupes}; names must be unique")
+    return specs
+
+
+__all__ = ["DOMAINS", "READERS", "EpisodeRead", "EpisodeRef", "Reader", "SourceError", "SourceSpec", "load_sources_yaml", "reader"]

@@ -1,0 +1,196 @@
+"""LeRobot v3.0 datasets: ``meta/info.json``, ``meta/episodes/chunk-XXX/file-XXX.parquet``,
+``data/chunk-XXX/file-XXX.parquet`` (many episodes per file) and
+``videos/<key>/chunk-XXX/file-XXX.mp4`` (many episodes per file, located by timestamps).
+
+``observation.state`` is mapped to end-effector position, rotation vector and gripper width
+through the feature ``names`` in ``info.json`` or through ``options.state_mapping``::
+
+    state_mapping: {ee_pos_base_m: [0, 1, 2], ee_rotvec_base_rad: [3, 4, 5], gripper_width_m: 6}
+
+Camera extrinsics are optional: ``info.json``'s ``remot.cameras.<key>.cam2base`` (4x4); with
+them ``cam2world`` is the fixed camera in the base frame, without them it is null.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from remot_pipeline.core.ledger import QuarantineLog
+from remot_pipeline.sources.base import (
+    EpisodeRead,
+    EpisodeRef,
+    SourceError,
+    SourceSpec,
+    check_timestamps,
+    drop_if_unusable,
+    resolve_inside,
+)
+from remot_pipeline.sources.video import VideoError, count_frames
+
+#: Feature names that identify end-effector state without configuration.
+_KNOWN_NAMES = {
+    "ee_pos_base_m": (["ee_x_m", "ee_y_m", "ee_z_m"], ["x", "y", "z"], ["eef_x", "eef_y", "eef_z"]),
+    "ee_rotvec_base_rad": (["ee_rx_rad", "ee_ry_rad", "ee_rz_rad"], ["rx", "ry", "rz"], ["eef_rx", "eef_ry", "eef_rz"]),
+    "gripper_width_m": (["gripper_width_m"], ["gripper"], ["gripper_width"]),
+}
+
+
+def _info(root: Path) -> dict:
+    info_path = root / "meta" / "info.json"
+    try:
+        return json.loads(info_path.read_text())
+    except FileNotFoundError:
+        raise SourceError(f"{info_path}: missing; a LeRobot dataset needs meta/info.json") from None
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{info_path}: invalid JSON ({exc.msg} at line {exc.lineno}); fix or re-export the file") from None
+
+
+def _dataset_roots(root: Path) -> list[Path]:
+    if (root / "meta" / "info.json").exists():
+        return [root]
+    return sorted(p.parent.parent for p in root.glob("*/meta/info.json"))
+
+
+def discover(spec: SourceSpec) -> list[EpisodeRef]:
+    root = Path(spec.path)
+    if not root.is_dir():
+        raise SourceError(f"{root}: source {spec.name!r} folder does not exist; create it or fix `path` in the sources file")
+    refs = []
+    for ds in _dataset_roots(root):
+        info = _info(ds)
+        version = str(info.get("codebase_version", ""))
+        if not version.startswith("v3"):
+            raise SourceError(f"{ds / 'meta/info.json'}: codebase_version {version!r} is not v3.x; declare format lerobot_v21 for it")
+        ep_files = sorted((ds / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
+        if not ep_files:
+            raise SourceError(f"{ds / 'meta/episodes'}: no episode metadata parquet; the dataset is incomplete")
+        files = [ds / "meta" / "info.json", *ep_files]
+        files += sorted((ds / "data").glob("chunk-*/file-*.parquet"))
+        files += sorted((ds / "videos").glob("*/chunk-*/file-*.mp4"))
+        for f in ep_files:
+            for e in pq.read_table(f, columns=["episode_index"]).column("episode_index").to_pylist():
+                rel = str(ds.relative_to(root)) if ds != root else "."
+                key = f"{ds.name}__episode_{int(e):06d}"
+                refs.append(EpisodeRef(spec, key, rel, tuple(files), scene_id=spec.options.get("scene_id", ds.name)))
+    return refs
+
+
+def _state_mapping(info: dict, options: dict) -> dict:
+    if "state_mapping" in options:
+        return dict(options["state_mapping"])
+    names = (info.get("features", {}).get("observation.state", {}) or {}).get("names") or []
+    if isinstance(names, dict):  # some exports nest names under a key
+        names = next(iter(names.values()), [])
+    mapping = {}
+    for column, candidates in _KNOWN_NAMES.items():
+        for cand in candidates:
+            if all(c in names for c in cand):
+                idx = [names.index(c) for c in cand]
+                mapping[column] = idx if len(idx) > 1 else idx[0]
+                break
+    return mapping
+
+
+def read(ref: EpisodeRef) -> EpisodeRead:
+    spec = ref.spec
+    ds = Path(spec.path) / ref.episode_path
+    info = _info(ds)
+    episode_index = int(ref.episode_key.rsplit("_", 1)[-1])
+    q = QuarantineLog("episode_frames", spec.domain, spec.name)
+    eid = ref.episode_id
+
+    meta = _episode_meta(ds, episode_index)
+    data_file = ds / info["data_path"].format(chunk_index=meta["data/chunk_index"], file_index=meta["data/file_index"])
+    table = pq.read_table(data_file)
+    table = table.filter(pc.equal(table.column("episode_index"), episode_index))
+    rows_in = table.num_rows
+    frame_index = np.asarray(table.column("frame_index").to_numpy(), dtype=np.int64)
+    order = np.argsort(frame_index, kind="stable")
+    table = table.take(order)
+    lines = np.asarray(table.column("index").to_numpy(), dtype=np.int64) + 1  # 1-based row in the data file
+    ts = np.asarray(table.column("timestamp").to_numpy(), dtype=np.float64)
+    state = np.asarray(table.column("observation.state").to_pylist(), dtype=np.float64)
+    frame_index = np.asarray(table.column("frame_index").to_numpy(), dtype=np.int64)
+
+    mapping = _state_mapping(info, spec.options)
+    if "ee_pos_base_m" not in mapping and "gripper_width_m" not in mapping:
+        raise SourceError(
+            f"{ds / 'meta/info.json'}: observation.state names {info.get('features', {}).get('observation.state', {}).get('names')} "
+            "carry no end-effector or gripper signal (joint-space only); declare options.state_mapping for this source"
+        )
+    cols = {k: state[:, v] for k, v in mapping.items()}
+    keep = np.ones(rows_in, dtype=bool)
+    finite = np.isfinite(state).all(axis=1)
+    for i in np.flatnonzero(~finite):
+        q.add("nan_pose", "observation.state holds NaN/inf", file=str(data_file), line=int(lines[i]), episode_id=eid)
+    keep &= finite
+    keep = check_timestamps(ts, keep, lines, data_file, q, eid)
+
+    video_key = spec.options.get("video_key") or next(
+        (k for k, f in info.get("features", {}).items() if f.get("dtype") == "video"), None
+    )
+    if video_key is None:
+        raise SourceError(f"{ds / 'meta/info.json'}: no video feature; declare options.video_key")
+    fps = float(info["fps"])
+    rel_video = info["video_path"].format(
+        video_key=video_key,
+        chunk_index=meta[f"videos/{video_key}/chunk_index"],
+        file_index=meta[f"videos/{video_key}/file_index"],
+    )
+    video = resolve_inside(ds, rel_video)
+    first = int(round(float(meta[f"videos/{video_key}/from_timestamp"]) * fps))
+    media_index = first + frame_index
+    problem = None
+    if video is None:
+        problem = ("path_escapes_root", f"video path {rel_video!r} resolves outside the dataset")
+    elif not video.exists():
+        problem = ("video_missing", f"{rel_video} does not exist")
+    else:
+        try:
+            available = count_frames(video)
+        except VideoError as exc:
+            problem = ("video_unreadable", str(exc))
+        else:
+            beyond = keep & (media_index >= available)
+            for i in np.flatnonzero(beyond):
+                q.add("video_short", f"{rel_video} holds {available} frames; frame {media_index[i]} requested",
+                      file=str(video), line=int(lines[i]), episode_id=eid, frame_index=int(frame_index[i]))
+            keep &= ~beyond
+    if problem is not None:
+        for i in np.flatnonzero(keep):
+            q.add(problem[0], problem[1], file=str(video or ds / rel_video), line=int(lines[i]), episode_id=eid,
+                  frame_index=int(frame_index[i]))
+        keep[:] = False
+
+    idx = drop_if_unusable(keep, lines, data_file, q, eid)
+    cam = ((info.get("remot") or {}).get("cameras") or {}).get(video_key) or {}
+    cam2base = np.asarray(cam["cam2base"], dtype=np.float64) if "cam2base" in cam else None
+    media_rel = str(Path(ref.episode_path) / rel_video) if ref.episode_path != "." else rel_video
+    columns = {
+        "frame_index": np.arange(idx.size),
+        "timestamp_s": ts[idx] - (ts[idx[0]] if idx.size else 0.0),
+        "cam2world": None if cam2base is None else np.broadcast_to(cam2base, (idx.size, 4, 4)).copy(),
+        "ee_pos_base_m": cols["ee_pos_base_m"][idx] if "ee_pos_base_m" in cols else None,
+        "ee_rotvec_base_rad": cols["ee_rotvec_base_rad"][idx] if "ee_rotvec_base_rad" in cols else None,
+        "gripper_width_m": cols["gripper_width_m"][idx].tolist() if "gripper_width_m" in cols else None,
+        "media_path": [media_rel] * idx.size,
+        "media_frame_index": media_index[idx],
+    }
+    shape = info["features"][video_key].get("shape", [0, 0, 3])
+    intr = (cam["fx"], cam["fy"], cam["cx"], cam["cy"]) if {"fx", "fy", "cx", "cy"} <= set(cam) else None
+    return EpisodeRead(ref, columns, q, rows_in, fps=fps, width_px=int(shape[1]), height_px=int(shape[0]),
+                       intrinsics_px=intr)
+
+
+def _episode_meta(ds: Path, episode_index: int) -> dict:
+    for f in sorted((ds / "meta" / "episodes").glob("chunk-*/file-*.parquet")):
+        t = pq.read_table(f)
+        t = t.filter(pc.equal(t.column("episode_index"), episode_index))
+        if t.num_rows:
+            return {k: v[0] for k, v in t.to_pydict().items()}
+    raise SourceError(f"{ds / 'meta/episodes'}: episode {episode_index} not listed; the dataset is incomplete")

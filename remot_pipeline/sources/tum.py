@@ -1,0 +1,198 @@
+"""TUM RGB-D: ``groundtruth.txt`` (``timestamp tx ty tz qx qy qz qw``, camera-to-world,
+quaternion xyzw) plus ``rgb.txt`` naming images or a video (line i = decoded frame i).
+
+Options: ``max_time_diff_s`` (frame-to-pose association tolerance, default 0.02),
+``quat_norm_tol`` (default 1e-2: norms within it are renormalised, beyond it quarantined).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from remot_pipeline.core import se3
+from remot_pipeline.core.ledger import QuarantineLog
+from remot_pipeline.sources.base import (
+    EpisodeRead,
+    EpisodeRef,
+    SourceError,
+    SourceSpec,
+    associate_timestamps,
+    check_timestamps,
+    drop_if_unusable,
+    parse_numeric_lines,
+    resolve_inside,
+    validate_poses,
+)
+from remot_pipeline.sources.video import VideoError, count_frames
+
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm"}
+
+
+def discover(spec: SourceSpec) -> list[EpisodeRef]:
+    root = Path(spec.path)
+    if not root.is_dir():
+        raise SourceError(f"{root}: source {spec.name!r} folder does not exist; create it or fix `path` in the sources file")
+    episode_dirs = sorted({p.parent for p in root.rglob("groundtruth.txt")})
+    refs = []
+    for d in episode_dirs:
+        files = [d / "groundtruth.txt"]
+        rgb_txt = d / "rgb.txt"
+        if rgb_txt.exists():
+            files.append(rgb_txt)
+            files.extend(sorted(p for p in d.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES))
+            if (d / "rgb").is_dir():
+                files.extend(sorted((d / "rgb").iterdir()))
+        for side in ("camera.json",):
+            if (d / side).exists():
+                files.append(d / side)
+        rel = str(d.relative_to(root)) if d != root else "."
+        key = rel.replace("/", "__") if rel != "." else root.name
+        refs.append(EpisodeRef(spec, key, rel, tuple(files), scene_id=spec.options.get("scene_id", key)))
+    return refs
+
+
+def read(ref: EpisodeRef) -> EpisodeRead:
+    spec, root = ref.spec, Path(ref.spec.path)
+    episode_dir = root / ref.episode_path
+    gt = episode_dir / "groundtruth.txt"
+    q = QuarantineLog("episode_frames", spec.domain, spec.name)
+    eid = ref.episode_id
+    values, lines = parse_numeric_lines(gt, 8, q, eid)
+    rows_in = len(values) + len(q)
+    keep = np.ones(len(values), dtype=bool)
+
+    ts, t, quat_xyzw = values[:, 0], values[:, 1:4], values[:, 4:8]
+    finite = np.isfinite(values).all(axis=1)
+    norms = np.linalg.norm(np.where(finite[:, None], quat_xyzw, 1.0), axis=1)
+    tol = float(spec.options.get("quat_norm_tol", 1e-2))
+    for i in np.flatnonzero(finite & (np.abs(norms - 1.0) > tol)):
+        q.add("quat_not_unit", f"|q| = {norms[i]:.6f}", file=str(gt), line=int(lines[i]), episode_id=eid)
+    keep &= ~(finite & (np.abs(norms - 1.0) > tol))
+    safe_quat = np.where(finite[:, None], quat_xyzw, [0.0, 0.0, 0.0, 1.0])
+    cam2world = se3.pose_from_translation_quat_xyzw(np.where(finite[:, None], t, 0.0), safe_quat)
+    cam2world[~finite] = np.nan
+    keep = validate_poses(cam2world, keep, lines, gt, q, eid)
+    keep = check_timestamps(ts, keep, lines, gt, q, eid)
+
+    media_path, media_index, width, height, fps = _associate_media(ref, episode_dir, ts, keep, lines, q)
+    keep &= media_index >= 0
+
+    idx = drop_if_unusable(keep, lines, gt, q, eid)
+    t0 = ts[idx[0]] if idx.size else 0.0
+    intr = _read_intrinsics(episode_dir)
+    columns = {
+        "frame_index": np.arange(idx.size),
+        "timestamp_s": ts[idx] - t0,
+        "cam2world": cam2world[idx],
+        "media_path": [str(Path(ref.episode_path) / m) if ref.episode_path != "." else m for m in media_path[idx]],
+        "media_frame_index": media_index[idx],
+    }
+    return EpisodeRead(ref, columns, q, rows_in, fps=fps, width_px=width, height_px=height, intrinsics_px=intr)
+
+
+def _read_intrinsics(episode_dir: Path):
+    cam = episode_dir / "camera.json"
+    if not cam.exists():
+        return None
+    import json
+
+    c = json.loads(cam.read_text())
+    return (float(c["fx"]), float(c["fy"]), float(c["cx"]), float(c["cy"]))
+
+
+def _associate_media(ref, episode_dir, pose_ts, keep, lines, q):
+    """Map each kept pose to a frame listed in ``rgb.txt``.
+
+    Every rgb.txt entry is resolved first (inside the root? exists? within the video's
+    decoded length?). A pose is associated by timestamp with the nearest entry; a pose whose
+    entry is bad is quarantined with that entry's reason, so that each rejected pose row is
+    exactly one quarantine row. Returns ``(media_path, media_frame_index, width, height, fps)``.
+    """
+    rgb_txt = episode_dir / "rgb.txt"
+    eid = ref.episode_id
+    n = len(pose_ts)
+    media_path = np.array([""] * n, dtype=object)
+    media_index = np.full(n, -1, dtype=np.int64)
+    if not rgb_txt.exists():
+        raise SourceError(f"{rgb_txt}: missing; a TUM episode needs rgb.txt naming its frames (timestamp filename per line)")
+    entry_ts, entry_name, entry_index, entry_problem = [], [], [], []
+    occurrence: dict[str, int] = {}
+    video_counts: dict[str, int | str] = {}
+    malformed = 0
+    with open(rgb_txt, encoding="utf-8", errors="replace") as fh:
+        for raw in fh:
+            text = raw.strip()
+            if not text or text.startswith("#"):
+                continue
+            parts = text.replace(",", " ").split()
+            try:
+                ts, name = float(parts[0]), parts[1]
+            except (ValueError, IndexError):
+                malformed += 1
+                continue
+            k = occurrence.get(name, 0)
+            occurrence[name] = k + 1
+            path = resolve_inside(Path(ref.spec.path), str(Path(ref.episode_path) / name))
+            problem = None
+            if path is None:
+                problem = ("path_escapes_root", f"rgb.txt names {name!r}, which resolves outside the source root", str(rgb_txt))
+            elif not path.exists():
+                problem = ("video_missing", f"rgb.txt names {name!r}, which does not exist", str(rgb_txt))
+            elif path.suffix.lower() in VIDEO_SUFFIXES:
+                if name not in video_counts:
+                    try:
+                        video_counts[name] = count_frames(path)
+                    except VideoError as exc:
+                        video_counts[name] = str(exc)
+                count = video_counts[name]
+                if isinstance(count, str):
+                    problem = ("video_unreadable", count, str(path))
+                elif k >= count:
+                    problem = ("video_short", f"{name} holds {count} frames; rgb.txt lists more", str(path))
+            entry_ts.append(ts)
+            entry_name.append(name)
+            entry_index.append(k if path is not None and path.suffix.lower() in VIDEO_SUFFIXES else 0)
+            entry_problem.append(problem)
+    order = np.argsort(np.asarray(entry_ts, dtype=np.float64), kind="stable")
+    sorted_ts = np.asarray(entry_ts, dtype=np.float64)[order]
+    tol = float(ref.spec.options.get("max_time_diff_s", 0.02))
+    match = associate_timestamps(pose_ts, sorted_ts, tol)
+    gt = str(episode_dir / "groundtruth.txt")
+    for i in np.flatnonzero(keep):
+        if match[i] < 0:
+            note = f"; rgb.txt had {malformed} malformed line(s)" if malformed else ""
+            q.add("no_matching_frame", f"no frame within {tol} s of pose t={pose_ts[i]!r}{note}", file=gt,
+                  line=int(lines[i]), episode_id=eid)
+            continue
+        e = order[match[i]]
+        if entry_problem[e] is not None:
+            code, detail, file = entry_problem[e]
+            q.add(code, f"pose line {int(lines[i])}: {detail}", file=file, line=int(lines[i]), episode_id=eid)
+            continue
+        media_path[i] = entry_name[e]
+        media_index[i] = entry_index[e]
+    fps = float(1.0 / np.median(np.diff(sorted_ts))) if sorted_ts.size > 1 else 0.0
+    good = [entry_name[e] for e in range(len(entry_name)) if entry_problem[e] is None]
+    width, height = _frame_size(episode_dir, good[0] if good else None)
+    return media_path, media_index, width, height, fps
+
+
+def _frame_size(episode_dir: Path, name: str | None) -> tuple[int, int]:
+    if name is None:
+        return 0, 0
+    path = episode_dir / name
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        import av
+
+        try:
+            with av.open(str(path)) as c:
+                s = c.streams.video[0]
+                return int(s.codec_context.width), int(s.codec_context.height)
+        except av.FFmpegError:
+            return 0, 0
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return (0, 0) if img is None else (int(img.shape[1]), int(img.shape[0]))
