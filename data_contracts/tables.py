@@ -8,6 +8,7 @@ are cast safely (no silent truncation) and nulls in non-nullable columns are ref
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data_contracts.fields import FIELDS
+from data_contracts.fields import FIELDS, IMAGE
 
 #: Bump on any breaking change to a contract (a removed/renamed column, a changed type).
 CONTRACT_VERSION = "1.0.0"
@@ -41,17 +42,24 @@ class TableContract:
         if unknown:
             raise ContractError(f"contract {self.name!r} names unregistered fields: {unknown}")
 
+    def is_nullable(self, name: str) -> bool:
+        return FIELDS[name].nullable or name in self.nullable
+
     def schema(self) -> pa.Schema:
-        fields = []
+        fields, images = [], []
         for name in self.columns:
-            f = FIELDS[name].arrow()
-            if name in self.nullable:
+            f = FIELDS[name].arrow().with_nullable(self.is_nullable(name))
+            if f.type == IMAGE:
+                # Hugging Face's Image feature is a nullable struct; conform() still refuses nulls.
                 f = f.with_nullable(True)
+                images.append(name)
             fields.append(f)
-        return pa.schema(
-            fields,
-            metadata={_SCHEMA_KEY: self.name.encode(), b"remot.contract_version": CONTRACT_VERSION.encode()},
-        )
+        meta = {_SCHEMA_KEY: self.name.encode(), b"remot.contract_version": CONTRACT_VERSION.encode()}
+        if images:
+            # Lets `datasets.load_dataset("parquet", ...)` decode these columns as PIL images.
+            features = {name: {"_type": "Image"} for name in images}
+            meta[b"huggingface"] = json.dumps({"info": {"features": features}}).encode()
+        return pa.schema(fields, metadata=meta)
 
 
 _PAIR_KEY = ("episode_id", "domain", "split", "pair_id", "frame_index_a", "frame_index_b")
@@ -168,7 +176,7 @@ def conform(table: pa.Table, name: str) -> pa.Table:
                 f"contract {name!r}: column {f.name!r} of type {table.schema.field(f.name).type} "
                 f"cannot be cast to {f.type}: {exc}"
             ) from None
-        if not f.nullable and col.null_count:
+        if not c.is_nullable(f.name) and col.null_count:
             raise ContractError(f"contract {name!r}: column {f.name!r} is not nullable but holds {col.null_count} null(s)")
         arrays.append(col)
     return pa.Table.from_arrays(arrays, schema=schema)

@@ -17,7 +17,7 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from remot_pipeline.defs import assets  # noqa: E402
-from remot_pipeline.defs.resources import RemotConfig  # noqa: E402
+from remot_pipeline.defs.resources import RemotConfig, RemotPaths  # noqa: E402
 from remot_pipeline.defs.store import StageIOManager  # noqa: E402
 
 DATA_ASSETS = [assets.synthetic_world, assets.ingest, assets.motion_pairs, assets.positive_pairs, assets.frame_features,
@@ -45,7 +45,8 @@ def make_definitions(data_root: str | None = None, sources_file: str | None = No
         assets=DATA_ASSETS,
         jobs=[build_release],
         resources={
-            "config": RemotConfig(data_root=data_root, sources_file=sources_file),
+            "paths": RemotPaths(data_root=data_root, sources_file=sources_file),
+            "config": RemotConfig(),
             "io_manager": StageIOManager(root=os.path.join(data_root, "stages")),
         },
     )

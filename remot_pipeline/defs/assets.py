@@ -27,7 +27,7 @@ from remot_pipeline.core.negatives import build_negatives
 from remot_pipeline.core.questions import build_questions
 from remot_pipeline.core.triplets import build_triplets
 from remot_pipeline.defs import plots
-from remot_pipeline.defs.resources import RemotConfig
+from remot_pipeline.defs.resources import RemotConfig, RemotPaths
 from remot_pipeline.sources import DOMAINS, SourceError, SourceSpec, load_sources_yaml, reader
 
 DOMAIN_PARTITIONS = dg.StaticPartitionsDefinition(list(DOMAINS))
@@ -100,20 +100,20 @@ def emit(asset: str, contract_name: str, results: dict[str, StageResult], extra:
     yield from evaluate_stage(asset, contract_name, results)
 
 
-def domain_sources(config: RemotConfig, domain: str, world: str | None) -> list[SourceSpec]:
+def domain_sources(config: RemotConfig, paths: RemotPaths, domain: str, world: str | None) -> list[SourceSpec]:
     specs = []
     if config.synthetic.enabled and world:
         path = Path(world) / domain
         specs.append(SourceSpec(f"synthetic_{domain}", domain, SYNTHETIC_FORMATS[domain], path))
-    if config.sources_file:
-        specs += [s for s in load_sources_yaml(Path(config.sources_file)) if s.domain == domain]
+    if paths.sources_file:
+        specs += [s for s in load_sources_yaml(Path(paths.sources_file)) if s.domain == domain]
     return specs
 
 
 # --------------------------------------------------------------------------- sources ---
 
 @dg.asset(code_version=CODE_VERSIONS["synthetic_world"], group_name="sources")
-def synthetic_world(context: dg.AssetExecutionContext, config: RemotConfig) -> dg.Output[str | None]:
+def synthetic_world(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths) -> dg.Output[str | None]:
     """The embedded default: a seeded procedural world rendered with OpenCV and written in real
     formats (TUM RGB-D, LeRobot v3.0, remot sim log). Generated once per configuration."""
     from remot_pipeline.synthetic import WorldConfig, generate_world
@@ -124,7 +124,7 @@ def synthetic_world(context: dg.AssetExecutionContext, config: RemotConfig) -> d
                      frames_per_episode=config.synthetic.frames_per_episode)
     key = release_core.canonical_json({"world": wc.__dict__, "code": CODE_VERSIONS["synthetic_world"]})
     tag = __import__("hashlib").sha256(key).hexdigest()[:12]
-    final = config.root / "raw" / "synthetic" / f"world-{tag}"
+    final = paths.root / "raw" / "synthetic" / f"world-{tag}"
     reused = (final / ".complete").exists()
     if not reused:
         tmp = final.with_name(f".tmp-{final.name}")
@@ -151,10 +151,10 @@ def synthetic_world(context: dg.AssetExecutionContext, config: RemotConfig) -> d
     backfill_policy=SINGLE_RUN,
     check_specs=stage_checks("episode_frames"),
 )
-def ingest(context: dg.AssetExecutionContext, config: RemotConfig, synthetic_world: str | None):
+def ingest(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, synthetic_world: str | None):
     episodes, frames = {}, {}
     for d in context.partition_keys:
-        specs = domain_sources(config, d, synthetic_world)
+        specs = domain_sources(config, paths, d, synthetic_world)
         try:
             refs = [ref for s in specs for ref in reader(s.format).discover(s)]
             episodes[d], frames[d] = ingest_episodes(refs, config.test_fraction)
@@ -260,11 +260,11 @@ RELEASE_CHECKS = ("release__split_disjoint", "release__manifest_verified", "rele
 
 @dg.asset(code_version=CODE_VERSIONS["release"], group_name="release", deps=list(STAGES),
           check_specs=[dg.AssetCheckSpec(n, asset="release", blocking=True) for n in RELEASE_CHECKS])
-def release(context: dg.AssetExecutionContext, config: RemotConfig, triplets: dict, questions: dict, episodes: dict):
+def release(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, triplets: dict, questions: dict, episodes: dict):
     """An immutable, content-addressed Parquet release with its manifest; LATEST points at it."""
     from remot_pipeline.defs.store import StageStore
 
-    store = StageStore(config.root / "stages")
+    store = StageStore(paths.root / "stages")
     quarantine = [q for s in STAGES for d in triplets if (q := store.quarantine(s, d)) is not None and q.num_rows]
     tables = {
         "triplets": pa.concat_tables([r.table for r in triplets.values()]),
@@ -275,7 +275,7 @@ def release(context: dg.AssetExecutionContext, config: RemotConfig, triplets: di
     inputs = dict(zip(tables["episodes"].column("episode_id").to_pylist(), tables["episodes"].column("input_sha256").to_pylist()))
     rid = release_core.compute_release_id(CODE_VERSION, config.content_config(), inputs)
     path, written = release_core.write_release(
-        config.root / "releases", rid, tables,
+        paths.root / "releases", rid, tables,
         {"code_version": CODE_VERSION, "config_hash": config.config_hash(), "config": config.content_config(), "inputs": inputs},
     )
     context.log.info(f"release {rid} at {path} ({'written' if written else 'already present, nothing written'})")
@@ -325,16 +325,16 @@ def release_checks(path: Path, tables: dict[str, pa.Table]) -> list[dg.AssetChec
 
 
 @dg.asset(code_version=CODE_VERSIONS["catalog"], group_name="release")
-def catalog(context: dg.AssetExecutionContext, config: RemotConfig, release: dict) -> dg.MaterializeResult:
+def catalog(context: dg.AssetExecutionContext, paths: RemotPaths, release: dict) -> dg.MaterializeResult:
     """``catalog.duckdb``: DuckDB views triplets / questions / episodes / quarantine over LATEST."""
     import duckdb
 
-    latest = release_core.latest_release(config.root / "releases")
-    path = config.root / "catalog.duckdb"
+    latest = release_core.latest_release(paths.root / "releases")
+    path = paths.root / "catalog.duckdb"
     catalog_core.build_catalog(latest, path)
     con = duckdb.connect(str(path), read_only=True)
     try:
-        md = {name: plots.preview(con.execute(sql).to_arrow_table(), 20) for name, sql in catalog_core.EXAMPLE_QUERIES.items()}
+        md = {name: plots.preview(con.sql(sql).to_arrow_table(), 20) for name, sql in catalog_core.EXAMPLE_QUERIES.items()}
     finally:
         con.close()
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path.resolve())), "release_id": latest.name, **md})

@@ -30,11 +30,24 @@ class PairsConfig(dg.Config):
     max_frame_gap_s: float = 0.5
 
 
-class RemotConfig(dg.ConfigurableResource):
-    """Where data lives and how the experts behave."""
+class RemotPaths(dg.ConfigurableResource):
+    """Where data lives: raw inputs, stage outputs, releases, the catalog; and the sources file.
+
+    Kept apart from :class:`RemotConfig` so that editing the experts' config in the launchpad
+    never moves the data.
+    """
 
     data_root: str = "data"
     sources_file: str | None = None
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_root)
+
+
+class RemotConfig(dg.ConfigurableResource):
+    """How the experts behave. All of it enters the release's config hash."""
+
     synthetic: SyntheticWorldConfig = SyntheticWorldConfig()
     test_fraction: float = 0.25
     pairs: PairsConfig = PairsConfig()
@@ -45,19 +58,12 @@ class RemotConfig(dg.ConfigurableResource):
     jpeg_max_side_px: int = 320
     jpeg_quality: int = 90
 
-    @property
-    def root(self) -> Path:
-        return Path(self.data_root)
-
     def pair_config(self) -> PairConfig:
         return PairConfig(**self.pairs.model_dump())
 
     def content_config(self) -> dict:
-        """Everything that shapes the release's content (not where files live)."""
-        d = self.model_dump()
-        d.pop("data_root")
-        d.pop("sources_file")
-        return d
+        """Everything that shapes the release's content."""
+        return self.model_dump()
 
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.content_config(), sort_keys=True).encode()).hexdigest()[:16]

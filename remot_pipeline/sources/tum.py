@@ -53,29 +53,38 @@ def discover(spec: SourceSpec) -> list[EpisodeRef]:
     return refs
 
 
+def read_groundtruth(gt: Path, q: QuarantineLog, episode_id: str, quat_norm_tol: float = 1e-2):
+    """Parse a TUM trajectory file into camera-to-world poses.
+
+    Returns ``(timestamps_s (N,), cam2world (N, 4, 4), keep (N,) bool, line numbers (N,), rows_in)``;
+    rejected rows are in ``q`` (malformed, NaN, non-unit quaternion, unsorted/duplicate time).
+    Quaternions within ``quat_norm_tol`` of unit norm are renormalised.
+    """
+    values, lines = parse_numeric_lines(gt, 8, q, episode_id)
+    rows_in = len(values) + len(q)
+    keep = np.ones(len(values), dtype=bool)
+    ts, t, quat_xyzw = values[:, 0], values[:, 1:4], values[:, 4:8]
+    finite = np.isfinite(values).all(axis=1)
+    norms = np.linalg.norm(np.where(finite[:, None], quat_xyzw, 1.0), axis=1)
+    not_unit = finite & (np.abs(norms - 1.0) > quat_norm_tol)
+    for i in np.flatnonzero(not_unit):
+        q.add("quat_not_unit", f"|q| = {norms[i]:.6f}", file=str(gt), line=int(lines[i]), episode_id=episode_id)
+    keep &= ~not_unit
+    safe_quat = np.where(finite[:, None] & ~not_unit[:, None], quat_xyzw, [0.0, 0.0, 0.0, 1.0])
+    cam2world = se3.pose_from_translation_quat_xyzw(np.where(finite[:, None], t, 0.0), safe_quat)
+    cam2world[~finite] = np.nan
+    keep = validate_poses(cam2world, keep, lines, gt, q, episode_id)
+    keep = check_timestamps(ts, keep, lines, gt, q, episode_id)
+    return ts, cam2world, keep, lines, rows_in
+
+
 def read(ref: EpisodeRef) -> EpisodeRead:
     spec, root = ref.spec, Path(ref.spec.path)
     episode_dir = root / ref.episode_path
     gt = episode_dir / "groundtruth.txt"
     q = QuarantineLog("episode_frames", spec.domain, spec.name)
     eid = ref.episode_id
-    values, lines = parse_numeric_lines(gt, 8, q, eid)
-    rows_in = len(values) + len(q)
-    keep = np.ones(len(values), dtype=bool)
-
-    ts, t, quat_xyzw = values[:, 0], values[:, 1:4], values[:, 4:8]
-    finite = np.isfinite(values).all(axis=1)
-    norms = np.linalg.norm(np.where(finite[:, None], quat_xyzw, 1.0), axis=1)
-    tol = float(spec.options.get("quat_norm_tol", 1e-2))
-    for i in np.flatnonzero(finite & (np.abs(norms - 1.0) > tol)):
-        q.add("quat_not_unit", f"|q| = {norms[i]:.6f}", file=str(gt), line=int(lines[i]), episode_id=eid)
-    keep &= ~(finite & (np.abs(norms - 1.0) > tol))
-    safe_quat = np.where(finite[:, None], quat_xyzw, [0.0, 0.0, 0.0, 1.0])
-    cam2world = se3.pose_from_translation_quat_xyzw(np.where(finite[:, None], t, 0.0), safe_quat)
-    cam2world[~finite] = np.nan
-    keep = validate_poses(cam2world, keep, lines, gt, q, eid)
-    keep = check_timestamps(ts, keep, lines, gt, q, eid)
-
+    ts, cam2world, keep, lines, rows_in = read_groundtruth(gt, q, eid, float(spec.options.get("quat_norm_tol", 1e-2)))
     media_path, media_index, width, height, fps = _associate_media(ref, episode_dir, ts, keep, lines, q)
     keep &= media_index >= 0
 

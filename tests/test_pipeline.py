@@ -1,0 +1,170 @@
+"""The whole graph, materialized in process into a tmp data root, and what it produces."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from remot_pipeline import definitions
+from remot_pipeline.core.catalog import EXAMPLE_QUERIES
+from remot_pipeline.core.release import latest_release, verify_release
+from remot_pipeline.defs.resources import RemotConfig, RemotPaths, SyntheticWorldConfig
+from remot_pipeline.defs.store import StageIOManager, StageStore
+from tests.conftest import SMALL
+
+pytestmark = pytest.mark.slow
+DOMAINS = ["navigation", "manipulation", "simulation"]
+
+
+def materialize(data_root: Path, sources_file: str | None = None, synthetic: bool = True, **cfg):
+    config = RemotConfig(synthetic=SyntheticWorldConfig(enabled=synthetic, **SMALL), **cfg)
+    resources = {"config": config, "paths": RemotPaths(data_root=str(data_root), sources_file=sources_file),
+                 "io_manager": StageIOManager(root=str(data_root / "stages"))}
+    instance = dg.DagsterInstance.ephemeral()
+    return dg.materialize(definitions.DATA_ASSETS, resources=resources, instance=instance,
+                          tags=definitions.ALL_DOMAINS_TAGS, raise_on_error=True)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    result = materialize(root)
+    return root, result
+
+
+def test_definitions_load():
+    dg.Definitions.validate_loadable(definitions.defs)
+    job = definitions.defs.resolve_job_def("build_release")
+    assert job.executor_def.name == "in_process"
+
+
+def test_run_succeeds_and_every_blocking_check_passes(run):
+    _, result = run
+    assert result.success
+    evals = result.get_asset_check_evaluations()
+    names = {e.check_name for e in evals}
+    for asset in ("episode_frames", "motion_pairs", "positive_pairs", "frame_features", "negatives", "triplets", "questions"):
+        assert {f"{asset}__contract", f"{asset}__rows_balance", f"{asset}__partition_non_empty"} <= names
+    assert {"release__split_disjoint", "release__manifest_verified", "release__partitions_non_empty"} <= names
+    failed = [e.check_name for e in evals if not e.passed]
+    assert not failed
+
+
+def test_release_layout_manifest_and_latest(run):
+    root, _ = run
+    rel = latest_release(root / "releases")
+    assert rel is not None and verify_release(rel) == []
+    manifest = json.loads((rel / "manifest.json").read_text())
+    assert manifest["release_id"] == rel.name
+    for d in DOMAINS:
+        for s in ("train", "test"):
+            assert (rel / "triplets" / f"domain={d}" / f"split={s}" / "part-00000.parquet").is_file()
+            assert (rel / "questions" / f"domain={d}" / f"split={s}" / "part-00000.parquet").is_file()
+    assert (rel / "quarantine" / "part-00000.parquet").is_file()
+    # manifest was written last: no data file is newer than it
+    newest = max(p.stat().st_mtime_ns for p in rel.rglob("*.parquet"))
+    assert (rel / "manifest.json").stat().st_mtime_ns >= newest
+    img = pq.read_table(rel / "triplets" / "domain=navigation" / "split=train" / "part-00000.parquet").column("anchor_image")[0].as_py()
+    assert set(img) == {"bytes", "path"} and img["bytes"][:2] == b"\xff\xd8"
+
+
+def test_duckdb_catalog_example_queries(run):
+    root, _ = run
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    results = {name: con.execute(sql).fetchall() for name, sql in EXAMPLE_QUERIES.items()}
+    assert {r[0] for r in results["triplets by domain and attribute"]} == set(DOMAINS)
+    assert results["questions joined to their triplets"]
+    n_tri = con.execute("SELECT count(*) FROM triplets").fetchone()[0]
+    n_q = con.execute("SELECT count(*) FROM questions").fetchone()[0]
+    assert n_q == 3 * n_tri > 0
+    both = con.execute("SELECT episode_id FROM triplets GROUP BY 1 HAVING count(DISTINCT split) > 1").fetchall()
+    assert both == []
+
+
+def test_every_answer_is_traceable_to_the_metadata(run):
+    """Join each question to the motion pair it asserts, recompute its answer from the label."""
+    root, _ = run
+    store = StageStore(root / "stages")
+    for d in DOMAINS:
+        lab = pl.from_arrow(store.read("positive_pairs", d).table)
+        q = pl.from_arrow(store.read("questions", d).table)
+        t = pl.from_arrow(store.read("triplets", d).table.drop(["anchor_image", "positive_image", "negative_image"]))
+        joined = q.join(lab.select("pair_id", "attribute", "value"), left_on="asserted_pair_id", right_on="pair_id", how="left")
+        assert joined["value"].null_count() == 0, "every asserted pair is a labelled pair"
+        assert (joined["attribute"] == joined["attribute_right"]).all()
+        tf = joined.filter(pl.col("question_type") == "true_false")
+        from remot_pipeline.core.questions import phrase
+        colors = t.select("triplet_id", "object_color")
+        tf = tf.join(colors, on="triplet_id")
+        for row in tf.iter_rows(named=True):
+            said_true = phrase(row["attribute"], row["value"], row["object_color"]) in row["prompt"]
+            assert said_true == (row["answer"] == "true")
+        # Negatives never share the positive's value; reversal negatives sit at 2a - p.
+        assert (t["negative_value"] != t["positive_value"]).all()
+        rev = t.filter(pl.col("negative_kind") == "temporal_reversal")
+        assert (rev["negative_frame_index"] == 2 * rev["anchor_frame_index"] - rev["positive_frame_index"]).all()
+        assert (np.sign(t["positive_magnitude"].to_numpy()) == -np.sign(t["negative_magnitude"].to_numpy())).all()
+
+
+def test_answers_are_balanced(run):
+    root, _ = run
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    (share_true,) = con.execute("SELECT avg((answer = 'true')::INT) FROM questions WHERE question_type = 'true_false'").fetchone()
+    (share_a,) = con.execute("SELECT avg((answer = 'A')::INT) FROM questions WHERE question_type = 'multiple_choice'").fetchone()
+    assert 0.4 < share_true < 0.6 and 0.4 < share_a < 0.6
+
+
+def test_second_run_gives_the_same_release_and_writes_nothing(run):
+    root, first = run
+    rel = latest_release(root / "releases")
+    before = {p: p.stat().st_mtime_ns for p in rel.rglob("*")}
+    second = materialize(root)
+    mats = [m for m in second.get_asset_materialization_events() if m.asset_key == dg.AssetKey("release")]
+    md = mats[0].materialization.metadata
+    assert md["release_id"].value == rel.name and md["written"].value is False
+    assert {p: p.stat().st_mtime_ns for p in rel.rglob("*")} == before
+    assert sorted(p.name for p in (root / "releases").iterdir()) == sorted([rel.name, "LATEST"])
+
+
+def test_fresh_world_gives_the_same_release_id(run, tmp_path):
+    root, _ = run
+    materialize(tmp_path)
+    assert latest_release(tmp_path / "releases").name == latest_release(root / "releases").name
+
+
+def test_corrupt_files_in_a_declared_source_are_quarantined_and_the_run_succeeds(small_world, tmp_path):
+    from tests.test_sources import corrupt_tum
+
+    nav = corrupt_tum(small_world, tmp_path)
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "sources:\n"
+        f"  - {{name: user_nav, domain: navigation, format: tum, path: {nav}}}\n"
+        f"  - {{name: user_arm, domain: manipulation, format: lerobot_v3, path: {small_world / 'manipulation'}}}\n"
+        f"  - {{name: user_sim, domain: simulation, format: remot_sim_jsonl, path: {small_world / 'simulation'}}}\n"
+    )
+    result = materialize(tmp_path / "data", sources_file=str(sources), synthetic=False)
+    assert result.success
+    con = duckdb.connect(str(tmp_path / "data" / "catalog.duckdb"), read_only=True)
+    reasons = dict(con.execute("SELECT reason_code, count(*) FROM quarantine GROUP BY 1").fetchall())
+    assert {"nan_pose", "video_unreadable", "path_escapes_root"} <= set(reasons)
+    eps = {r[0] for r in con.execute("SELECT DISTINCT episode_id FROM triplets WHERE domain = 'navigation'").fetchall()}
+    assert eps and all(e.startswith(("user_nav/healthy_", "user_nav/nan_and_dupes")) for e in eps)
+
+
+def test_hugging_face_datasets_reads_the_release_as_pil_images(run):
+    datasets = pytest.importorskip("datasets")
+    root, _ = run
+    rel = latest_release(root / "releases")
+    files = sorted(str(p) for p in (rel / "triplets").rglob("*.parquet"))
+    ds = datasets.load_dataset("parquet", data_files=files, split="train")
+    row = ds[0]
+    from PIL import Image
+
+    assert isinstance(row["anchor_image"], Image.Image) and row["anchor_image"].size[0] > 0
+    assert row["positive_value"] != row["negative_value"]
