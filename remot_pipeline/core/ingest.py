@@ -25,7 +25,7 @@ def assign_splits(episode_ids: list[str], test_fraction: float, salt: str = "rem
     so the split depends only on the ids, not on discovery order or on other domains.
 
     >>> assign_splits(["a", "b", "c", "d"], 0.25)
-    {'a': 'train', 'b': 'test', 'c': 'train', 'd': 'train'}
+    {'a': 'train', 'b': 'train', 'c': 'test', 'd': 'train'}
     """
     ids = sorted(set(episode_ids))
     if len(ids) < 2 or test_fraction <= 0:

@@ -128,6 +128,7 @@ def verify_release(path: Path) -> list[str]:
             continue
         if sha256_file(p) != f["sha256"]:
             problems.append(f"{p}: sha256 mismatch")
+            continue
         if pq.ParquetFile(p).metadata.num_rows != f["rows"]:
             problems.append(f"{p}: row count mismatch")
     return problems

@@ -1,0 +1,292 @@
+"""Manipulation domain: a gripper doing pick-and-place on a table, as ONE LeRobot v3.0 dataset.
+
+Layout under ``root/manipulation/synthetic_arm/``::
+
+    meta/info.json                                   # features, fps, paths, + "remot" camera extension
+    meta/tasks.parquet                               # task_index, task
+    meta/episodes/chunk-000/file-000.parquet         # one row per episode (lengths, index & time ranges)
+    data/chunk-000/file-000.parquet                  # all frames: observation.state[7], timestamp, ...
+    videos/observation.images.front/chunk-000/file-000.mp4   # all episodes back to back
+
+Frames and units: the robot base frame is right-handed, z up, origin on the table top at the arm's
+pedestal, +x pointing away from the robot towards the camera. ``observation.state`` =
+``[ee_x_m, ee_y_m, ee_z_m, ee_rx_rad, ee_ry_rad, ee_rz_rad, gripper_width_m]``: the tool centre
+point (between the fingertips) in the base frame and the rotation vector of ee2base. The EE frame
+is the base frame turned about the vertical by the wrist angle, so the rotation vector is
+``(0, 0, wrist_yaw)``; the fingers hang below the wrist and open along EE +-y.
+
+The front camera is fixed, looks from the far side of the table back at the robot, so **base +y
+projects to image right** (and +x, towards the camera, to image down / larger).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .geometry import intrinsics, intrinsics_matrix, invert_pose, look_at_cam2world, make_pose, ramp, rot_z
+from .render import Solid, box_solid, render, texture_for_size
+from .video import Mp4Writer
+
+DATASET_NAME = "synthetic_arm"
+VIDEO_KEY = "observation.images.front"
+TASK = "pick up the block and place it somewhere else on the table"
+STATE_NAMES = ["ee_x_m", "ee_y_m", "ee_z_m", "ee_rx_rad", "ee_ry_rad", "ee_rz_rad", "gripper_width_m"]
+CAM2BASE = look_at_cam2world((0.95, 0.0, 0.42), (0.4, 0.0, 0.17))
+GRIPPER_OPEN_M = 0.08
+# Where blocks are picked / placed: x in WORKSPACE_X_M and |y| <= WORKSPACE_HALF_Y_M(x), a wedge
+# that narrows towards the camera so the gripper stays in view.
+WORKSPACE_X_M = (0.25, 0.5)
+SHOULDER_M = np.array([0.0, 0.0, 0.42])
+FINGER_SIZE_M = (0.024, 0.018, 0.07)
+WRIST_SIZE_M = (0.06, 0.14, 0.06)
+PART_TEXELS_PER_M = 900.0  # fine texture detail on the small parts (for optical flow)
+BLOCK_COLOURS_RGB = [(220, 40, 40), (40, 170, 60), (40, 80, 220), (230, 200, 30), (150, 50, 170), (40, 200, 210)]
+
+
+def _link_pose(a_m: np.ndarray, b_m: np.ndarray) -> np.ndarray:
+    """obj2base (4, 4) of a box whose x axis runs from point a to point b (centre at the midpoint)."""
+    x = (b_m - a_m) / np.linalg.norm(b_m - a_m)
+    y = np.cross([0.0, 0.0, 1.0], x)
+    y = y / np.linalg.norm(y) if np.linalg.norm(y) > 1e-6 else np.array([0.0, 1.0, 0.0])
+    return make_pose(np.stack([x, y, np.cross(x, y)], axis=-1), (a_m + b_m) / 2)
+
+
+class _Arm:
+    """The visible arm: column, upper link, wrist and two fingers, posed from the EE state."""
+
+    def __init__(self, rng: np.random.Generator):
+        metal = texture_for_size(rng, (0.07, 0.42), PART_TEXELS_PER_M, (150, 150, 160))
+        wrist = texture_for_size(rng, WRIST_SIZE_M[1:], PART_TEXELS_PER_M, (235, 120, 30))
+        self.column = box_solid((0.07, 0.07, SHOULDER_M[2]), metal, make_pose(np.eye(3), SHOULDER_M / 2))
+        self.link = box_solid((1.0, 0.05, 0.05), metal)  # unit length, stretched per frame
+        self._link_faces_unit = self.link.face_corners_obj_m.copy()
+        self.wrist = box_solid(WRIST_SIZE_M, wrist)
+        finger = texture_for_size(rng, FINGER_SIZE_M[1:], PART_TEXELS_PER_M, (60, 60, 70))
+        self.fingers = [box_solid(FINGER_SIZE_M, finger) for _ in range(2)]
+
+    def pose(self, ee2base: np.ndarray, gripper_width_m: float) -> list[Solid]:
+        """Place the parts for one frame and return them (for the painter's sort)."""
+        wrist_centre = ee2base @ np.array([0.0, 0.0, FINGER_SIZE_M[2] + WRIST_SIZE_M[2] / 2, 1.0])
+        self.wrist.obj2world = make_pose(ee2base[:3, :3], wrist_centre[:3])
+        top = wrist_centre[:3] + np.array([0.0, 0.0, WRIST_SIZE_M[2] / 2])
+        length = np.linalg.norm(top - SHOULDER_M)
+        self.link.face_corners_obj_m = self._link_faces_unit * np.array([length, 1.0, 1.0])
+        self.link.obj2world = _link_pose(SHOULDER_M, top)
+        for sign, finger in zip((-1.0, 1.0), self.fingers):
+            offset = np.array([0.0, sign * (gripper_width_m + FINGER_SIZE_M[1]) / 2, FINGER_SIZE_M[2] / 2])
+            finger.obj2world = ee2base @ make_pose(np.eye(3), offset)
+        return [self.column, self.link, self.wrist, *self.fingers]
+
+
+def _ee2base(state: np.ndarray) -> np.ndarray:
+    """ee2base (..., 4, 4) from states (..., 5) = x_m, y_m, z_m, wrist_yaw_rad, gripper_width_m."""
+    return make_pose(rot_z(state[..., 3]), state[..., :3])
+
+
+def _script(rng: np.random.Generator, n_frames: int, fps: float, blocks: list[dict]):
+    """Pick-and-place cycles until n_frames; returns states (n, 5) and block poses (n, n_blocks, 4, 4)."""
+    state = np.array([rng.uniform(0.32, 0.4), rng.uniform(-0.1, 0.1), 0.25, 0.0, GRIPPER_OPEN_M])
+    block2base = np.array([make_pose(rot_z(b["yaw_rad"]), (*b["xy_m"], b["size_m"] / 2)) for b in blocks])
+    states, poses = [state[None]], [block2base[None]]
+    held, held_in_ee = -1, None
+
+    def go(target: np.ndarray, duration_s: float) -> None:
+        nonlocal state
+        n = max(2, int(round(duration_s * fps)))
+        seg = ramp(state, target, n)
+        seg_poses = np.repeat(block2base[None], n, axis=0)
+        if held >= 0:
+            seg_poses[:, held] = _ee2base(seg) @ held_in_ee
+            block2base[held] = seg_poses[-1, held]
+        states.append(seg)
+        poses.append(seg_poses)
+        state = target.copy()
+
+    def move(x, y, z, yaw) -> None:
+        target = np.array([x, y, z, yaw, state[4]])
+        distance = np.linalg.norm(target[:3] - state[:3])
+        go(target, max(distance / rng.uniform(0.1, 0.22), abs(yaw - state[3]) / np.deg2rad(60), 0.6))
+
+    k = int(rng.integers(len(blocks)))
+    while sum(len(s) for s in states) < n_frames:
+        size = blocks[k]["size_m"]
+        bx, by = block2base[k][:2, 3]
+        block_yaw = np.arctan2(block2base[k][1, 0], block2base[k][0, 0])
+        # Fingers close on a pair of faces: the block yaw plus a multiple of 90 deg near the wrist's.
+        grasp_yaw = block_yaw + np.pi / 2 * np.round((state[3] - block_yaw) / (np.pi / 2))
+        grasp_yaw = float(np.clip(grasp_yaw, -np.pi / 2, np.pi / 2))
+        hover = rng.uniform(0.17, 0.26)
+        move(bx, by, hover, grasp_yaw)  # approach
+        move(bx, by, size / 2, grasp_yaw)  # descend
+        go(np.array([*state[:4], size]), rng.uniform(0.5, 0.7))  # close
+        held, held_in_ee = k, invert_pose(_ee2base(state)) @ block2base[k]
+        move(bx, by, hover, grasp_yaw)  # lift
+        px, py = _place_target(rng, block2base, k)
+        carry_yaw = float(np.clip(grasp_yaw + np.deg2rad(rng.uniform(-40, 40)), -np.pi / 2, np.pi / 2))
+        move(px, py, hover, carry_yaw)  # carry sideways / toward / away
+        move(px, py, size / 2, state[3])  # place
+        held = -1
+        go(np.array([*state[:4], GRIPPER_OPEN_M]), rng.uniform(0.5, 0.7))  # open
+        move(px, py, rng.uniform(0.17, 0.26), state[3])  # retreat
+        if rng.random() < 0.5:
+            go(state.copy(), rng.uniform(0.2, 0.6))  # hold
+        k = (k + 1) % len(blocks)
+    return np.concatenate(states)[:n_frames], np.concatenate(poses)[:n_frames]
+
+
+def _in_workspace(xy_m: np.ndarray) -> bool:
+    half_y_m = 0.55 * (CAM2BASE[0, 3] - xy_m[0]) - 0.05
+    return bool(WORKSPACE_X_M[0] <= xy_m[0] <= WORKSPACE_X_M[1] and abs(xy_m[1]) <= half_y_m)
+
+
+def _place_target(rng: np.random.Generator, block2base: np.ndarray, k: int) -> tuple[float, float]:
+    """A free spot 0.05-0.3 m from block k along +-x or +-y (sideways moves twice as likely)."""
+    start = block2base[k][:2, 3]
+    others = np.delete(block2base[:, :2, 3], k, axis=0)
+    directions = np.array([[0.0, 1.0], [0.0, -1.0], [0.0, 1.0], [0.0, -1.0], [1.0, 0.0], [-1.0, 0.0]])
+    for _attempt in range(50):
+        target = start + directions[rng.integers(len(directions))] * rng.uniform(0.05, 0.3)
+        if _in_workspace(target) and np.all(np.linalg.norm(others - target, axis=1) > 0.14):
+            return float(target[0]), float(target[1])
+    return float(start[0]), float(start[1])
+
+
+def _place_blocks(rng: np.random.Generator) -> list[dict]:
+    blocks: list[dict] = []
+    for colour in rng.permutation(len(BLOCK_COLOURS_RGB))[:2]:
+        size = rng.uniform(0.05, 0.07)
+        for _attempt in range(100):
+            xy = rng.uniform([WORKSPACE_X_M[0], -0.35], [WORKSPACE_X_M[1], 0.35])
+            if _in_workspace(xy) and all(np.linalg.norm(xy - b["xy_m"]) > 0.16 for b in blocks):
+                break
+        blocks.append({"size_m": size, "xy_m": xy, "yaw_rad": rng.uniform(-0.6, 0.6), "rgb": BLOCK_COLOURS_RGB[colour]})
+    return blocks
+
+
+def _features(config) -> dict:
+    h, w = config.height_px, config.width_px
+    scalar = lambda dtype: {"dtype": dtype, "shape": [1], "names": None}  # noqa: E731
+    return {
+        "observation.state": {"dtype": "float32", "shape": [7], "names": STATE_NAMES},
+        VIDEO_KEY: {
+            "dtype": "video",
+            "shape": [h, w, 3],
+            "names": ["height", "width", "channels"],
+            "info": {
+                "video.fps": float(config.fps),
+                "video.height": h,
+                "video.width": w,
+                "video.codec": "h264",
+                "video.pix_fmt": "yuv420p",
+                "video.channels": 3,
+                "has_audio": False,
+            },
+        },
+        "timestamp": scalar("float32"),
+        "frame_index": scalar("int64"),
+        "episode_index": scalar("int64"),
+        "index": scalar("int64"),
+        "task_index": scalar("int64"),
+    }
+
+
+def write_manipulation(root: pathlib.Path, config) -> list[pathlib.Path]:
+    """Write the single LeRobot v3.0 dataset under ``root/manipulation``; returns [dataset dir]."""
+    dataset = pathlib.Path(root) / "manipulation" / DATASET_NAME
+    for sub in ("meta/episodes/chunk-000", "data/chunk-000", f"videos/{VIDEO_KEY}/chunk-000"):
+        (dataset / sub).mkdir(parents=True, exist_ok=True)
+    width, height, fps = config.width_px, config.height_px, config.fps
+    K = intrinsics_matrix(width, height)
+    base2cam = invert_pose(CAM2BASE)
+
+    scene_rng = np.random.default_rng([config.seed, 2])
+    room = box_solid((6.0, 6.0, 3.0), [texture_for_size(scene_rng, (6.0, 3.0), 40.0) for _ in range(6)],
+                     make_pose(np.eye(3), (0.0, 0.0, 0.75)), inside=True)  # fmt: skip
+    table = box_solid((1.3, 1.5, 0.75), texture_for_size(scene_rng, (1.5, 1.3), 220.0, (170, 130, 90), max_px=384),
+                      make_pose(np.eye(3), (0.35, 0.0, -0.375)))  # fmt: skip
+    pedestal_texture = texture_for_size(scene_rng, (0.16, 0.06), PART_TEXELS_PER_M, (90, 90, 100))
+    pedestal = box_solid((0.16, 0.16, 0.06), pedestal_texture, make_pose(np.eye(3), (0, 0, 0.03)))
+    arm = _Arm(scene_rng)
+
+    states, episode_index, frame_index = [], [], []
+    with Mp4Writer(dataset / f"videos/{VIDEO_KEY}/chunk-000/file-000.mp4", fps, width, height) as writer:
+        for e in range(config.episodes_per_domain):
+            rng = np.random.default_rng([config.seed, 2, e])
+            blocks = _place_blocks(rng)
+            block_solids = [
+                box_solid((b["size_m"],) * 3, texture_for_size(rng, (b["size_m"],) * 2, PART_TEXELS_PER_M, b["rgb"]))
+                for b in blocks
+            ]
+            ee_states, block2base = _script(rng, config.frames_per_episode, fps, blocks)
+            for i, (s, poses) in enumerate(zip(ee_states, block2base)):
+                for solid, pose in zip(block_solids, poses):
+                    solid.obj2world = pose
+                parts = arm.pose(_ee2base(s), s[4])
+                writer.write(render(base2cam, K, width, height, [room, table], [pedestal, *block_solids, *parts]), keyframe=i == 0)
+            n = len(ee_states)
+            states.append(np.column_stack([ee_states[:, :3], np.zeros((n, 2)), ee_states[:, 3:5]]))
+            episode_index.append(np.full(n, e))
+            frame_index.append(np.arange(n))
+
+    lengths = [len(s) for s in states]
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    total = int(sum(lengths))
+    frame_index_all = np.concatenate(frame_index).astype(np.int64)
+    data = pa.table(
+        {
+            "observation.state": pa.FixedSizeListArray.from_arrays(pa.array(np.concatenate(states).astype(np.float32).ravel()), 7),
+            "timestamp": pa.array((frame_index_all / fps).astype(np.float32)),
+            "frame_index": pa.array(frame_index_all),
+            "episode_index": pa.array(np.concatenate(episode_index).astype(np.int64)),
+            "index": pa.array(np.arange(total, dtype=np.int64)),
+            "task_index": pa.array(np.zeros(total, np.int64)),
+        }
+    )
+    pq.write_table(data, dataset / "data/chunk-000/file-000.parquet")
+    pq.write_table(pa.table({"task_index": pa.array([0], pa.int64()), "task": pa.array([TASK])}), dataset / "meta/tasks.parquet")
+    n_ep = len(lengths)
+    video = f"videos/{VIDEO_KEY}"
+    episodes = pa.table(
+        {
+            "episode_index": pa.array(np.arange(n_ep, dtype=np.int64)),
+            "length": pa.array(np.asarray(lengths, np.int64)),
+            "tasks": pa.array([[TASK]] * n_ep, pa.list_(pa.string())),
+            "data/chunk_index": pa.array(np.zeros(n_ep, np.int64)),
+            "data/file_index": pa.array(np.zeros(n_ep, np.int64)),
+            "dataset_from_index": pa.array(starts),
+            "dataset_to_index": pa.array(starts + np.asarray(lengths, np.int64)),
+            f"{video}/chunk_index": pa.array(np.zeros(n_ep, np.int64)),
+            f"{video}/file_index": pa.array(np.zeros(n_ep, np.int64)),
+            f"{video}/from_timestamp": pa.array(starts / fps),
+            f"{video}/to_timestamp": pa.array((starts + np.asarray(lengths)) / fps),
+        }
+    )
+    pq.write_table(episodes, dataset / "meta/episodes/chunk-000/file-000.parquet")
+
+    k = intrinsics(width, height)
+    info = {
+        "codebase_version": "v3.0",
+        "robot_type": "remot_synthetic_arm",
+        "fps": int(round(fps)),
+        "total_episodes": n_ep,
+        "total_frames": total,
+        "total_tasks": 1,
+        "chunks_size": 1000,
+        "data_files_size_in_mb": 100,
+        "video_files_size_in_mb": 500,
+        "splits": {"train": f"0:{n_ep}"},
+        "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
+        "video_path": "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4",
+        "features": _features(config),
+        "remot": {
+            "state_frame": "robot_base",
+            "cameras": {VIDEO_KEY: {"cam2base": CAM2BASE.tolist(), **k}},
+        },
+    }
+    (dataset / "meta/info.json").write_text(json.dumps(info, indent=2) + "\n")
+    return [dataset]

@@ -1,0 +1,188 @@
+"""Unit tests for the pure core functions (the doctests cover the smallest ones)."""
+
+import json
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pytest
+from scipy.spatial.transform import Rotation
+
+from data_contracts import conform, empty
+from remot_pipeline.core import release as rel
+from remot_pipeline.core.features import DESCRIPTOR_DIM, descriptor, encode_jpeg
+from remot_pipeline.core.labels import ATTRIBUTES, label, signed_magnitudes
+from remot_pipeline.core.ledger import QuarantineLog, StageResult
+from remot_pipeline.core.motion import object_motion
+from remot_pipeline.core.negatives import build_negatives
+from remot_pipeline.core.questions import phrase, triplet_questions
+from remot_pipeline.core.triplets import select_balanced
+
+
+def test_dominance_margin_rejects_a_12_deg_yaw_with_a_9_deg_pitch():
+    attrs = ATTRIBUTES["navigation"]
+    mags = np.zeros((2, len(attrs)))
+    mags[0, 0], mags[0, 1] = 12.0, 9.0  # yaw 12, pitch 9
+    mags[1, 0], mags[1, 1] = 12.0, 5.0
+    keep, which, ratio, filtered = label(mags, attrs, 1.5)
+    assert keep.tolist() == [False, True] and filtered["not_dominant"] == 1
+    assert ratio[1] == pytest.approx(12 / 5)
+
+
+def test_translation_competes_with_rotation_after_normalisation():
+    attrs = ATTRIBUTES["navigation"]
+    mags = np.zeros((1, len(attrs)))
+    mags[0, 0] = 15.0  # yaw 15 deg = 1.5 x its band minimum
+    mags[0, 3] = 0.9  # forward 0.9 m = 3 x its band minimum
+    keep, which, _, _ = label(mags, attrs, 1.5)
+    assert keep[0] and attrs[which[0]].name == "translation_forward"
+
+
+def test_signed_magnitudes_read_vector_components_and_nulls():
+    attrs = ATTRIBUTES["manipulation"]
+    t = pa.table({
+        "ee_disp_cam_m": pa.array([[0.1, 0.0, -0.2], None], pa.list_(pa.float64(), 3)),
+        "ee_disp_base_m": pa.array([[0.0, 0.0, 0.3], [0.0, 0.0, -0.1]], pa.list_(pa.float64(), 3)),
+        "gripper_delta_m": pa.array([0.01, None], pa.float64()),
+    })
+    m = signed_magnitudes(t, attrs)
+    np.testing.assert_allclose(m[0], [0.1, 0.3, -0.2, 0.01])
+    assert np.isnan(m[1, 0]) and m[1, 1] == -0.1 and np.isnan(m[1, 3])
+
+
+def test_object_motion_removes_camera_ego_motion():
+    cams = np.stack([np.eye(4)] * 3)
+    cams[1, :3, :3] = Rotation.from_euler("y", 30, degrees=True).as_matrix()  # the camera turns
+    cams[1, :3, 3] = [1.0, 0.0, 0.0]
+    objs = np.stack([np.eye(4)] * 3)[:, None].repeat(2, axis=1)
+    objs[:, 0, :3, 3] = [[0, 0, 5], [0, 0, 5], [0.5, 0, 5]]  # object 0 static, then moves +x
+    objs[:, 1, :3, 3] = [0, 0, 8]
+    moved, disp = object_motion(cams, objs, np.array([0, 0]), np.array([1, 2]))
+    np.testing.assert_allclose(disp[0], 0.0, atol=1e-12)  # camera moved, object did not
+    assert moved[1] == 0
+    np.testing.assert_allclose(disp[1], [0.5, 0, 0], atol=1e-12)
+
+
+def _labelled(rows):
+    base = dict(domain="navigation", split="train", unit="deg", dominance_ratio=3.0, object_color=None)
+    out = []
+    for e, a, b, attr, value, mag in rows:
+        out.append(dict(base, episode_id=e, pair_id=f"{e}:{a}-{b}", frame_index_a=a, frame_index_b=b,
+                        attribute=attr, value=value, magnitude=mag))
+    return conform(pa.Table.from_pylist(out), "labelled_pairs")
+
+
+def _features(episode, descs):
+    n = len(descs)
+    return conform(pa.table({
+        "episode_id": [episode] * n, "domain": ["navigation"] * n, "frame_index": list(descs),
+        "timestamp_s": [float(i) for i in descs], "image": [{"bytes": b"x", "path": "p"}] * n,
+        "descriptor": [list(map(float, v)) for v in descs.values()],
+    }), "frame_features")
+
+
+def test_negatives_reversal_and_retrieval():
+    e = "s/e"
+    lab = _labelled([
+        (e, 10, 14, "yaw", "left", 20.0),   # the positive
+        (e, 10, 6, "yaw", "right", -20.0),  # reversal partner at 2a - p
+        (e, 10, 20, "yaw", "right", -25.0),  # retrieval candidates ...
+        (e, 10, 22, "yaw", "right", -30.0),
+        (e, 10, 24, "yaw", "right", -30.0),  # ... a near-duplicate of the positive
+        (e, 10, 16, "pitch", "up", 12.0),   # other attribute: never a negative for yaw
+    ])
+    unit = lambda v: np.asarray(v, float) / np.linalg.norm(v)
+    feats = _features(e, {10: unit([1, 0, 0]), 14: unit([0, 1, 0]), 6: unit([1, 1, 0]), 20: unit([0, 1, 1]),
+                          22: unit([0, 1, 0.2]), 24: unit([0, 1, 0.001]), 16: unit([0, 1, 0])})
+    res = build_negatives(lab, feats, near_duplicate_max=0.99)
+    assert res.balanced()
+    rows = {r["negative_kind"]: r for r in res.table.to_pylist() if r["positive_pair_id"] == f"{e}:10-14"}
+    assert rows["temporal_reversal"]["negative_frame_index"] == 6
+    assert rows["retrieval"]["negative_frame_index"] == 22  # most similar below the near-duplicate bound
+    assert all(r["negative_value"] != r["positive_value"] for r in res.table.to_pylist())
+    assert rows["retrieval"]["negative_similarity"] == pytest.approx(float(unit([0, 1, 0.2]) @ unit([0, 1, 0])))
+
+
+def test_select_balanced_round_robins_strata():
+    import polars as pl
+
+    rows = [dict(positive_pair_id=f"p{i}", negative_frame_index=i, negative_kind="retrieval", episode_id="e",
+                 anchor_frame_index=i, attribute="yaw", positive_value="left" if i < 90 else "right") for i in range(100)]
+    chosen = select_balanced(pl.DataFrame(rows), 20, seed=0)
+    counts = chosen.group_by("positive_value").len().sort("positive_value")["len"].to_list()
+    assert counts == [10, 10]
+    assert select_balanced(pl.DataFrame(rows), 20, seed=0).equals(chosen)
+
+
+def test_questions_are_correct_balanced_and_traceable():
+    t = dict(triplet_id="t1", episode_id="e", domain="simulation", split="train", attribute="object_lateral",
+             object_color="red", positive_value="left", negative_value="right", positive_pair_id="e:1-5",
+             negative_pair_id="e:1-9")
+    qs = triplet_questions(t, seed=0)
+    assert [q["question_type"] for q in qs] == ["multiple_choice", "true_false", "true_false"]
+    mc = qs[0]
+    pos_slot = mc["image_roles"].index("positive")
+    assert mc["answer"] == "AB"[pos_slot - 1]
+    assert "the red object moved to the left" in mc["prompt"] and mc["prompt"].count("<image>") == 3
+    for q in qs[1:]:
+        role = q["image_roles"][1]
+        value = t[f"{role}_value"]
+        assert (phrase("object_lateral", value, "red") in q["prompt"]) == (q["answer"] == "true")
+        assert q["asserted_pair_id"] == t[f"{role}_pair_id"]
+    # over many triplets the letters and truth values balance out
+    answers = [q["answer"] for i in range(400) for q in triplet_questions(dict(t, triplet_id=f"t{i}"), seed=0)]
+    assert 0.42 < answers.count("A") / 400 < 0.58
+    assert 0.45 < answers.count("true") / 800 < 0.55
+
+
+def test_descriptor_is_unit_norm_and_brightness_invariant():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 200, size=(96, 128, 3), dtype=np.uint8)
+    d = descriptor(img)
+    assert d.shape == (DESCRIPTOR_DIM,) and np.linalg.norm(d) == pytest.approx(1.0, abs=1e-5)
+    assert float(d @ descriptor(img + 40)) > 0.999
+    other = rng.integers(0, 200, size=(96, 128, 3), dtype=np.uint8)
+    assert float(d @ descriptor(other)) < 0.5
+
+
+def test_encode_jpeg_resizes_and_decodes():
+    img = np.full((480, 640, 3), 127, np.uint8)
+    out = cv2.imdecode(np.frombuffer(encode_jpeg(img, 320, 90), np.uint8), cv2.IMREAD_COLOR)
+    assert out.shape == (240, 320, 3)
+
+
+def test_quarantine_log_refuses_unknown_reasons_and_ledger_balances():
+    q = QuarantineLog("s", "navigation")
+    with pytest.raises(ValueError, match="unknown quarantine reason"):
+        q.add("bogus", "x")
+    q.add("nan_pose", "x", file="f", line=3)
+    r = StageResult(empty("quarantine"), q.table(), rows_in=3, rows_filtered={"rule": 2})
+    assert r.balanced() and r.ledger() == {"rows_in": 3, "rows_out": 0, "rows_quarantined": 1, "rows_filtered": {"rule": 2}}
+
+
+def _tables():
+    q = QuarantineLog("s", "navigation")
+    q.add("nan_pose", "x", file="f", line=1)
+    return {"triplets": empty("triplets"), "questions": empty("questions"), "episodes": empty("episodes"),
+            "quarantine": q.table()}
+
+
+def test_release_is_content_addressed_atomic_and_never_rewritten(tmp_path):
+    rid = rel.compute_release_id("code@1", {"k": 1}, {"e1": "abc"})
+    assert rid == rel.compute_release_id("code@1", {"k": 1}, {"e1": "abc"})
+    assert rid != rel.compute_release_id("code@1", {"k": 2}, {"e1": "abc"})
+    path, written = rel.write_release(tmp_path, rid, _tables(), {"note": "x"})
+    assert written and rel.latest_release(tmp_path) == path and rel.verify_release(path) == []
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["rows"]["quarantine"] == 1 and all("sha256" in f for f in manifest["files"])
+    _, again = rel.write_release(tmp_path, rid, _tables(), {"note": "x"})
+    assert again is False
+    (path / "quarantine" / "part-00000.parquet").write_bytes(b"tampered")
+    assert any("sha256 mismatch" in p for p in rel.verify_release(path))
+
+
+def test_a_release_without_manifest_does_not_exist(tmp_path):
+    (tmp_path / "abc").mkdir()
+    (tmp_path / "LATEST").write_text("abc\n")
+    assert rel.latest_release(tmp_path) is None
+    assert not rel.is_release(tmp_path / "abc")
