@@ -62,6 +62,10 @@ _FIELDS: list[Field] = [
     Field("episode_path", pa.string(), "Episode location relative to source_root."),
     Field("scene_id", pa.string(), "Scene the episode was recorded in (retrieval search space)."),
     Field("input_sha256", pa.string(), "sha256 over the episode's raw input files."),
+    Field("signals", pa.list_(pa.string()),
+          "Signals the episode carries: camera_pose, ee_pose, gripper, objects, joint_state, video, images."),
+    Field("note", pa.string(), "What the reader could not map (e.g. joint-space only: no end-effector signal).",
+          nullable=True),
     # --- episodes ---------------------------------------------------------------------
     Field("n_frames", pa.int64(), "Frames ingested for the episode."),
     Field("fps", pa.float64(), "Nominal frame rate.", unit="1/s"),
@@ -83,8 +87,9 @@ _FIELDS: list[Field] = [
     Field("gripper_width_m", pa.float64(), "Gripper opening width.", unit="m", nullable=True),
     Field("objects", pa.list_(OBJECT), "Scene objects and their obj2world poses.", unit="m",
           frame="world", nullable=True),
-    Field("media_path", pa.string(), "Video or image file holding the frame, relative to source_root."),
-    Field("media_frame_index", pa.int64(), "Index of the frame inside media_path (0 for an image file)."),
+    Field("media_path", pa.string(),
+          "Video or image file holding the frame, relative to source_root; null for pose-only sources.", nullable=True),
+    Field("media_frame_index", pa.int64(), "Index of the frame inside media_path (0 for an image file).", nullable=True),
     # --- motion pairs -----------------------------------------------------------------
     Field("pair_id", pa.string(), "<episode_id>:<frame_index_a>-<frame_index_b>."),
     Field("frame_index_a", pa.int64(), "Frame a: the view the motion is expressed in."),

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from data_contracts.fields import FIELDS, IMAGE
 
 #: Bump on any breaking change to a contract (a removed/renamed column, a changed type).
-CONTRACT_VERSION = "1.0.0"
+CONTRACT_VERSION = "1.1.0"
 
 _SCHEMA_KEY = b"remot.contract"
 
@@ -72,7 +72,7 @@ CONTRACTS: dict[str, TableContract] = {
             "One row per ingested episode.",
             ("episode_id", "domain", "split", "source_name", "source_format", "source_root", "episode_path",
              "scene_id", "n_frames", "fps", "width_px", "height_px", "fx_px", "fy_px", "cx_px", "cy_px",
-             "input_sha256"),
+             "input_sha256", "signals", "note"),
         ),
         TableContract(
             "frames",

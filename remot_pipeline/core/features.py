@@ -59,11 +59,15 @@ def episode_features(
     fi = frames.column("frame_index").to_numpy()
     ts = frames.column("timestamp_s").to_numpy()
     media = frames.column("media_path").to_pylist()
-    media_idx = frames.column("media_frame_index").to_numpy()
+    media_idx = frames.column("media_frame_index").to_numpy(zero_copy_only=False)
     row_of = {int(f): r for r, f in enumerate(fi)}
     by_file: dict[str, list[tuple[int, int]]] = {}
+    no_media = 0
     for f in wanted:
         r = row_of[f]
+        if media[r] is None:  # pose-only source: nothing to decode, counted as filtered
+            no_media += 1
+            continue
         by_file.setdefault(media[r], []).append((int(media_idx[r]), f))
     got: dict[int, np.ndarray] = {}
     for rel, items in by_file.items():
@@ -85,8 +89,9 @@ def episode_features(
             if f not in got:
                 q.add("frame_undecodable", f"frame {m} of {rel} did not decode", file=str(path), episode_id=episode_id, frame_index=f)
     done = [f for f in wanted if f in got]
+    filtered = {"no_media": no_media}
     if not done:
-        return StageResult(empty("frame_features"), q.table(), len(wanted))
+        return StageResult(empty("frame_features"), q.table(), len(wanted), filtered)
     images = [{"bytes": encode_jpeg(got[f], max_side_px, quality), "path": f"{episode_id}/frame_{f:06d}.jpg"} for f in done]
     desc = np.stack([descriptor(got[f]) for f in done])
     table = pa.table(
@@ -99,4 +104,4 @@ def episode_features(
             "descriptor": pa.array(list(desc), pa.list_(pa.float32())),
         }
     )
-    return StageResult(conform(table, "frame_features"), q.table(), len(wanted))
+    return StageResult(conform(table, "frame_features"), q.table(), len(wanted), filtered)

@@ -59,7 +59,7 @@ def ingest_episodes(refs: list[EpisodeRef], test_fraction: float) -> tuple[pa.Ta
                 source_name=r.ref.spec.name, source_format=r.ref.spec.format, source_root=str(r.ref.spec.path),
                 episode_path=r.ref.episode_path, scene_id=r.ref.scene_id, n_frames=r.n_frames, fps=r.fps,
                 width_px=r.width_px, height_px=r.height_px, fx_px=intr[0], fy_px=intr[1], cx_px=intr[2],
-                cy_px=intr[3], input_sha256=r.ref.input_sha256(),
+                cy_px=intr[3], input_sha256=r.ref.input_sha256(), signals=r.signals, note=r.note,
             )
         )
     episodes = conform(pa.Table.from_pylist(rows), "episodes") if rows else empty("episodes")

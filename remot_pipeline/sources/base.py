@@ -18,6 +18,8 @@ import pyarrow as pa
 from remot_pipeline.core.ledger import QuarantineLog
 
 DOMAINS = ("navigation", "manipulation", "simulation")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm"}
 
 
 class SourceError(RuntimeError):
@@ -71,17 +73,38 @@ class EpisodeRead:
     """One episode read into canonical columns (a dict of arrays/lists, before the split)."""
 
     ref: EpisodeRef
-    columns: dict  # frame_index, timestamp_s, cam2world (n,4,4) | None, ee_pos_base_m, ... media_path, media_frame_index
+    #: Canonical columns, one entry per kept frame: ``frame_index`` (0..n-1), ``timestamp_s`` (from the
+    #: first kept frame), and optionally ``cam2world (n,4,4)``, ``ee_pos_base_m (n,3)``,
+    #: ``ee_rotvec_base_rad (n,3)``, ``gripper_width_m (n,)``, ``objects`` (list of lists of dicts),
+    #: ``joint_state (n,k)`` (signal only, not stored), ``media_path`` (list of str relative to the
+    #: source root, or None), ``media_frame_index (n,)``. A missing key or None means "absent".
+    columns: dict
     quarantine: QuarantineLog
     rows_in: int
     fps: float
     width_px: int
     height_px: int
     intrinsics_px: tuple[float, float, float, float] | None = None  # fx, fy, cx, cy
+    #: What the reader could not map, said plainly (e.g. "joint-space only: no end-effector signal").
+    note: str | None = None
 
     @property
     def n_frames(self) -> int:
         return len(self.columns["frame_index"])
+
+    @property
+    def signals(self) -> list[str]:
+        """The signals present, derived from the columns (never declared by hand)."""
+        c = self.columns
+        out = []
+        for key, name in (("cam2world", "camera_pose"), ("ee_pos_base_m", "ee_pose"), ("gripper_width_m", "gripper"),
+                          ("objects", "objects"), ("joint_state", "joint_state")):
+            if c.get(key) is not None:
+                out.append(name)
+        media = [m for m in (c.get("media_path") or []) if m]
+        if media:
+            out.append("images" if Path(media[0]).suffix.lower() in IMAGE_SUFFIXES else "video")
+        return out
 
 
 def resolve_inside(root: Path, relative: str) -> Path | None:
@@ -233,7 +256,8 @@ def to_frames_arrow(read: EpisodeRead, split: str) -> pa.Table:
             "ee_rotvec_base_rad": mat_or_null(c.get("ee_rotvec_base_rad"), 3),
             "gripper_width_m": pa.array(c["gripper_width_m"], pa.float64()) if c.get("gripper_width_m") is not None else pa.nulls(n, pa.float64()),
             "objects": pa.array(c["objects"]) if c.get("objects") is not None else pa.nulls(n, pa.list_(pa.struct([("object_id", pa.string()), ("color_name", pa.string()), ("obj2world", pa.list_(pa.float64(), 16))]))),
-            "media_path": pa.array(c["media_path"], pa.string()),
-            "media_frame_index": pa.array(np.asarray(c["media_frame_index"], dtype=np.int64)),
+            "media_path": pa.array(c["media_path"], pa.string()) if c.get("media_path") is not None else pa.nulls(n, pa.string()),
+            "media_frame_index": (pa.array(np.asarray(c["media_frame_index"], dtype=np.int64))
+                                  if c.get("media_frame_index") is not None else pa.nulls(n, pa.int64())),
         }
     )

@@ -80,6 +80,16 @@ def discover(spec: SourceSpec) -> list[EpisodeRef]:
     return refs
 
 
+def joint_space_note(info: dict) -> str:
+    """The plain statement recorded for robots whose state has no end-effector or gripper signal."""
+    names = (info.get("features", {}).get("observation.state", {}) or {}).get("names")
+    return (
+        "joint-space only: observation.state carries no end-effector pose or gripper width "
+        f"(names: {str(names)[:120]}); no manipulation attribute can be labelled. Declare "
+        "options.state_mapping if some of these columns are an end effector or a gripper."
+    )
+
+
 def _state_mapping(info: dict, options: dict) -> dict:
     if "state_mapping" in options:
         return dict(options["state_mapping"])
@@ -118,11 +128,9 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     frame_index = np.asarray(table.column("frame_index").to_numpy(), dtype=np.int64)
 
     mapping = _state_mapping(info, spec.options)
+    note = None
     if "ee_pos_base_m" not in mapping and "gripper_width_m" not in mapping:
-        raise SourceError(
-            f"{ds / 'meta/info.json'}: observation.state names {info.get('features', {}).get('observation.state', {}).get('names')} "
-            "carry no end-effector or gripper signal (joint-space only); declare options.state_mapping for this source"
-        )
+        note = joint_space_note(info)
     cols = {k: state[:, v] for k, v in mapping.items()}
     keep = np.ones(rows_in, dtype=bool)
     finite = np.isfinite(state).all(axis=1)
@@ -183,8 +191,10 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     }
     shape = info["features"][video_key].get("shape", [0, 0, 3])
     intr = (cam["fx"], cam["fy"], cam["cx"], cam["cy"]) if {"fx", "fy", "cx", "cy"} <= set(cam) else None
+    if note is not None:
+        columns["joint_state"] = state[idx]
     return EpisodeRead(ref, columns, q, rows_in, fps=fps, width_px=int(shape[1]), height_px=int(shape[0]),
-                       intrinsics_px=intr)
+                       intrinsics_px=intr, note=note)
 
 
 def _episode_meta(ds: Path, episode_index: int) -> dict:

@@ -1,8 +1,13 @@
 """TUM RGB-D: ``groundtruth.txt`` (``timestamp tx ty tz qx qy qz qw``, camera-to-world,
-quaternion xyzw) plus ``rgb.txt`` naming images or a video (line i = decoded frame i).
+quaternion xyzw) plus, optionally, ``rgb.txt`` naming images or a video (line i = decoded frame i).
 
-Options: ``max_time_diff_s`` (frame-to-pose association tolerance, default 0.02),
-``quat_norm_tol`` (default 1e-2: norms within it are renormalised, beyond it quarantined).
+``path`` is a folder searched for trajectory files (``trajectory_glob``, default
+``groundtruth.txt``; one episode per file) or a single trajectory file. Without ``rgb.txt`` the
+episode is pose-only (no media): its motion is computed and labelled, but it yields no triplets.
+
+Options: ``trajectory_glob``, ``max_time_diff_s`` (frame-to-pose association tolerance,
+default 0.02), ``quat_norm_tol`` (default 1e-2: norms within it are renormalised, beyond it
+quarantined).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from remot_pipeline.sources.base import (
     EpisodeRead,
     EpisodeRef,
     SourceError,
+    VIDEO_SUFFIXES,
     SourceSpec,
     associate_timestamps,
     check_timestamps,
@@ -27,28 +33,33 @@ from remot_pipeline.sources.base import (
 )
 from remot_pipeline.sources.video import VideoError, count_frames
 
-VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm"}
 
 
 def discover(spec: SourceSpec) -> list[EpisodeRef]:
-    root = Path(spec.path)
-    if not root.is_dir():
-        raise SourceError(f"{root}: source {spec.name!r} folder does not exist; create it or fix `path` in the sources file")
-    episode_dirs = sorted({p.parent for p in root.rglob("groundtruth.txt")})
+    path = Path(spec.path)
+    if path.is_file():
+        root, trajectories = path.parent, [path]
+    elif path.is_dir():
+        root, trajectories = path, sorted(path.rglob(spec.options.get("trajectory_glob", "groundtruth.txt")))
+    else:
+        raise SourceError(f"{path}: source {spec.name!r} path does not exist; create it or fix `path` in the sources file")
     refs = []
-    for d in episode_dirs:
-        files = [d / "groundtruth.txt"]
+    for traj in trajectories:
+        d = traj.parent
+        files = [traj]
         rgb_txt = d / "rgb.txt"
         if rgb_txt.exists():
             files.append(rgb_txt)
             files.extend(sorted(p for p in d.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES))
             if (d / "rgb").is_dir():
                 files.extend(sorted((d / "rgb").iterdir()))
-        for side in ("camera.json",):
-            if (d / side).exists():
-                files.append(d / side)
-        rel = str(d.relative_to(root)) if d != root else "."
-        key = rel.replace("/", "__") if rel != "." else root.name
+        if (d / "camera.json").exists():
+            files.append(d / "camera.json")
+        rel = str(traj.relative_to(root))
+        key = rel[: -len(".txt")] if rel.endswith(".txt") else rel
+        key = key.removesuffix("/groundtruth").replace("/", "__")
+        if key == "groundtruth":
+            key = root.name
         refs.append(EpisodeRef(spec, key, rel, tuple(files), scene_id=spec.options.get("scene_id", key)))
     return refs
 
@@ -79,14 +90,20 @@ def read_groundtruth(gt: Path, q: QuarantineLog, episode_id: str, quat_norm_tol:
 
 
 def read(ref: EpisodeRef) -> EpisodeRead:
-    spec, root = ref.spec, Path(ref.spec.path)
-    episode_dir = root / ref.episode_path
-    gt = episode_dir / "groundtruth.txt"
+    spec = ref.spec
+    root = Path(spec.path) if Path(spec.path).is_dir() else Path(spec.path).parent
+    gt = root / ref.episode_path
+    episode_dir = gt.parent
     q = QuarantineLog("episode_frames", spec.domain, spec.name)
     eid = ref.episode_id
     ts, cam2world, keep, lines, rows_in = read_groundtruth(gt, q, eid, float(spec.options.get("quat_norm_tol", 1e-2)))
-    media_path, media_index, width, height, fps = _associate_media(ref, episode_dir, ts, keep, lines, q)
-    keep &= media_index >= 0
+    if (episode_dir / "rgb.txt").exists():
+        media_path, media_index, width, height, fps = _associate_media(ref, root, episode_dir, ts, keep, lines, q)
+        keep &= media_index >= 0
+    else:  # pose-only: a trajectory without frames
+        media_path = media_index = None
+        width = height = 0
+        fps = float(1.0 / np.median(np.diff(ts[keep]))) if keep.sum() > 1 else 0.0
 
     idx = drop_if_unusable(keep, lines, gt, q, eid)
     t0 = ts[idx[0]] if idx.size else 0.0
@@ -95,8 +112,8 @@ def read(ref: EpisodeRef) -> EpisodeRead:
         "frame_index": np.arange(idx.size),
         "timestamp_s": ts[idx] - t0,
         "cam2world": cam2world[idx],
-        "media_path": [str(Path(ref.episode_path) / m) if ref.episode_path != "." else m for m in media_path[idx]],
-        "media_frame_index": media_index[idx],
+        "media_path": None if media_path is None else [str((episode_dir / m).relative_to(root)) for m in media_path[idx]],
+        "media_frame_index": None if media_path is None else media_index[idx],
     }
     return EpisodeRead(ref, columns, q, rows_in, fps=fps, width_px=width, height_px=height, intrinsics_px=intr)
 
@@ -111,7 +128,7 @@ def _read_intrinsics(episode_dir: Path):
     return (float(c["fx"]), float(c["fy"]), float(c["cx"]), float(c["cy"]))
 
 
-def _associate_media(ref, episode_dir, pose_ts, keep, lines, q):
+def _associate_media(ref, root, episode_dir, pose_ts, keep, lines, q):
     """Map each kept pose to a frame listed in ``rgb.txt``.
 
     Every rgb.txt entry is resolved first (inside the root? exists? within the video's
@@ -124,8 +141,6 @@ def _associate_media(ref, episode_dir, pose_ts, keep, lines, q):
     n = len(pose_ts)
     media_path = np.array([""] * n, dtype=object)
     media_index = np.full(n, -1, dtype=np.int64)
-    if not rgb_txt.exists():
-        raise SourceError(f"{rgb_txt}: missing; a TUM episode needs rgb.txt naming its frames (timestamp filename per line)")
     entry_ts, entry_name, entry_index, entry_problem = [], [], [], []
     occurrence: dict[str, int] = {}
     video_counts: dict[str, int | str] = {}
@@ -143,7 +158,7 @@ def _associate_media(ref, episode_dir, pose_ts, keep, lines, q):
                 continue
             k = occurrence.get(name, 0)
             occurrence[name] = k + 1
-            path = resolve_inside(Path(ref.spec.path), str(Path(ref.episode_path) / name))
+            path = resolve_inside(root, str((episode_dir / name).relative_to(root)))
             problem = None
             if path is None:
                 problem = ("path_escapes_root", f"rgb.txt names {name!r}, which resolves outside the source root", str(rgb_txt))
@@ -168,7 +183,7 @@ def _associate_media(ref, episode_dir, pose_ts, keep, lines, q):
     sorted_ts = np.asarray(entry_ts, dtype=np.float64)[order]
     tol = float(ref.spec.options.get("max_time_diff_s", 0.02))
     match = associate_timestamps(pose_ts, sorted_ts, tol)
-    gt = str(episode_dir / "groundtruth.txt")
+    gt = str(root / ref.episode_path)
     for i in np.flatnonzero(keep):
         if match[i] < 0:
             note = f"; rgb.txt had {malformed} malformed line(s)" if malformed else ""
