@@ -18,6 +18,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from remot_pipeline.defs import assets  # noqa: E402
 from remot_pipeline.defs.resources import RemotConfig, RemotPaths  # noqa: E402
+from remot_pipeline.defs.sensors import make_drop_folder_sensor  # noqa: E402
 from remot_pipeline.defs.store import StageIOManager  # noqa: E402
 
 DATA_ASSETS = [assets.synthetic_world, assets.ingest, assets.motion_pairs, assets.positive_pairs, assets.frame_features,
@@ -44,6 +45,7 @@ def make_definitions(data_root: str | None = None, sources_file: str | None = No
     return dg.Definitions(
         assets=DATA_ASSETS,
         jobs=[build_release],
+        sensors=[make_drop_folder_sensor(build_release)],
         resources={
             "paths": RemotPaths(data_root=data_root, sources_file=sources_file),
             "config": RemotConfig(),

@@ -168,3 +168,39 @@ def test_hugging_face_datasets_reads_the_release_as_pil_images(run):
 
     assert isinstance(row["anchor_image"], Image.Image) and row["anchor_image"].size[0] > 0
     assert row["positive_value"] != row["negative_value"]
+
+
+def test_drop_folder_is_detected_by_the_sensor_and_ingested(small_world, tmp_path):
+    import shutil
+
+    from remot_pipeline.defs.sensors import make_drop_folder_sensor
+
+    root = tmp_path / "data"
+    materialize(root)
+    sensor = make_drop_folder_sensor(definitions.build_release)
+    paths = RemotPaths(data_root=str(root))
+    ctx = dg.build_sensor_context(resources={"paths": paths}, instance=dg.DagsterInstance.ephemeral())
+    assert isinstance(sensor(ctx), dg.SkipReason)
+    shutil.copytree(small_world / "navigation", root / "raw" / "navigation" / "my_walks")  # format detected: tum
+    ctx = dg.build_sensor_context(resources={"paths": paths}, cursor=ctx.cursor, instance=dg.DagsterInstance.ephemeral())
+    (request,) = sensor(ctx)
+    assert request.partition_key == "navigation"
+    assert isinstance(sensor(dg.build_sensor_context(resources={"paths": paths}, cursor=ctx.cursor)), dg.SkipReason)
+    config = RemotConfig(synthetic=SyntheticWorldConfig(**SMALL))
+    result = dg.materialize(definitions.DATA_ASSETS, partition_key=request.partition_key, instance=dg.DagsterInstance.ephemeral(),
+                            resources={"config": config, "paths": paths, "io_manager": StageIOManager(root=str(root / "stages"))})
+    assert result.success
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    eps = {r[0] for r in con.execute("SELECT episode_id FROM episodes WHERE domain = 'navigation'").fetchall()}
+    assert any(e.startswith("raw_my_walks/") for e in eps) and any(e.startswith("synthetic_navigation/") for e in eps)
+    assert con.execute("SELECT count(DISTINCT domain) FROM triplets").fetchone()[0] == 3
+
+
+def test_undetectable_drop_folder_fails_with_one_line(tmp_path):
+    from remot_pipeline.sources import READERS, SourceError
+    from remot_pipeline.sources.dropfolder import drop_folder_sources
+
+    (tmp_path / "navigation" / "mystery").mkdir(parents=True)
+    (tmp_path / "navigation" / "mystery" / "poses.bin").write_bytes(b"\0")
+    with pytest.raises(SourceError, match=r"mystery: cannot tell the dataset's format; add remot_source.yaml"):
+        drop_folder_sources(tmp_path, "navigation", set(READERS))

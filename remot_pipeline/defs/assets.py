@@ -28,7 +28,8 @@ from remot_pipeline.core.questions import build_questions
 from remot_pipeline.core.triplets import build_triplets
 from remot_pipeline.defs import plots
 from remot_pipeline.defs.resources import RemotConfig, RemotPaths
-from remot_pipeline.sources import DOMAINS, SourceError, SourceSpec, load_sources_yaml, reader
+from remot_pipeline.sources import DOMAINS, READERS, SourceError, SourceSpec, load_sources_yaml, reader
+from remot_pipeline.sources.dropfolder import drop_folder_sources
 
 DOMAIN_PARTITIONS = dg.StaticPartitionsDefinition(list(DOMAINS))
 SINGLE_RUN = dg.BackfillPolicy.single_run()
@@ -107,6 +108,7 @@ def domain_sources(config: RemotConfig, paths: RemotPaths, domain: str, world: s
         specs.append(SourceSpec(f"synthetic_{domain}", domain, SYNTHETIC_FORMATS[domain], path))
     if paths.sources_file:
         specs += [s for s in load_sources_yaml(Path(paths.sources_file)) if s.domain == domain]
+    specs += drop_folder_sources(paths.root / "raw", domain, set(READERS))
     return specs
 
 
@@ -154,8 +156,8 @@ def synthetic_world(context: dg.AssetExecutionContext, config: RemotConfig, path
 def ingest(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, synthetic_world: str | None):
     episodes, frames = {}, {}
     for d in context.partition_keys:
-        specs = domain_sources(config, paths, d, synthetic_world)
         try:
+            specs = domain_sources(config, paths, d, synthetic_world)
             refs = [ref for s in specs for ref in reader(s.format).discover(s)]
             episodes[d], frames[d] = ingest_episodes(refs, config.test_fraction)
         except SourceError as exc:
