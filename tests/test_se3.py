@@ -99,3 +99,17 @@ def test_tum_fr1_xyz_relative_pose_matches_scipy_on_raw_file():
     t100 = RigidTransform.from_components(raw[100, 1:4], Rotation.from_quat(raw[100, 4:8]))
     oracle = (t0.inv() * t100).as_matrix()
     np.testing.assert_allclose(se3.relative(cam2world[0], cam2world[100]), oracle, atol=1e-9)
+
+
+def test_offset_kernel_equals_gather_kernel():
+    from remot_pipeline.core.motion import PairConfig, camera_motion_offsets, enumerate_pairs
+
+    rng = np.random.default_rng(5)
+    cams = random_poses(rng, (300,))
+    a, b, offsets = enumerate_pairs(300, PairConfig(1, 40, 3, 10.0, 1.0))
+    fast, ref = camera_motion_offsets(cams, offsets), camera_motion(cams, a, b)
+    for k in ref:
+        np.testing.assert_allclose(fast[k], ref[k], atol=1e-9)
+    oracle = (RigidTransform.from_matrix(cams[a]).inv() * RigidTransform.from_matrix(cams[b]))
+    np.testing.assert_allclose(fast["cam_rotvec_a_rad"], oracle.rotation.as_rotvec(), atol=1e-9)
+    np.testing.assert_allclose(fast["cam_translation_a_m"], oracle.translation, atol=1e-9)

@@ -84,45 +84,58 @@ def signed_magnitudes(pairs: pa.Table, attributes: tuple[Attribute, ...]) -> np.
 
 
 def label(
-    magnitudes: np.ndarray, attributes: tuple[Attribute, ...], dominance_margin: float
+    magnitudes: np.ndarray, attributes: tuple[Attribute, ...], dominance_margin: float, block: int = 32768
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
-    """Vectorised labelling.
+    """Vectorised labelling of ``(N, A)`` signed magnitudes (or a list of A columns of length N).
 
     Returns ``(keep (N,), attribute index (N,), dominance ratio (N,), filtered counts per rule)``.
+    Rows are processed in cache-sized blocks; each block is one pass over the attribute columns.
 
     >>> attrs = ATTRIBUTES["navigation"][:2]  # yaw, pitch
     >>> keep, which, ratio, f = label(np.array([[12.0, 9.0], [30.0, 2.0], [-60.0, 0.0], [3.0, 1.0]]), attrs, 1.5)
     >>> keep.tolist(), which.tolist(), f
     ([False, True, False, False], [0, 0, 0, 0], {'no_signal': 0, 'not_dominant': 1, 'below_band': 1, 'above_band': 1, 'unlabelled_attribute': 0})
     """
+    columns = [np.asarray(c, dtype=np.float64) for c in (magnitudes.T if isinstance(magnitudes, np.ndarray) else magnitudes)]
+    n = columns[0].shape[0] if columns else 0
+    inv_lo = np.array([1.0 / a.band_min for a in attributes])
     lo = np.array([a.band_min for a in attributes])
     hi = np.array([a.band_max for a in attributes])
-    norm = np.abs(magnitudes) / lo
-    norm = np.where(np.isnan(norm), -np.inf, norm)
-    order = np.argsort(-norm, axis=1)
-    best = order[:, 0]
-    rows = np.arange(len(best))
-    top = norm[rows, best]
-    second = norm[rows, order[:, 1]] if norm.shape[1] > 1 else np.zeros(len(best))
-    second = np.where(np.isfinite(second), np.maximum(second, 0.0), 0.0)
+    labelled = np.array([a.labelled for a in attributes])
+    keep = np.empty(n, dtype=bool)
+    best = np.empty(n, dtype=np.int64)
+    ratio = np.empty(n)
+    counts = np.zeros(5, dtype=np.int64)
+    for s in range(0, n, block):
+        e = min(n, s + block)
+        k, b, r, c = _label_block([col[s:e] for col in columns], inv_lo, lo, hi, labelled, dominance_margin)
+        keep[s:e], best[s:e], ratio[s:e] = k, b, r
+        counts += c
+    names = ("no_signal", "not_dominant", "below_band", "above_band", "unlabelled_attribute")
+    return keep, best, ratio, dict(zip(names, map(int, counts)))
+
+
+def _label_block(columns, inv_lo, lo, hi, labelled, margin):
+    n = columns[0].shape[0]
+    top = np.full(n, -np.inf)
+    second = np.full(n, -np.inf)
+    best = np.zeros(n, dtype=np.int64)
+    for j, col in enumerate(columns):  # one pass keeps the two largest normalised magnitudes
+        norm = np.abs(col * inv_lo[j])
+        best = np.where(norm > top, j, best)
+        # NaN (an absent signal): minimum propagates it and fmax then ignores it.
+        second = np.fmax(second, np.minimum(top, norm))
+        top = np.fmax(top, norm)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(second > 0, top / second, np.inf)
-    mag = np.abs(magnitudes[rows, best])
-    labelled = np.array([a.labelled for a in attributes])[best]
-    no_signal = ~np.isfinite(top)
-    below = ~no_signal & (mag < lo[best])
-    above = ~no_signal & ~below & (mag > hi[best])
-    not_dominant = ~no_signal & ~below & ~above & (ratio < dominance_margin)
-    unlabelled = ~no_signal & ~below & ~above & ~not_dominant & ~labelled
+    no_signal = top == -np.inf
+    below = ~no_signal & (top < 1.0)  # |m| < band_min, since top = |m| / band_min
+    above = ~below & (top > (hi / lo)[best])
+    not_dominant = ~below & ~above & (ratio < margin)
+    unlabelled = ~no_signal & ~below & ~above & ~not_dominant & ~labelled[best]
     keep = ~(no_signal | below | above | not_dominant | unlabelled)
-    filtered = {
-        "no_signal": int(no_signal.sum()),
-        "not_dominant": int(not_dominant.sum()),
-        "below_band": int(below.sum()),
-        "above_band": int(above.sum()),
-        "unlabelled_attribute": int(unlabelled.sum()),
-    }
-    return keep, best, ratio, filtered
+    counts = np.array([no_signal.sum(), (not_dominant & ~no_signal).sum(), below.sum(), above.sum(), unlabelled.sum()])
+    return keep, best, ratio, counts
 
 
 def label_pairs(pairs: pa.Table, domain: str, dominance_margin: float = 1.5) -> StageResult:
