@@ -204,3 +204,25 @@ def test_undetectable_drop_folder_fails_with_one_line(tmp_path):
     (tmp_path / "navigation" / "mystery" / "poses.bin").write_bytes(b"\0")
     with pytest.raises(SourceError, match=r"mystery: cannot tell the dataset's format; add remot_source.yaml"):
         drop_folder_sources(tmp_path, "navigation", set(READERS))
+
+
+def test_labels_agree_with_optical_flow_on_the_synthetic_world(run):
+    """Every checked label's direction, against flow accumulated over the frames between the pair."""
+    from remot_pipeline.core.flowcheck import domain_agreement
+
+    root, result = run
+    store = StageStore(root / "stages")
+    per = {}
+    for d in DOMAINS:
+        rows = domain_agreement(store.read("triplets", d).table, store.read("episode_frames", d).table,
+                                store.read("episodes", d), max_episodes=99)
+        for r in rows:
+            c = per.setdefault((d, r["attribute"]), [0, 0])
+            c[0] += r["checked"]
+            c[1] += r["agreed"]
+    rates = {k: ok / n for k, (n, ok) in per.items()}
+    assert {("navigation", "yaw"), ("simulation", "camera_yaw"), ("simulation", "object_lateral"),
+            ("manipulation", "ee_lateral")} <= set(rates)
+    assert min(rates.values()) >= 0.95, rates
+    (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "triplets__label_flow_agreement"]
+    assert check.passed

@@ -19,6 +19,7 @@ from data_contracts import CONTRACT_VERSION, ContractError, conform, contract_of
 from remot_pipeline.core import catalog as catalog_core
 from remot_pipeline.core import release as release_core
 from remot_pipeline.core.features import episode_features
+from remot_pipeline.core.flowcheck import domain_agreement
 from remot_pipeline.core.ingest import ingest_episodes
 from remot_pipeline.core.labels import label_pairs
 from remot_pipeline.core.ledger import StageResult, concat
@@ -225,18 +226,40 @@ def negatives(context: dg.AssetExecutionContext, config: RemotConfig, positive_p
                     {"filtered_by_rule": dg.MetadataValue.json({d: r.rows_filtered for d, r in results.items()})})
 
 
+FLOW_CHECK = "triplets__label_flow_agreement"
+
+
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["triplets"],
-          group_name="experts", check_specs=stage_checks("triplets"))
+          group_name="experts",
+          check_specs=stage_checks("triplets") + [dg.AssetCheckSpec(FLOW_CHECK, asset="triplets", blocking=False)])
 def triplets(context: dg.AssetExecutionContext, config: RemotConfig, negatives: dict, frame_features: dict,
              episode_frames: dict, episodes: dict):
     """Anchor / positive / negative with inline JPEGs, balanced across attribute, value and kind."""
     results = {d: build_triplets(negatives[d].table, frame_features[d].table, episode_frames[d].table, episodes[d],
                                  config.max_triplets_per_domain, config.seed) for d in context.partition_keys}
     first = next((r.table for r in results.values() if r.table.num_rows), None)
-    extra = {"balance": plots.preview(_counts(results, ["domain", "attribute", "positive_value", "negative_kind"]), 40)}
+    agreement = [row for d in context.partition_keys for row in domain_agreement(
+        results[d].table, episode_frames[d].table, episodes[d], config.flow_check_episodes_per_domain)]
+    extra = {"balance": plots.preview(_counts(results, ["domain", "attribute", "positive_value", "negative_kind"]), 40),
+             "label_flow_agreement": plots.preview(pa.Table.from_pylist(agreement) if agreement else pa.table({}), 60)}
     if first is not None:
         extra["examples"] = plots.triplet_sheet(first)
     yield from emit("triplets", "triplets", results, extra)
+    yield flow_check_result(agreement)
+
+
+def flow_check_result(agreement: list[dict], minimum: float = 0.95) -> dg.AssetCheckResult:
+    """Warn when, for any (domain, attribute), under 95% of checked pairs flow the labelled way."""
+    per: dict[tuple, list[int]] = {}
+    for r in agreement:
+        c = per.setdefault((r["domain"], r["attribute"]), [0, 0])
+        c[0] += r["checked"]
+        c[1] += r["agreed"]
+    rates = {f"{d}/{a}": round(ok / n, 4) for (d, a), (n, ok) in per.items() if n}
+    low = {k: v for k, v in rates.items() if v < minimum}
+    return dg.AssetCheckResult(check_name=FLOW_CHECK, asset_key="triplets", passed=not low,
+                               severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"agreement": dg.MetadataValue.json(rates), "below_95pct": str(low or "none")})
 
 
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["questions"],

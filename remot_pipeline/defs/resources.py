@@ -55,6 +55,8 @@ class RemotConfig(dg.ConfigurableResource):
     near_duplicate_max: float = 0.98
     max_triplets_per_domain: int = 500
     seed: int = 0
+    #: Episodes per domain whose triplets are checked against optical flow (0 disables the check).
+    flow_check_episodes_per_domain: int = 2
     jpeg_max_side_px: int = 320
     jpeg_quality: int = 90
 
