@@ -44,10 +44,21 @@ def test_signed_magnitudes_read_vector_components_and_nulls():
         "ee_disp_cam_m": pa.array([[0.1, 0.0, -0.2], None], pa.list_(pa.float64(), 3)),
         "ee_disp_base_m": pa.array([[0.0, 0.0, 0.3], [0.0, 0.0, -0.1]], pa.list_(pa.float64(), 3)),
         "gripper_delta_m": pa.array([0.01, None], pa.float64()),
+        "ee_wrist_rot_deg": pa.array([-15.0, None], pa.float64()),
     })
     m = signed_magnitudes(t, attrs)
-    np.testing.assert_allclose(m[0], [0.1, 0.3, -0.2, 0.01])
-    assert np.isnan(m[1, 0]) and m[1, 1] == -0.1 and np.isnan(m[1, 3])
+    np.testing.assert_allclose(m[0], [0.1, 0.3, -0.2, 0.01, -15.0])
+    assert np.isnan(m[1, 0]) and m[1, 1] == -0.1 and np.isnan(m[1, 3]) and np.isnan(m[1, 4])
+
+
+def test_bands_are_configurable_and_validated():
+    from remot_pipeline.core.labels import attributes
+    from remot_pipeline.defs.resources import BandsConfig
+
+    yaw = attributes("navigation", BandsConfig(rotation_deg_min=5.0).table())[0]
+    assert (yaw.band_min, yaw.band_max, yaw.unit) == (5.0, 50.0, "deg")
+    with pytest.raises(ValueError, match="rotation_deg"):
+        attributes("navigation", {"rotation_deg": (20.0, 10.0)})
 
 
 def test_object_motion_removes_camera_ego_motion():
@@ -186,3 +197,24 @@ def test_a_release_without_manifest_does_not_exist(tmp_path):
     (tmp_path / "LATEST").write_text("abc\n")
     assert rel.latest_release(tmp_path) is None
     assert not rel.is_release(tmp_path / "abc")
+
+
+def test_manipulation_motion_columns_from_end_effector_signals():
+    from remot_pipeline.core.motion import PairConfig, episode_motion_pairs
+
+    n = 5
+    cam2base = np.eye(4)
+    cam2base[:3, :3] = Rotation.from_euler("x", 180, degrees=True).as_matrix()  # looking down at the table
+    rows = [dict(episode_id="e", domain="manipulation", split="train", frame_index=i, timestamp_s=i * 0.1,
+                 cam2world=cam2base.ravel().tolist(), ee_pos_base_m=[0.1 * i, 0.0, 0.2],
+                 ee_rotvec_base_rad=[0.0, 0.0, np.radians(10.0 * i)], gripper_width_m=0.08 - 0.01 * i, objects=None,
+                 media_path="v.mp4", media_frame_index=i) for i in range(n)]
+    frames = conform(pa.Table.from_pylist(rows), "frames")
+    res = episode_motion_pairs(frames, PairConfig(2, 2, 1, 10.0, 1.0))
+    t = {r["pair_id"]: r for r in res.table.to_pylist()}
+    fwd = t["e:0-2"]
+    np.testing.assert_allclose(fwd["ee_disp_base_m"], [0.2, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(fwd["ee_disp_cam_m"], [0.2, 0.0, 0.0], atol=1e-12)  # R_x(180) keeps x
+    assert fwd["ee_wrist_rot_deg"] == pytest.approx(20.0) and t["e:2-0"]["ee_wrist_rot_deg"] == pytest.approx(-20.0)
+    assert fwd["gripper_delta_m"] == pytest.approx(-0.02)
+    assert res.balanced()

@@ -14,7 +14,7 @@ The value is the attribute's first value name when the signed magnitude is posit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +24,19 @@ from data_contracts import conform, empty
 from remot_pipeline.core.ledger import StageResult
 
 
+#: Magnitude bands per family of attribute, ``(min, max)`` in the family's unit. Rotation is
+#: ReMoT's [10, 50] deg. Translations: a camera step must be visible across a room (0.3-3 m);
+#: an end effector moves 5-50 cm in a pick-and-place; a gripper change of 2 cm is a quarter of
+#: a typical 8 cm stroke; an object must move 20 cm to be unambiguous at 2-5 m viewing distance.
+DEFAULT_BANDS: dict[str, tuple[float, float]] = {
+    "rotation_deg": (10.0, 50.0),
+    "camera_translation_m": (0.3, 3.0),
+    "ee_translation_m": (0.05, 0.5),
+    "gripper_m": (0.02, 0.2),
+    "object_translation_m": (0.2, 3.0),
+}
+
+
 @dataclass(frozen=True)
 class Attribute:
     name: str
@@ -31,38 +44,53 @@ class Attribute:
     component: int | None  # index into a VEC3 column, None for a scalar
     sign: float  # multiplies the component so that positive means values[0]
     values: tuple[str, str]
-    unit: str
-    band_min: float
-    band_max: float
+    family: str  # key of the bands table
     labelled: bool = True
+    band_min: float = 0.0
+    band_max: float = 0.0
+
+    @property
+    def unit(self) -> str:
+        return self.family.rsplit("_", 1)[-1]
 
 
-_ROT = dict(unit="deg", band_min=10.0, band_max=50.0)  # ReMoT's rotation band
-
-ATTRIBUTES: dict[str, tuple[Attribute, ...]] = {
+_SPECS: dict[str, tuple[Attribute, ...]] = {
     "navigation": (
-        Attribute("yaw", "yaw_left_deg", None, 1.0, ("left", "right"), **_ROT),
-        Attribute("pitch", "pitch_up_deg", None, 1.0, ("up", "down"), **_ROT),
-        Attribute("roll", "roll_cw_deg", None, 1.0, ("clockwise", "counterclockwise"), **_ROT),
-        Attribute("translation_forward", "cam_translation_a_m", 2, 1.0, ("forward", "backward"), "m", 0.3, 3.0),
-        Attribute("translation_lateral", "cam_translation_a_m", 0, 1.0, ("right", "left"), "m", 0.3, 3.0),
-        Attribute("translation_vertical", "cam_translation_a_m", 1, -1.0, ("up", "down"), "m", 0.3, 3.0),
+        Attribute("yaw", "yaw_left_deg", None, 1.0, ("left", "right"), "rotation_deg"),
+        Attribute("pitch", "pitch_up_deg", None, 1.0, ("up", "down"), "rotation_deg"),
+        Attribute("roll", "roll_cw_deg", None, 1.0, ("clockwise", "counterclockwise"), "rotation_deg"),
+        Attribute("translation_forward", "cam_translation_a_m", 2, 1.0, ("forward", "backward"), "camera_translation_m"),
+        Attribute("translation_lateral", "cam_translation_a_m", 0, 1.0, ("right", "left"), "camera_translation_m"),
+        Attribute("translation_vertical", "cam_translation_a_m", 1, -1.0, ("up", "down"), "camera_translation_m"),
     ),
     "manipulation": (
-        Attribute("ee_lateral", "ee_disp_cam_m", 0, 1.0, ("right", "left"), "m", 0.05, 0.5),
-        Attribute("ee_vertical", "ee_disp_base_m", 2, 1.0, ("up", "down"), "m", 0.05, 0.5),
-        Attribute("ee_depth", "ee_disp_cam_m", 2, 1.0, ("away", "toward"), "m", 0.05, 0.5),
-        Attribute("gripper", "gripper_delta_m", None, 1.0, ("opening", "closing"), "m", 0.02, 0.2),
+        Attribute("ee_lateral", "ee_disp_cam_m", 0, 1.0, ("right", "left"), "ee_translation_m"),
+        Attribute("ee_vertical", "ee_disp_base_m", 2, 1.0, ("up", "down"), "ee_translation_m"),
+        Attribute("ee_depth", "ee_disp_cam_m", 2, 1.0, ("away", "toward"), "ee_translation_m"),
+        Attribute("gripper", "gripper_delta_m", None, 1.0, ("opening", "closing"), "gripper_m"),
+        Attribute("wrist_rotation", "ee_wrist_rot_deg", None, 1.0, ("counterclockwise", "clockwise"), "rotation_deg"),
     ),
     "simulation": (
-        Attribute("camera_yaw", "yaw_left_deg", None, 1.0, ("left", "right"), **_ROT),
-        Attribute("camera_pitch", "pitch_up_deg", None, 1.0, ("up", "down"), **_ROT, labelled=False),
-        Attribute("camera_forward", "cam_translation_a_m", 2, 1.0, ("forward", "backward"), "m", 0.3, 3.0, labelled=False),
-        Attribute("camera_lateral", "cam_translation_a_m", 0, 1.0, ("right", "left"), "m", 0.3, 3.0, labelled=False),
-        Attribute("object_lateral", "object_disp_a_m", 0, 1.0, ("right", "left"), "m", 0.2, 3.0),
-        Attribute("object_depth", "object_disp_a_m", 2, 1.0, ("away", "toward"), "m", 0.2, 3.0),
+        Attribute("camera_yaw", "yaw_left_deg", None, 1.0, ("left", "right"), "rotation_deg"),
+        Attribute("camera_pitch", "pitch_up_deg", None, 1.0, ("up", "down"), "rotation_deg", labelled=False),
+        Attribute("camera_forward", "cam_translation_a_m", 2, 1.0, ("forward", "backward"), "camera_translation_m", labelled=False),
+        Attribute("camera_lateral", "cam_translation_a_m", 0, 1.0, ("right", "left"), "camera_translation_m", labelled=False),
+        Attribute("object_lateral", "object_disp_a_m", 0, 1.0, ("right", "left"), "object_translation_m"),
+        Attribute("object_depth", "object_disp_a_m", 2, 1.0, ("away", "toward"), "object_translation_m"),
     ),
 }
+
+
+def attributes(domain: str, bands: dict[str, tuple[float, float]] | None = None) -> tuple[Attribute, ...]:
+    """The domain's attributes with their bands filled in (defaults overridden by ``bands``)."""
+    table = {**DEFAULT_BANDS, **(bands or {})}
+    for family, (lo, hi) in table.items():
+        if not 0 < lo < hi:
+            raise ValueError(f"band {family!r} must satisfy 0 < min < max, got ({lo}, {hi})")
+    return tuple(replace(a, band_min=table[a.family][0], band_max=table[a.family][1]) for a in _SPECS[domain])
+
+
+ATTRIBUTES: dict[str, tuple[Attribute, ...]] = {d: attributes(d) for d in _SPECS}
 
 
 def signed_magnitudes(pairs: pa.Table, attributes: tuple[Attribute, ...]) -> np.ndarray:
@@ -138,20 +166,21 @@ def _label_block(columns, inv_lo, lo, hi, labelled, margin):
     return keep, best, ratio, counts
 
 
-def label_pairs(pairs: pa.Table, domain: str, dominance_margin: float = 1.5) -> StageResult:
+def label_pairs(pairs: pa.Table, domain: str, dominance_margin: float = 1.5,
+                bands: dict[str, tuple[float, float]] | None = None) -> StageResult:
     """Label one domain's motion pairs; every unlabelled pair is counted under its rule."""
-    attributes = ATTRIBUTES[domain]
+    attrs = attributes(domain, bands)
     if pairs.num_rows == 0:
         return StageResult(empty("labelled_pairs"), empty("quarantine"), 0, {})
-    mags = signed_magnitudes(pairs, attributes)
-    keep, which, ratio, filtered = label(mags, attributes, dominance_margin)
+    mags = signed_magnitudes(pairs, attrs)
+    keep, which, ratio, filtered = label(mags, attrs, dominance_margin)
     idx = np.flatnonzero(keep)
     chosen = which[idx]
     signed = mags[idx, chosen]
-    names = np.array([a.name for a in attributes], dtype=object)
-    pos = np.array([a.values[0] for a in attributes], dtype=object)
-    neg = np.array([a.values[1] for a in attributes], dtype=object)
-    units = np.array([a.unit for a in attributes], dtype=object)
+    names = np.array([a.name for a in attrs], dtype=object)
+    pos = np.array([a.values[0] for a in attrs], dtype=object)
+    neg = np.array([a.values[1] for a in attrs], dtype=object)
+    units = np.array([a.unit for a in attrs], dtype=object)
     kept = pairs.take(pa.array(idx))
     table = pa.table(
         {

@@ -210,6 +210,11 @@ def episode_motion_pairs(frames: pa.Table, cfg: PairConfig) -> StageResult:
     ee_disp_cam = None
     if ee_disp_base is not None and cam2world is not None:
         ee_disp_cam = np.einsum("nij,nj->ni", np.swapaxes(cam2world[a, :3, :3], -1, -2), ee_disp_base)
+    ee_rv = _matrices(frames.column("ee_rotvec_base_rad"), 3)
+    wrist = None
+    if ee_rv is not None:  # relative rotation R_b R_a^T in the base frame, its vertical component
+        r_a, r_b = se3.rotvec_to_matrix(ee_rv[a]), se3.rotvec_to_matrix(ee_rv[b])
+        wrist = np.degrees(se3.matrix_to_rotvec(r_b @ np.swapaxes(r_a, -1, -2))[:, 2])
     grip = frames.column("gripper_width_m").to_numpy(zero_copy_only=False)
     grip = None if frames.column("gripper_width_m").null_count == n else np.asarray(grip, dtype=np.float64)
     obj_id = obj_color = obj_disp = None
@@ -245,6 +250,7 @@ def episode_motion_pairs(frames: pa.Table, cfg: PairConfig) -> StageResult:
             "rotation_angle_deg": _scalar(cm["rotation_angle_deg"], m),
             "ee_disp_base_m": _fixed_list(ee_disp_base, 3, m),
             "ee_disp_cam_m": _fixed_list(ee_disp_cam, 3, m),
+            "ee_wrist_rot_deg": _scalar(wrist, m),
             "gripper_delta_m": _scalar(None if grip is None else grip[b] - grip[a], m),
             "object_id": pa.array(obj_id, pa.string()) if obj_id is not None else pa.nulls(m, pa.string()),
             "object_color": pa.array(obj_color, pa.string()) if obj_color is not None else pa.nulls(m, pa.string()),

@@ -35,6 +35,8 @@ _PHRASES: dict[str, dict[str, str]] = {
     "ee_vertical": {"up": "the robot's gripper moved up", "down": "the robot's gripper moved down"},
     "ee_depth": {"away": "the robot's gripper moved away from the camera", "toward": "the robot's gripper moved toward the camera"},
     "gripper": {"opening": "the robot's gripper opened", "closing": "the robot's gripper closed"},
+    "wrist_rotation": {"counterclockwise": "the robot's gripper rotated counterclockwise (seen from above)",
+                       "clockwise": "the robot's gripper rotated clockwise (seen from above)"},
     "camera_yaw": {"left": "the camera turned to the left", "right": "the camera turned to the right"},
     "object_lateral": {"right": "the {color} object moved to the right", "left": "the {color} object moved to the left"},
     "object_depth": {"away": "the {color} object moved away from the camera", "toward": "the {color} object moved toward the camera"},

@@ -191,7 +191,7 @@ def motion_pairs(context: dg.AssetExecutionContext, config: RemotConfig, episode
           group_name="experts", check_specs=stage_checks("positive_pairs"))
 def positive_pairs(context: dg.AssetExecutionContext, config: RemotConfig, motion_pairs: dict):
     """phi: attribute magnitude bands and the dominance margin; labels each surviving pair."""
-    results = {d: label_pairs(motion_pairs[d].table, d, config.dominance_margin) for d in context.partition_keys}
+    results = {d: label_pairs(motion_pairs[d].table, d, config.dominance_margin, config.bands.table()) for d in context.partition_keys}
     extra = {"filtered_by_rule": dg.MetadataValue.json({d: r.rows_filtered for d, r in results.items()}),
              "magnitude_histograms": plots.magnitude_histograms({d: r.table for d, r in results.items()})}
     yield from emit("positive_pairs", "labelled_pairs", results, extra)

@@ -30,6 +30,26 @@ class PairsConfig(dg.Config):
     max_frame_gap_s: float = 0.5
 
 
+class BandsConfig(dg.Config):
+    """Magnitude bands (the paper's phi): a pair is labelled only inside [min, max]."""
+
+    rotation_deg_min: float = 10.0
+    rotation_deg_max: float = 50.0
+    camera_translation_m_min: float = 0.3
+    camera_translation_m_max: float = 3.0
+    ee_translation_m_min: float = 0.05
+    ee_translation_m_max: float = 0.5
+    gripper_m_min: float = 0.02
+    gripper_m_max: float = 0.2
+    object_translation_m_min: float = 0.2
+    object_translation_m_max: float = 3.0
+
+    def table(self) -> dict[str, tuple[float, float]]:
+        d = self.model_dump()
+        families = {k.rsplit("_", 1)[0] for k in d}
+        return {f: (d[f"{f}_min"], d[f"{f}_max"]) for f in sorted(families)}
+
+
 class RemotPaths(dg.ConfigurableResource):
     """Where data lives: raw inputs, stage outputs, releases, the catalog; and the sources file.
 
@@ -51,6 +71,8 @@ class RemotConfig(dg.ConfigurableResource):
     synthetic: SyntheticWorldConfig = SyntheticWorldConfig()
     test_fraction: float = 0.25
     pairs: PairsConfig = PairsConfig()
+    bands: BandsConfig = BandsConfig()
+    #: The labelled attribute's normalised magnitude must exceed every competitor's by this factor.
     dominance_margin: float = 1.5
     near_duplicate_max: float = 0.98
     max_triplets_per_domain: int = 500
