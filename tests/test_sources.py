@@ -175,3 +175,27 @@ def test_real_tum_fr2_desk_ingests_pose_rows_with_its_tracking_gap():
     lo, hi = np.minimum(ts[keep][a], ts[keep][b]), np.maximum(ts[keep][a], ts[keep][b])
     assert not np.any((lo <= t_gap) & (hi > t_gap + 1.0))
     assert filtered["spans_tracking_gap"] > 0 and spans.max() < 20.0
+
+
+def test_real_tum_trajectories_ingest_as_pose_only_episodes():
+    # fr2/desk really holds one repeated timestamp (1311868229.576): it is quarantined, not lost.
+    for name, rows, reasons in (("freiburg1_xyz-groundtruth.txt", 3000, []),
+                                ("fr2_desk_groundtruth.txt", 20957, ["timestamp_duplicate"])):
+        path = real_path("tum_rgbd_evo", name)
+        refs, (episodes, frames) = ingest(path, "navigation", name="tum_real")
+        assert len(refs) == 1 and frames.rows_in == rows and frames.balanced()
+        assert frames.quarantine.column("reason_code").to_pylist() == reasons
+        (ep,) = episodes.to_pylist()
+        assert ep["signals"] == ["camera_pose"] and frames.table.column("media_path").null_count == frames.rows_out
+
+
+def test_video_longer_than_metadata_and_mixed_separators(small_world, tmp_path):
+    ep = copy_episode(sorted((small_world / "navigation").iterdir())[0], tmp_path / "nav" / "ep")
+    gt = (ep / "groundtruth.txt").read_text().splitlines()
+    rgb = (ep / "rgb.txt").read_text().splitlines()
+    data = [l for l in gt if not l.startswith("#")][:-10]  # metadata lists 10 frames fewer than the video holds
+    mixed = [l.replace(" ", ",", 2).replace(" ", "\t", 1) if i % 3 == 0 else l for i, l in enumerate(data)]
+    (ep / "groundtruth.txt").write_text("# timestamp tx ty tz qx qy qz qw\n" + "\n".join(mixed) + "\n")
+    (ep / "rgb.txt").write_text("\n".join(rgb[:-10]) + "\n")
+    _, (_, frames) = ingest(tmp_path / "nav", "navigation")
+    assert frames.rows_quarantined == 0 and frames.rows_out == SMALL["frames_per_episode"] - 10

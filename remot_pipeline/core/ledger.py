@@ -34,6 +34,9 @@ REASON_CODES: dict[str, str] = {
     "path_escapes_root": "A path in the metadata resolves outside the source root.",
     "episode_unusable": "An episode had fewer than two healthy frames left.",
     "frame_undecodable": "A frame could not be decoded into an image.",
+    "nan_value": "A telemetry value that is not a pose (gripper width, joint state) holds NaN or inf.",
+    "data_file_missing": "A data file named by the metadata does not exist; each row the metadata declares for it is counted.",
+    "data_file_unreadable": "A data file named by the metadata cannot be parsed; each row the metadata declares for it is counted.",
 }
 
 

@@ -199,7 +199,6 @@ def episode_motion_pairs(frames: pa.Table, cfg: PairConfig) -> StageResult:
     m = len(a)
     cam = _matrices(frames.column("cam2world"), 16)
     cam2world = None if cam is None else cam.reshape(n, 4, 4)
-    cols: dict[str, object] = {}
     if cam2world is not None:
         cm = {k: v[keep] for k, v in camera_motion_offsets(cam2world, offsets).items()}
     else:

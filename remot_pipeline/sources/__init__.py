@@ -14,7 +14,22 @@ from pathlib import Path
 
 import yaml
 
-from remot_pipeline.sources import lerobot, simlog, tum
+from remot_pipeline.sources import (
+    euroc,
+    kitti,
+    lerobot,
+    lerobot_v21,
+    nerf,
+    pose_table,
+    realestate10k,
+    robot_table,
+    scannet,
+    sevenscenes,
+    sim_conventions,
+    simlog,
+    tum,
+    umi_v1,
+)
 from remot_pipeline.sources.base import DOMAINS, EpisodeRead, EpisodeRef, SourceError, SourceSpec
 
 
@@ -28,8 +43,22 @@ class Reader:
 
 READERS: dict[str, Reader] = {
     "tum": Reader(tum.discover, tum.read, "navigation", "TUM RGB-D groundtruth.txt + rgb.txt (images or video)"),
+    "kitti": Reader(kitti.discover, kitti.read, "navigation", "KITTI odometry poses (3x4 camera-to-world) + times.txt"),
+    "euroc": Reader(euroc.discover, euroc.read, "navigation", "EuRoC MAV ground truth (ns, quaternion w-first)"),
+    "realestate10k": Reader(realestate10k.discover, realestate10k.read, "navigation",
+                            "RealEstate10K camera txt (world-to-camera, normalised intrinsics)"),
+    "nerf": Reader(nerf.discover, nerf.read, "navigation", "NeRF / instant-ngp / nerfstudio transforms.json (OpenGL axes)"),
+    "scannet": Reader(scannet.discover, scannet.read, "navigation", "ScanNet exported pose/<i>.txt + color/<i>.jpg"),
+    "sevenscenes": Reader(sevenscenes.discover, sevenscenes.read, "navigation", "7-Scenes frame-XXXXXX.pose.txt"),
+    "pose_table": Reader(pose_table.discover, pose_table.read, "navigation", "generic camera-pose CSV/Parquet"),
     "lerobot_v3": Reader(lerobot.discover, lerobot.read, "manipulation", "LeRobot v3.0 dataset"),
     "remot_sim_jsonl": Reader(simlog.discover, simlog.read, "simulation", "remot simulation log.jsonl + video"),
+    "lerobot_v21": Reader(lerobot_v21.discover, lerobot_v21.read, "manipulation",
+                          "LeRobot v2.x: meta/episodes.jsonl, one parquet + mp4 per episode"),
+    "umi_v1": Reader(umi_v1.discover, umi_v1.read, "manipulation", "UMI / early LeRobot: HF arrow or flat CSV + mp4"),
+    "robot_table": Reader(robot_table.discover, robot_table.read, "manipulation", "generic robot telemetry CSV/Parquet"),
+    "sim_pose_table": Reader(sim_conventions.discover, sim_conventions.read, "simulation",
+                             "simulator camera/object poses in opencv, habitat or carla conventions"),
 }
 
 

@@ -57,7 +57,7 @@ class EpisodeRef:
     def input_sha256(self) -> str:
         """sha256 over the input files' relative names and bytes (stable across machines)."""
         h = hashlib.sha256()
-        root = Path(self.spec.path)
+        root = Path(self.spec.path) if Path(self.spec.path).is_dir() else Path(self.spec.path).parent
         for f in sorted(self.input_files):
             h.update(str(Path(f).relative_to(root)).encode())
             h.update(b"\0")
@@ -180,7 +180,7 @@ def check_timestamps(
             continue
         keep[i] = False
         code = "timestamp_duplicate" if t == last else "timestamp_unsorted"
-        quarantine.add(code, f"timestamp {t!r} follows {last!r}", file=str(file), line=int(lines[i]),
+        quarantine.add(code, f"timestamp {float(t)!r} follows {float(last)!r}", file=str(file), line=int(lines[i]),
                        episode_id=episode_id)
     return keep
 

@@ -96,6 +96,8 @@ def _state_mapping(info: dict, options: dict) -> dict:
     names = (info.get("features", {}).get("observation.state", {}) or {}).get("names") or []
     if isinstance(names, dict):  # some exports nest names under a key
         names = next(iter(names.values()), [])
+    if names and all(isinstance(n, list) for n in names):  # Unitree-style nested [[...]]
+        names = [x for n in names for x in n]
     mapping = {}
     for column, candidates in _KNOWN_NAMES.items():
         for cand in candidates:
@@ -117,12 +119,14 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     meta = _episode_meta(ds, episode_index)
     data_file = ds / info["data_path"].format(chunk_index=meta["data/chunk_index"], file_index=meta["data/file_index"])
     table = pq.read_table(data_file)
-    table = table.filter(pc.equal(table.column("episode_index"), episode_index))
+    mask = pc.equal(table.column("episode_index"), episode_index)
+    file_rows = np.asarray(pc.indices_nonzero(mask).to_numpy(), dtype=np.int64)  # rows of this episode in the file
+    table = table.filter(mask)
     rows_in = table.num_rows
     frame_index = np.asarray(table.column("frame_index").to_numpy(), dtype=np.int64)
     order = np.argsort(frame_index, kind="stable")
     table = table.take(order)
-    lines = np.asarray(table.column("index").to_numpy(), dtype=np.int64) + 1  # 1-based row in the data file
+    lines = file_rows[order] + 1  # 1-based row in the data file
     ts = np.asarray(table.column("timestamp").to_numpy(), dtype=np.float64)
     state = np.asarray(table.column("observation.state").to_pylist(), dtype=np.float64)
     frame_index = np.asarray(table.column("frame_index").to_numpy(), dtype=np.int64)
@@ -133,10 +137,17 @@ def read(ref: EpisodeRef) -> EpisodeRead:
         note = joint_space_note(info)
     cols = {k: state[:, v] for k, v in mapping.items()}
     keep = np.ones(rows_in, dtype=bool)
-    finite = np.isfinite(state).all(axis=1)
-    for i in np.flatnonzero(~finite):
-        q.add("nan_pose", "observation.state holds NaN/inf", file=str(data_file), line=int(lines[i]), episode_id=eid)
-    keep &= finite
+    # Only the mapped signals (or, joint-space only, the whole state) must be finite.
+    pose_cols = [c for k, c in cols.items() if k != "gripper_width_m"]
+    pose_ok = np.isfinite(np.column_stack(pose_cols)).all(axis=1) if pose_cols else np.ones(rows_in, bool)
+    other = [cols["gripper_width_m"]] if "gripper_width_m" in cols else ([] if pose_cols else [state])
+    other_ok = np.isfinite(np.column_stack(other)).all(axis=1) if other else np.ones(rows_in, bool)
+    for i in np.flatnonzero(~pose_ok):
+        q.add("nan_pose", "end-effector pose holds NaN/inf", file=str(data_file), line=int(lines[i]), episode_id=eid)
+    for i in np.flatnonzero(pose_ok & ~other_ok):
+        q.add("nan_value", "gripper width or joint state holds NaN/inf", file=str(data_file), line=int(lines[i]),
+              episode_id=eid)
+    keep &= pose_ok & other_ok
     keep = check_timestamps(ts, keep, lines, data_file, q, eid)
 
     video_key = spec.options.get("video_key") or next(

@@ -1,0 +1,247 @@
+"""LeRobot v2.x datasets (``codebase_version`` v2.0 / v2.1): ``meta/info.json``,
+``meta/episodes.jsonl`` (one JSON object per episode: ``episode_index``, ``tasks``, ``length``),
+one parquet per episode at ``info.data_path`` and one mp4 per episode and camera at
+``info.video_path``. Both are ``str.format`` templates filled with ``episode_chunk =
+episode_index // chunks_size``, ``episode_index`` and ``video_key``, relative to the dataset.
+
+``observation.state`` is mapped to end-effector position, rotation vector and gripper width
+through the feature ``names`` (the known names of the v3.0 reader, :mod:`.lerobot`) or through
+``options.state_mapping`` (``{ee_pos_base_m: [0, 1, 2], ee_rotvec_base_rad: [3, 4, 5],
+gripper_width_m: 6}``). ``names`` written as a nested list ``[[...]]`` (Unitree exports) are
+flattened first. A robot whose state has neither an end-effector position nor a gripper is
+*joint-space only*: its frames are kept with ``joint_state`` and no EE/gripper, and the episode's
+``note`` says so (:func:`.lerobot.joint_space_note`).
+
+A frame's index in its video is ``round(timestamp * fps)``: LeRobot itself locates video frames
+by timestamp. Camera extrinsics are optional (``info.remot.cameras.<key>.cam2base`` or
+``options.cam2base``, 4x4): with them ``cam2world`` is that fixed pose (world = robot base),
+without them it is null.
+
+Options: ``state_mapping``, ``video_key`` (default: the first video feature), ``cam2base``,
+``scene_id``.
+
+Decided outcomes for broken datasets:
+
+* ``meta/info.json`` missing or invalid, a version other than v2.x, ``meta/episodes.jsonl``
+  missing or holding a malformed line, an episode listed twice, a path template with unknown
+  fields, or a ``data_path`` template that leads outside the dataset: one-line
+  :class:`SourceError` (these concern every episode).
+* An episode listed in ``episodes.jsonl`` whose parquet is missing: each of the ``length`` rows
+  the metadata declares is quarantined as ``data_file_missing`` (locator: the expected file,
+  rows 1..length); an unreadable parquet likewise as ``data_file_unreadable``. The other
+  episodes carry on.
+* Per row: NaN in the mapped end-effector columns ``nan_pose``, in the gripper or the joint
+  state ``nan_value``; unsorted / repeated timestamps; and the video checks of
+  :func:`.robot_table.check_media` (a ``video_path`` leading outside the source root is
+  ``path_escapes_root`` for each row). Locators are 1-based rows of the episode's parquet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from remot_pipeline.core.ledger import QuarantineLog
+from remot_pipeline.sources.base import EpisodeRead, EpisodeRef, SourceError, SourceSpec, resolve_inside
+from remot_pipeline.sources.lerobot import _dataset_roots, _info, _state_mapping, joint_space_note
+from remot_pipeline.sources.robot_table import Layout, read_rows, rows_from_arrow
+
+FORMAT = "lerobot_v21"
+STATE = "observation.state"
+
+
+def discover(spec: SourceSpec) -> list[EpisodeRef]:
+    root = Path(spec.path)
+    if not root.is_dir():
+        raise SourceError(f"{root}: source {spec.name!r} folder does not exist; create it or fix `path` in the sources file")
+    roots = _dataset_roots(root)
+    if not roots:
+        raise SourceError(f"{root / 'meta/info.json'}: missing; a LeRobot v2.1 dataset needs meta/info.json")
+    refs = []
+    for ds in roots:
+        info = _checked_info(ds)
+        video_key = _video_key(info, spec.options, ds)
+        for ep in _episodes(ds):
+            index = ep["episode_index"]
+            data = _data_file(ds, info, index)
+            files = [ds / "meta" / "info.json", ds / "meta" / "episodes.jsonl"]
+            if data.is_file():
+                files.append(data)
+            if video_key is not None:
+                rel_ds = os.path.relpath(ds, root)
+                video = resolve_inside(root, os.path.normpath(os.path.join(rel_ds, _video_rel(ds, info, index, video_key))))
+                if video is not None and video.is_file():
+                    files.append(video)
+            rel = str(ds.relative_to(root)) if ds != root else "."
+            key = f"{ds.name}__episode_{index:06d}"
+            refs.append(EpisodeRef(spec, key, rel, tuple(files), scene_id=spec.options.get("scene_id", ds.name)))
+    return refs
+
+
+def read(ref: EpisodeRef) -> EpisodeRead:
+    spec = ref.spec
+    ds = Path(spec.path) / ref.episode_path
+    info = _checked_info(ds)
+    index = int(ref.episode_key.rsplit("_", 1)[-1])
+    meta = next((e for e in _episodes(ds) if e["episode_index"] == index), None)
+    if meta is None:
+        raise SourceError(f"{ds / 'meta/episodes.jsonl'}: episode {index} is no longer listed; re-run discovery")
+    data = _data_file(ds, info, index)
+    declared = int(meta.get("length") or 1)
+    if not data.is_file():
+        return _declared_rows(ref, declared, "data_file_missing", data, f"{data.name} does not exist")
+    try:
+        table = pq.read_table(data)
+    except (pa.ArrowException, OSError) as exc:
+        return _declared_rows(ref, declared, "data_file_unreadable", data, f"cannot read parquet ({str(exc).splitlines()[0][:120]})")
+    rows = rows_from_arrow(table, data)
+
+    flat_info = _flat_names(info)
+    mapping = _checked_mapping(flat_info, spec.options, ds)
+    note = None
+    if "ee_pos_base_m" not in mapping and "gripper_width_m" not in mapping:
+        note = joint_space_note(flat_info)
+    video_key = _video_key(info, spec.options, ds)
+    fps = float(info.get("fps") or 0.0)
+    cam = (((info.get("remot") or {}).get("cameras") or {}).get(video_key) or {}) if video_key else {}
+    cam2base = spec.options.get("cam2base", cam.get("cam2base"))
+    width, height = _frame_size(info["features"].get(video_key, {})) if video_key else (0, 0)
+    layout = Layout(
+        timestamp="timestamp",
+        ee_pos=_element_names(mapping.get("ee_pos_base_m")),
+        ee_rotvec=_element_names(mapping.get("ee_rotvec_base_rad")),
+        gripper=(_element_names(mapping["gripper_width_m"]) or (None,))[0] if "gripper_width_m" in mapping else None,
+        joint_state=STATE if note is not None else None,
+        cam2base=None if cam2base is None else np.asarray(cam2base, dtype=np.float64).reshape(4, 4),
+        video=_video_rel(ds, info, index, video_key) if video_key else None,
+        video_time_column="timestamp" if video_key else None,
+        video_fps=fps if video_key else None,
+        fps=fps or None,
+        width_px=width,
+        height_px=height,
+        intrinsics=(cam["fx"], cam["fy"], cam["cx"], cam["cy"]) if {"fx", "fy", "cx", "cy"} <= set(cam) else None,
+    )
+    rows.require(layout.required_columns())
+    return read_rows(ref, rows, np.arange(len(rows)), layout, media_dir=ds, note=note)
+
+
+def _checked_info(ds: Path) -> dict:
+    info = _info(ds)
+    version = str(info.get("codebase_version", ""))
+    where = ds / "meta" / "info.json"
+    if not version.startswith("v2"):
+        hint = "declare format lerobot_v3 for it" if version.startswith("v3") else "declare the matching format"
+        raise SourceError(f"{where}: codebase_version {version!r} is not v2.x; {hint}")
+    for key in ("data_path", "features"):
+        if key not in info:
+            raise SourceError(f"{where}: no {key!r}; a LeRobot v2.1 info.json names its data_path template and features")
+    return info
+
+
+def _episodes(ds: Path) -> list[dict]:
+    path = ds / "meta" / "episodes.jsonl"
+    out, seen = [], set()
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise SourceError(f"{path}: missing; a LeRobot v2.1 dataset lists its episodes there") from None
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+            rec["episode_index"] = int(rec["episode_index"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SourceError(f"{path}: line {line_no} is not an episode record ({type(exc).__name__}: {str(exc)[:60]}); "
+                              "fix or regenerate episodes.jsonl") from None
+        if rec["episode_index"] in seen:
+            raise SourceError(f"{path}: line {line_no} lists episode {rec['episode_index']} a second time; remove the duplicate")
+        seen.add(rec["episode_index"])
+        out.append(rec)
+    return out
+
+
+def _fill(ds: Path, info: dict, key: str, **fields) -> str:
+    try:
+        return str(info[key]).format(**fields)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise SourceError(f"{ds / 'meta/info.json'}: {key} template {info.get(key)!r} cannot be filled ({type(exc).__name__}: {exc}); "
+                          "use {episode_chunk}, {episode_index} and {video_key}") from None
+
+
+def _chunk(info: dict, index: int) -> int:
+    return index // int(info.get("chunks_size") or 1000)
+
+
+def _data_file(ds: Path, info: dict, index: int) -> Path:
+    rel = _fill(ds, info, "data_path", episode_chunk=_chunk(info, index), episode_index=index)
+    path = resolve_inside(ds, rel)
+    if path is None:
+        raise SourceError(f"{ds / 'meta/info.json'}: data_path {info['data_path']!r} leads outside the dataset; fix the template")
+    return path
+
+
+def _video_rel(ds: Path, info: dict, index: int, video_key: str) -> str:
+    return _fill(ds, info, "video_path", episode_chunk=_chunk(info, index), episode_index=index, video_key=video_key)
+
+
+def _video_key(info: dict, options: dict, ds: Path) -> str | None:
+    videos = [k for k, f in info.get("features", {}).items() if isinstance(f, dict) and f.get("dtype") == "video"]
+    key = options.get("video_key") or (videos[0] if videos else None)
+    if key is not None and key not in videos:
+        raise SourceError(f"{ds / 'meta/info.json'}: video_key {key!r} is not a video feature (have {videos}); fix options.video_key")
+    if key is not None and not info.get("video_path"):
+        raise SourceError(f"{ds / 'meta/info.json'}: video feature {key!r} but no video_path template; fix info.json")
+    return key
+
+
+def _flat_names(info: dict) -> dict:
+    """A copy of ``info`` whose observation.state names are a flat list (``[[a, b]]`` -> ``[a, b]``)."""
+    feature = dict((info.get("features", {}).get(STATE) or {}))
+    names = feature.get("names")
+    if isinstance(names, list) and names and all(isinstance(n, list) for n in names):
+        feature["names"] = [x for n in names for x in n]
+    return {**info, "features": {**info.get("features", {}), STATE: feature}}
+
+
+def _checked_mapping(info: dict, options: dict, ds: Path) -> dict:
+    mapping = _state_mapping(info, options)
+    width = {"ee_pos_base_m": 3, "ee_rotvec_base_rad": 3, "gripper_width_m": 1}
+    for k, v in mapping.items():
+        idx = [v] if isinstance(v, int) else list(v) if isinstance(v, (list, tuple)) else None
+        if k not in width or idx is None or len(idx) != width[k] or not all(isinstance(i, int) and i >= 0 for i in idx):
+            raise SourceError(f"{ds}: state_mapping {k}: {v!r} is not {width.get(k, '?')} state indices "
+                              f"(keys: {sorted(width)}); fix options.state_mapping")
+    return mapping
+
+
+def _element_names(v) -> tuple[str, ...] | None:
+    if v is None:
+        return None
+    idx = [v] if isinstance(v, int) else list(v)
+    return tuple(f"{STATE}[{i}]" for i in idx)
+
+
+def _frame_size(feature: dict) -> tuple[int, int]:
+    vinfo = feature.get("info") or feature.get("video_info") or {}
+    if "video.width" in vinfo and "video.height" in vinfo:
+        return int(vinfo["video.width"]), int(vinfo["video.height"])
+    shape, names = feature.get("shape") or [], feature.get("names") or []
+    if len(shape) == 3 and isinstance(names, list) and "height" in names and "width" in names:
+        return int(shape[names.index("width")]), int(shape[names.index("height")])
+    return (int(shape[1]), int(shape[0])) if len(shape) >= 2 else (0, 0)
+
+
+def _declared_rows(ref: EpisodeRef, n: int, code: str, file: Path, detail: str) -> EpisodeRead:
+    """An episode whose data file is absent or unreadable: its declared rows, all quarantined."""
+    spec = ref.spec
+    q = QuarantineLog("episode_frames", spec.domain, spec.name)
+    for i in range(n):
+        q.add(code, detail, file=str(file), line=i + 1, episode_id=ref.episode_id, frame_index=i)
+    columns = {"frame_index": np.arange(0), "timestamp_s": np.zeros(0)}
+    return EpisodeRead(ref, columns, q, n, fps=0.0, width_px=0, height_px=0)

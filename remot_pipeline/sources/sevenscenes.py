@@ -1,0 +1,68 @@
+"""Microsoft 7-Scenes: ``<scene>/seq-XX/frame-XXXXXX.pose.txt`` (4 lines of 4 numbers: the 4x4
+camera-to-world of the Kinect colour camera, OpenCV axes x right, y down, z forward; metres)
+next to ``frame-XXXXXX.color.png`` (640x480).
+
+One episode per ``seq-XX`` folder; ``scene_id`` is the scene folder's name (``chess``). Frames
+are sorted by their number and timed ``n / fps`` (the Kinect ran at 30 Hz). Each pose file is
+one input row (locator: the file, line 1). Intrinsics: the dataset's stated defaults (focal
+585 px, principal point (320, 240)) unless ``options.intrinsics`` gives ``[fx, fy, cx, cy]``.
+
+Options: ``fps`` (default 30), ``rotation_tol`` (default 1e-5: float32-printed rotations),
+``intrinsics``, ``scene_id``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from remot_pipeline.sources.base import EpisodeRead, EpisodeRef, SourceError, SourceSpec, check_timestamps
+from remot_pipeline.sources.pose_table import Rows, check_matrices, check_media, episode_key, finish, new_log, source_root
+from remot_pipeline.sources.scannet import read_matrix_files
+
+FORMAT = "sevenscenes"
+_POSE = re.compile(r"frame-(\d+)\.pose\.txt")
+_DEFAULT_INTRINSICS = (585.0, 585.0, 320.0, 240.0)
+
+
+def _pose_files(seq_dir: Path) -> list[Path]:
+    files = [p for p in seq_dir.glob("frame-*.pose.txt") if _POSE.fullmatch(p.name)]
+    return sorted(files, key=lambda p: int(_POSE.fullmatch(p.name).group(1)))
+
+
+def discover(spec: SourceSpec) -> list[EpisodeRef]:
+    root = source_root(spec)
+    dirs = sorted({p.parent for p in root.rglob("frame-*.pose.txt")})
+    if not dirs:
+        raise SourceError(f"{root}: source {spec.name!r} holds no 7-Scenes seq-XX/frame-XXXXXX.pose.txt; fix `path`")
+    refs = []
+    for d in dirs:
+        poses = _pose_files(d)
+        colors = [p.with_name(p.name.replace(".pose.txt", ".color.png")) for p in poses]
+        scene = d.resolve().parent.name
+        rel = str(d.relative_to(root)) if d != root else "."
+        key = episode_key(rel, f"{scene}__{d.resolve().name}")
+        refs.append(EpisodeRef(spec, key, rel, tuple([*poses, *(c for c in colors if c.is_file())]),
+                               scene_id=spec.options.get("scene_id", scene)))
+    return refs
+
+
+def read(ref: EpisodeRef) -> EpisodeRead:
+    spec, o = ref.spec, ref.spec.options
+    root = source_root(spec)
+    files = _pose_files(root / ref.episode_path)
+    q = new_log(ref)
+    pose, keep, lines = read_matrix_files(files, q, ref.episode_id)
+    rows = Rows(q, ref.episode_id, files, lines)
+    fps = float(o.get("fps", 30.0))
+    ts = np.asarray([int(_POSE.fullmatch(f.name).group(1)) for f in files], dtype=np.float64) / fps
+    keep, pose = check_matrices(pose, keep, rows, float(o.get("rotation_tol", 1e-5)))
+    keep = rows.check(check_timestamps, ts, keep)
+    media_rel = [str(Path(ref.episode_path) / f.name.replace(".pose.txt", ".color.png")) for f in files]
+    media_index = np.zeros(len(files), dtype=np.int64)
+    keep, media = check_media(root, media_rel, media_index, keep, rows)
+    intr = tuple(float(v) for v in o.get("intrinsics", _DEFAULT_INTRINSICS))
+    return finish(ref, rows, len(files), ts, pose, keep, root=root, media=media, media_index=media_index, fps=fps,
+                  intrinsics=intr)
