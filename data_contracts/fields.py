@@ -20,6 +20,22 @@ import pyarrow as pa
 IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
 MAT4 = pa.list_(pa.float64(), 16)
 VEC3 = pa.list_(pa.float64(), 3)
+#: The motion of one frame pair, as computed by the motion expert (the motion_pairs columns).
+MOTION = pa.struct(
+    [
+        ("cam_translation_a_m", VEC3),
+        ("cam_rotvec_a_rad", VEC3),
+        ("yaw_left_deg", pa.float64()),
+        ("pitch_up_deg", pa.float64()),
+        ("roll_cw_deg", pa.float64()),
+        ("rotation_angle_deg", pa.float64()),
+        ("ee_disp_base_m", VEC3),
+        ("ee_disp_cam_m", VEC3),
+        ("ee_wrist_rot_deg", pa.float64()),
+        ("gripper_delta_m", pa.float64()),
+        ("object_disp_a_m", VEC3),
+    ]
+)
 OBJECT = pa.struct(
     [
         ("object_id", pa.string()),
@@ -145,6 +161,10 @@ _FIELDS: list[Field] = [
     Field("negative_magnitude", pa.float64(), "Signed magnitude of anchor->negative.", unit="see unit column"),
     Field("positive_pair_id", pa.string(), "pair_id of anchor->positive in motion_pairs."),
     Field("negative_pair_id", pa.string(), "pair_id of anchor->negative in motion_pairs."),
+    Field("positive_motion", MOTION, "Full motion anchor->positive (units and frames as in motion_pairs).",
+          unit="m, rad, deg", frame=CAM),
+    Field("negative_motion", MOTION, "Full motion anchor->negative (units and frames as in motion_pairs).",
+          unit="m, rad, deg", frame=CAM),
     Field("negative_kind", pa.string(), "temporal_reversal | retrieval."),
     Field("negative_similarity", pa.float64(),
           "Cosine similarity of the negative's descriptor to the positive's.", nullable=True),

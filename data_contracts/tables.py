@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from data_contracts.fields import FIELDS, IMAGE
 
 #: Bump on any breaking change to a contract (a removed/renamed column, a changed type).
-CONTRACT_VERSION = "1.1.0"
+CONTRACT_VERSION = "1.2.0"
 
 _SCHEMA_KEY = b"remot.contract"
 
@@ -112,6 +112,7 @@ CONTRACTS: dict[str, TableContract] = {
              "anchor_frame_index", "positive_frame_index", "negative_frame_index", "anchor_timestamp_s",
              "positive_timestamp_s", "negative_timestamp_s", "positive_value", "negative_value",
              "positive_magnitude", "negative_magnitude", "positive_pair_id", "negative_pair_id",
+             "positive_motion", "negative_motion",
              "negative_kind", "negative_similarity", "object_color", "anchor_image", "positive_image",
              "negative_image", "source_locator"),
         ),

@@ -226,3 +226,16 @@ def test_labels_agree_with_optical_flow_on_the_synthetic_world(run):
     assert min(rates.values()) >= 0.95, rates
     (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "triplets__label_flow_agreement"]
     assert check.passed
+
+
+def test_triplet_motion_structs_carry_the_labelled_magnitudes(run):
+    root, _ = run
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    rows = con.execute("""
+        SELECT positive_magnitude, positive_motion.yaw_left_deg, negative_magnitude, negative_motion.yaw_left_deg
+        FROM triplets WHERE attribute = 'yaw'""").fetchall()
+    assert rows
+    for pm, py, nm, ny in rows:
+        assert pm == pytest.approx(py) and nm == pytest.approx(ny)
+    (n_null,) = con.execute("SELECT count(*) FROM triplets WHERE positive_motion IS NULL OR negative_motion IS NULL").fetchone()
+    assert n_null == 0

@@ -13,6 +13,7 @@ import polars as pl
 import pyarrow as pa
 
 from data_contracts import conform, contract, empty
+from data_contracts.fields import MOTION
 from remot_pipeline.core.ledger import StageResult
 
 
@@ -37,7 +38,8 @@ def select_balanced(negatives: pl.DataFrame, max_per_domain: int, seed: int) -> 
 
 
 def build_triplets(
-    negatives: pa.Table, features: pa.Table, frames: pa.Table, episodes: pa.Table, max_per_domain: int, seed: int
+    negatives: pa.Table, features: pa.Table, frames: pa.Table, episodes: pa.Table, max_per_domain: int, seed: int,
+    motion_pairs: pa.Table,
 ) -> StageResult:
     neg = pl.from_arrow(negatives)
     if neg.height == 0:
@@ -47,6 +49,11 @@ def build_triplets(
     fr = pl.from_arrow(frames.select(["episode_id", "frame_index", "timestamp_s", "media_path", "media_frame_index"]))
     eps = pl.from_arrow(episodes.select(["episode_id", "scene_id", "source_root"]))
     t = chosen.join(eps, on="episode_id", how="left")
+    motion_fields = [f.name for f in MOTION]
+    mp = pl.from_arrow(motion_pairs.select(["pair_id", *motion_fields])).select(
+        "pair_id", pl.struct(motion_fields).alias("motion"))
+    for role in ("positive", "negative"):
+        t = t.join(mp.rename({"pair_id": f"{role}_pair_id", "motion": f"{role}_motion"}), on=f"{role}_pair_id", how="left")
     for role in ("anchor", "positive", "negative"):
         key = f"{role}_frame_index"
         t = t.join(feats.rename({"frame_index": key, "image": f"{role}_image"}), on=["episode_id", key], how="inner")

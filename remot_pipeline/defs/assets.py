@@ -44,7 +44,7 @@ CODE_VERSIONS = {
     "positive_pairs": "1",
     "frame_features": "1",
     "negatives": "1",
-    "triplets": "1",
+    "triplets": "2",
     "questions": "1",
     "release": "1",
     "catalog": "1",
@@ -233,10 +233,11 @@ FLOW_CHECK = "triplets__label_flow_agreement"
           group_name="experts",
           check_specs=stage_checks("triplets") + [dg.AssetCheckSpec(FLOW_CHECK, asset="triplets", blocking=False)])
 def triplets(context: dg.AssetExecutionContext, config: RemotConfig, negatives: dict, frame_features: dict,
-             episode_frames: dict, episodes: dict):
+             episode_frames: dict, episodes: dict, motion_pairs: dict):
     """Anchor / positive / negative with inline JPEGs, balanced across attribute, value and kind."""
     results = {d: build_triplets(negatives[d].table, frame_features[d].table, episode_frames[d].table, episodes[d],
-                                 config.max_triplets_per_domain, config.seed) for d in context.partition_keys}
+                                 config.max_triplets_per_domain, config.seed, motion_pairs[d].table)
+               for d in context.partition_keys}
     first = next((r.table for r in results.values() if r.table.num_rows), None)
     agreement = [row for d in context.partition_keys for row in domain_agreement(
         results[d].table, episode_frames[d].table, episodes[d], config.flow_check_episodes_per_domain)]
