@@ -1,6 +1,6 @@
 """Retrieval hard negatives at the issue's scale: exact vs approximate grouped search, side by side.
 
-    python bench/bench_retrieval.py [--frames 200000] [--queries 16500] [--k 10]
+    python bench/bench_retrieval.py [--frames 200000] [--queries 16500] [--k 10] [--repeats 3] [--broad]
 
 Target: hard negatives for 16,500 anchors among 200,000 candidate frames in <= 20 s on 2 cores.
 
@@ -25,7 +25,11 @@ Methods, both through ``core.retrieval.grouped_top_k`` with the default band
 * (b) approximate: 64-d PCA (fitted on 20,000 base rows, fit time included), 50 candidates per
   query, exact re-rank with the band; rows starved by the band fall back to exact.
 
+``--broad`` adds a second case where every other group is eligible (11 of 12), closer to an
+ungrouped search: there the GEMM dominates and the approximate path pays off.
+
 BLAS (OpenBLAS via numpy) keeps its default thread count (both cores here); nothing is pinned.
+The machine may be shared: each method runs ``--repeats`` times, interleaved; min and median.
 """
 
 import argparse

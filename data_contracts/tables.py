@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from data_contracts.fields import FIELDS, IMAGE
 
 #: Bump on any breaking change to a contract (a removed/renamed column, a changed type).
-CONTRACT_VERSION = "1.2.0"
+CONTRACT_VERSION = "2.0.0"
 
 _SCHEMA_KEY = b"remot.contract"
 
@@ -99,21 +99,23 @@ CONTRACTS: dict[str, TableContract] = {
         ),
         TableContract(
             "negatives",
-            "Negatives for positive pairs: anchor->negative has a conflicting value of the same attribute.",
+            "Negatives for positive pairs: negative_anchor->negative has the other value of the same attribute.",
             ("episode_id", "domain", "split", "attribute", "positive_pair_id", "negative_pair_id",
-             "anchor_frame_index", "positive_frame_index", "negative_frame_index", "positive_value",
-             "negative_value", "positive_magnitude", "negative_magnitude", "unit", "negative_kind",
+             "anchor_frame_index", "positive_frame_index", "negative_anchor_frame_index", "negative_frame_index",
+             "positive_value", "negative_value", "positive_magnitude", "negative_magnitude", "unit",
+             "positive_motion", "negative_motion", "negative_kind", "negative_transform",
              "negative_similarity", "object_color"),
         ),
         TableContract(
             "triplets",
-            "Anchor, positive, negative frames with labels and inline JPEGs.",
+            "A positive pair (anchor->positive) and a negative pair (negative_anchor->negative) with the same "
+            "attribute and opposite values, with labels, full motions and inline JPEGs.",
             ("triplet_id", "episode_id", "domain", "split", "scene_id", "attribute", "unit",
-             "anchor_frame_index", "positive_frame_index", "negative_frame_index", "anchor_timestamp_s",
-             "positive_timestamp_s", "negative_timestamp_s", "positive_value", "negative_value",
-             "positive_magnitude", "negative_magnitude", "positive_pair_id", "negative_pair_id",
-             "positive_motion", "negative_motion",
-             "negative_kind", "negative_similarity", "object_color", "anchor_image", "positive_image",
+             "anchor_frame_index", "positive_frame_index", "negative_anchor_frame_index", "negative_frame_index",
+             "anchor_timestamp_s", "positive_timestamp_s", "negative_anchor_timestamp_s", "negative_timestamp_s",
+             "positive_value", "negative_value", "positive_magnitude", "negative_magnitude", "positive_pair_id",
+             "negative_pair_id", "positive_motion", "negative_motion", "negative_kind", "negative_transform",
+             "negative_similarity", "object_color", "anchor_image", "positive_image", "negative_anchor_image",
              "negative_image", "source_locator"),
         ),
         TableContract(

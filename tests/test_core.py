@@ -74,44 +74,75 @@ def test_object_motion_removes_camera_ego_motion():
     np.testing.assert_allclose(disp[1], [0.5, 0, 0], atol=1e-12)
 
 
-def _labelled(rows):
-    base = dict(domain="navigation", split="train", unit="deg", dominance_ratio=3.0, object_color=None)
-    out = []
-    for e, a, b, attr, value, mag in rows:
-        out.append(dict(base, episode_id=e, pair_id=f"{e}:{a}-{b}", frame_index_a=a, frame_index_b=b,
-                        attribute=attr, value=value, magnitude=mag))
-    return conform(pa.Table.from_pylist(out), "labelled_pairs")
+def _yaw_episode(yaw_deg):
+    """A frames table for a camera that only turns (yaw left positive), one frame per angle."""
+    rows = []
+    for i, yaw in enumerate(yaw_deg):
+        pose = np.eye(4)
+        pose[:3, :3] = Rotation.from_rotvec([0.0, -np.radians(yaw), 0.0]).as_matrix()  # left = -y rotation
+        rows.append(dict(episode_id="s/e", domain="navigation", split="train", frame_index=i, timestamp_s=i * 0.1,
+                         cam2world=pose.ravel().tolist(), ee_pos_base_m=None, ee_rotvec_base_rad=None,
+                         gripper_width_m=None, objects=None, media_path="v.mp4", media_frame_index=i))
+    return conform(pa.Table.from_pylist(rows), "frames")
 
 
-def _features(episode, descs):
-    n = len(descs)
-    return conform(pa.table({
-        "episode_id": [episode] * n, "domain": ["navigation"] * n, "frame_index": list(descs),
-        "timestamp_s": [float(i) for i in descs], "image": [{"bytes": b"x", "path": "p"}] * n,
-        "descriptor": [list(map(float, v)) for v in descs.values()],
-    }), "frame_features")
+def test_negatives_of_every_kind_have_the_other_value_recomputed():
+    from remot_pipeline.core.labels import label_pairs
+    from remot_pipeline.core.motion import PairConfig, episode_motion_pairs
 
-
-def test_negatives_reversal_and_retrieval():
-    e = "s/e"
-    lab = _labelled([
-        (e, 10, 14, "yaw", "left", 20.0),   # the positive
-        (e, 10, 6, "yaw", "right", -20.0),  # reversal partner at 2a - p
-        (e, 10, 20, "yaw", "right", -25.0),  # retrieval candidates ...
-        (e, 10, 22, "yaw", "right", -30.0),
-        (e, 10, 24, "yaw", "right", -30.0),  # ... a near-duplicate of the positive
-        (e, 10, 16, "pitch", "up", 12.0),   # other attribute: never a negative for yaw
-    ])
-    unit = lambda v: np.asarray(v, float) / np.linalg.norm(v)
-    feats = _features(e, {10: unit([1, 0, 0]), 14: unit([0, 1, 0]), 6: unit([1, 1, 0]), 20: unit([0, 1, 1]),
-                          22: unit([0, 1, 0.2]), 24: unit([0, 1, 0.001]), 16: unit([0, 1, 0])})
-    res = build_negatives(lab, feats, near_duplicate_max=0.99)
+    yaw = [0, 5, 10, 15, 20, 25, 30, 25, 20, 15, 10, 5, 0]  # turns left, then back right
+    frames = _yaw_episode(yaw)
+    motion = episode_motion_pairs(frames, PairConfig(2, 6, 1, 10.0, 1.0)).table
+    lab = label_pairs(motion, "navigation").table
+    rng = np.random.default_rng(0)
+    desc = {i: (v / np.linalg.norm(v)).tolist() for i, v in enumerate(rng.normal(size=(len(yaw), 8)))}
+    feats = conform(pa.table({
+        "episode_id": ["s/e"] * len(yaw), "domain": ["navigation"] * len(yaw), "frame_index": list(desc),
+        "timestamp_s": [i * 0.1 for i in desc], "image": [{"bytes": b"x", "path": "p"}] * len(yaw),
+        "descriptor": list(desc.values())}), "frame_features")
+    res = build_negatives(lab, motion, feats, "navigation")
     assert res.balanced()
-    rows = {r["negative_kind"]: r for r in res.table.to_pylist() if r["positive_pair_id"] == f"{e}:10-14"}
-    assert rows["temporal_reversal"]["negative_frame_index"] == 6
-    assert rows["retrieval"]["negative_frame_index"] == 22  # most similar below the near-duplicate bound
-    assert all(r["negative_value"] != r["positive_value"] for r in res.table.to_pylist())
-    assert rows["retrieval"]["negative_similarity"] == pytest.approx(float(unit([0, 1, 0.2]) @ unit([0, 1, 0])))
+    rows = res.table.to_pylist()
+    assert {r["negative_kind"] for r in rows} == {"temporal_reversal", "mirror", "retrieval"}
+    for r in rows:
+        assert r["attribute"] == "yaw" and r["negative_value"] != r["positive_value"]
+        assert np.sign(r["negative_magnitude"]) == -np.sign(r["positive_magnitude"])
+        if r["negative_kind"] == "temporal_reversal":
+            assert (r["negative_anchor_frame_index"], r["negative_frame_index"]) == (r["positive_frame_index"], r["anchor_frame_index"])
+            np.testing.assert_allclose(r["negative_motion"]["cam_rotvec_a_rad"], -np.asarray(r["positive_motion"]["cam_rotvec_a_rad"]), atol=1e-12)
+        elif r["negative_kind"] == "mirror":
+            assert r["negative_transform"] == "hflip" and r["negative_pair_id"] == r["positive_pair_id"] + "|hflip"
+            assert r["negative_magnitude"] == pytest.approx(-r["positive_magnitude"], abs=1e-9)
+        else:
+            # the hardest negative: no other-value pair of the episode ends in a view more similar to the positive's
+            pos = np.asarray(desc[r["positive_frame_index"]])
+            others = [x for x in lab.to_pylist() if x["attribute"] == "yaw" and x["value"] != r["positive_value"]]
+            sims = [float(pos @ np.asarray(desc[x["frame_index_b"]])) for x in others]
+            best = max(v for v in sims if v <= 0.98)
+            assert r["negative_similarity"] == pytest.approx(best, abs=1e-6)
+            chosen = [x for x in others if x["frame_index_a"] == r["negative_anchor_frame_index"]
+                      and x["frame_index_b"] == r["negative_frame_index"]]
+            assert chosen and chosen[0]["pair_id"] == r["negative_pair_id"]
+
+
+def test_mirror_motion_flips_exactly_what_a_mirror_flips():
+    from remot_pipeline.core.negatives import mirror_motion
+
+    t = pa.table({
+        "cam_translation_a_m": pa.array([[0.1, 0.2, 0.3]], pa.list_(pa.float64(), 3)),
+        "cam_rotvec_a_rad": pa.array([[0.4, 0.5, 0.6]], pa.list_(pa.float64(), 3)),
+        "yaw_left_deg": [-28.6], "pitch_up_deg": [22.9], "roll_cw_deg": [34.4],
+        "ee_disp_cam_m": pa.nulls(1, pa.list_(pa.float64(), 3)), "ee_wrist_rot_deg": pa.nulls(1, pa.float64()),
+        "object_disp_a_m": pa.array([[1.0, 0.0, -1.0]], pa.list_(pa.float64(), 3)),
+    })
+    m = mirror_motion(t).to_pylist()[0]
+    assert m["cam_translation_a_m"] == [-0.1, 0.2, 0.3] and m["cam_rotvec_a_rad"] == [0.4, -0.5, -0.6]
+    assert (m["yaw_left_deg"], m["pitch_up_deg"], m["roll_cw_deg"]) == (28.6, 22.9, -34.4)
+    assert m["object_disp_a_m"] == [-1.0, 0.0, -1.0] and m["ee_disp_cam_m"] is None
+    # the mirrored rotation is M R M with M = diag(-1, 1, 1)
+    r = Rotation.from_rotvec([0.4, 0.5, 0.6]).as_matrix()
+    mirror = np.diag([-1.0, 1.0, 1.0])
+    np.testing.assert_allclose(Rotation.from_matrix(mirror @ r @ mirror).as_rotvec(), m["cam_rotvec_a_rad"], atol=1e-12)
 
 
 def test_select_balanced_round_robins_strata():
@@ -128,7 +159,7 @@ def test_select_balanced_round_robins_strata():
 def test_questions_are_correct_balanced_and_traceable():
     t = dict(triplet_id="t1", episode_id="e", domain="simulation", split="train", attribute="object_lateral",
              object_color="red", positive_value="left", negative_value="right", positive_pair_id="e:1-5",
-             negative_pair_id="e:1-9")
+             negative_pair_id="e:1-9", anchor_frame_index=1, negative_anchor_frame_index=1, negative_transform="none")
     qs = triplet_questions(t, seed=0)
     assert [q["question_type"] for q in qs] == ["multiple_choice", "true_false", "true_false"]
     mc = qs[0]
@@ -138,6 +169,7 @@ def test_questions_are_correct_balanced_and_traceable():
     for q in qs[1:]:
         role = q["image_roles"][1]
         value = t[f"{role}_value"]
+        assert q["image_roles"][0] == ("anchor" if role == "positive" else "negative_anchor")
         assert (phrase("object_lateral", value, "red") in q["prompt"]) == (q["answer"] == "true")
         assert q["asserted_pair_id"] == t[f"{role}_pair_id"]
     # over many triplets the letters and truth values balance out
@@ -218,3 +250,14 @@ def test_manipulation_motion_columns_from_end_effector_signals():
     assert fwd["ee_wrist_rot_deg"] == pytest.approx(20.0) and t["e:2-0"]["ee_wrist_rot_deg"] == pytest.approx(-20.0)
     assert fwd["gripper_delta_m"] == pytest.approx(-0.02)
     assert res.balanced()
+
+
+def test_pair_questions_when_the_negative_pair_does_not_start_at_the_anchor():
+    t = dict(triplet_id="t2", episode_id="e", domain="navigation", split="train", attribute="yaw", object_color=None,
+             positive_value="left", negative_value="right", positive_pair_id="e:1-5", negative_pair_id="e:5-1",
+             anchor_frame_index=1, negative_anchor_frame_index=5, negative_transform="none")
+    mc = triplet_questions(t, seed=0)[0]
+    assert mc["prompt"].count("<image>") == 4 and "In which pair has the camera turned to the left?" in mc["prompt"]
+    first_pair = mc["image_roles"][:2]
+    assert mc["answer"] == ("A" if first_pair == ["anchor", "positive"] else "B")
+    assert sorted(mc["image_roles"]) == sorted(["anchor", "positive", "negative_anchor", "negative"])

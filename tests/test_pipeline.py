@@ -7,6 +7,8 @@ import dagster as dg
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401
 import pyarrow.parquet as pq
 import pytest
 
@@ -87,28 +89,59 @@ def test_duckdb_catalog_example_queries(run):
 
 
 def test_every_answer_is_traceable_to_the_metadata(run):
-    """Join each question to the motion pair it asserts, recompute its answer from the label."""
+    """Join each question to the motion pair it asserts and recompute its answer from the label.
+
+    A mirrored pair (``<pair_id>|hflip``) is traced to its source pair's motion, mirrored and
+    relabelled by the labeller."""
+    from remot_pipeline.core.labels import label_pairs
+    from remot_pipeline.core.negatives import mirror_motion
+    from remot_pipeline.core.questions import phrase
+
     root, _ = run
     store = StageStore(root / "stages")
     for d in DOMAINS:
-        lab = pl.from_arrow(store.read("positive_pairs", d).table)
+        lab = pl.from_arrow(store.read("positive_pairs", d).table).select("pair_id", "attribute", "value")
+        motion = store.read("motion_pairs", d).table
         q = pl.from_arrow(store.read("questions", d).table)
-        t = pl.from_arrow(store.read("triplets", d).table.drop(["anchor_image", "positive_image", "negative_image"]))
-        joined = q.join(lab.select("pair_id", "attribute", "value"), left_on="asserted_pair_id", right_on="pair_id", how="left")
-        assert joined["value"].null_count() == 0, "every asserted pair is a labelled pair"
+        t = pl.from_arrow(store.read("triplets", d).table.drop(
+            ["anchor_image", "positive_image", "negative_anchor_image", "negative_image", "positive_motion", "negative_motion"]))
+        mirrored_ids = [i for i in q["asserted_pair_id"].unique().to_list() if i.endswith("|hflip")]
+        if mirrored_ids:
+            base = motion.filter(pa.compute.is_in(motion.column("pair_id"), pa.array([i[:-6] for i in mirrored_ids])))
+            relabelled = pl.from_arrow(label_pairs(mirror_motion(base), d).table).select(
+                (pl.col("pair_id") + "|hflip").alias("pair_id"), "attribute", "value")
+            lab = pl.concat([lab, relabelled])
+        joined = q.join(lab, left_on="asserted_pair_id", right_on="pair_id", how="left")
+        assert joined["value"].null_count() == 0, "every asserted pair is a labelled (or mirrored and relabelled) pair"
         assert (joined["attribute"] == joined["attribute_right"]).all()
-        tf = joined.filter(pl.col("question_type") == "true_false")
-        from remot_pipeline.core.questions import phrase
-        colors = t.select("triplet_id", "object_color")
-        tf = tf.join(colors, on="triplet_id")
+        tf = joined.filter(pl.col("question_type") == "true_false").join(t.select("triplet_id", "object_color"), on="triplet_id")
         for row in tf.iter_rows(named=True):
             said_true = phrase(row["attribute"], row["value"], row["object_color"]) in row["prompt"]
             assert said_true == (row["answer"] == "true")
-        # Negatives never share the positive's value; reversal negatives sit at 2a - p.
+        # Negatives never share the positive's value, and each kind has its shape.
         assert (t["negative_value"] != t["positive_value"]).all()
         rev = t.filter(pl.col("negative_kind") == "temporal_reversal")
-        assert (rev["negative_frame_index"] == 2 * rev["anchor_frame_index"] - rev["positive_frame_index"]).all()
+        assert (rev["negative_anchor_frame_index"] == rev["positive_frame_index"]).all()
+        assert (rev["negative_frame_index"] == rev["anchor_frame_index"]).all()
+        mir = t.filter(pl.col("negative_kind") == "mirror")
+        assert (mir["negative_transform"] == "hflip").all() and (mir["negative_frame_index"] == mir["positive_frame_index"]).all()
         assert (np.sign(t["positive_magnitude"].to_numpy()) == -np.sign(t["negative_magnitude"].to_numpy())).all()
+        assert set(t["negative_kind"].unique()) == {"temporal_reversal", "mirror", "retrieval"}
+
+
+def test_reversed_and_mirrored_negatives_are_exactly_the_negated_motion(run):
+    root, _ = run
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    rows = con.execute("""
+        SELECT negative_kind, positive_motion.cam_rotvec_a_rad, negative_motion.cam_rotvec_a_rad,
+               positive_motion.yaw_left_deg, negative_motion.yaw_left_deg
+        FROM triplets WHERE domain = 'navigation' AND negative_kind IN ('temporal_reversal', 'mirror')""").fetchall()
+    kinds = {r[0] for r in rows}
+    assert kinds == {"temporal_reversal", "mirror"}
+    for kind, pos_rv, neg_rv, pos_yaw, neg_yaw in rows:
+        expected = -np.asarray(pos_rv) if kind == "temporal_reversal" else np.asarray(pos_rv) * [1, -1, -1]
+        np.testing.assert_allclose(neg_rv, expected, atol=1e-12)
+        assert neg_yaw == pytest.approx(-pos_yaw, abs=1e-9)
 
 
 def test_answers_are_balanced(run):
@@ -239,3 +272,13 @@ def test_triplet_motion_structs_carry_the_labelled_magnitudes(run):
         assert pm == pytest.approx(py) and nm == pytest.approx(ny)
     (n_null,) = con.execute("SELECT count(*) FROM triplets WHERE positive_motion IS NULL OR negative_motion IS NULL").fetchone()
     assert n_null == 0
+
+
+def test_retrieved_negatives_are_more_similar_than_random_frames(run):
+    from remot_pipeline.core.negatives import retrieval_vs_random
+
+    root, _ = run
+    store = StageStore(root / "stages")
+    for d in DOMAINS:
+        retrieved, random_ = retrieval_vs_random(store.read("negatives", d).table, store.read("frame_features", d).table)
+        assert len(retrieved) > 10 and retrieved.mean() > random_.mean(), (d, retrieved.mean(), random_.mean())

@@ -119,17 +119,20 @@ def triplet_agreement(triplets, tracks: dict[str, np.ndarray]) -> list[dict]:
     has the labelled sign. ``tracks``: episode_id -> :func:`flow_track` output."""
     counts: dict[tuple, list[int]] = {}
     cols = ["episode_id", "domain", "attribute", "negative_kind", "anchor_frame_index", "positive_frame_index",
-            "negative_frame_index", "positive_value", "negative_value"]
+            "negative_anchor_frame_index", "negative_frame_index", "positive_value", "negative_value",
+            "negative_transform"]
     for t in triplets.select(cols).to_pylist():
         track = tracks.get(t["episode_id"])
         if track is None:
             continue
-        for role in ("positive", "negative"):
+        for role, start in (("positive", "anchor"), ("negative", "negative_anchor")):
             exp = expected_sign(t["attribute"], t[f"{role}_value"])
             if exp is None:
                 continue
             col, sign = exp
-            measured = track[t[f"{role}_frame_index"], col] - track[t["anchor_frame_index"], col]
+            measured = track[t[f"{role}_frame_index"], col] - track[t[f"{start}_frame_index"], col]
+            if role == "negative" and t["negative_transform"] == "hflip" and col != 1:
+                measured = -measured  # a horizontal mirror negates horizontal flow
             key = (t["domain"], t["attribute"], role, t["negative_kind"])
             c = counts.setdefault(key, [0, 0])
             c[0] += 1

@@ -25,12 +25,16 @@ from remot_pipeline.core.ledger import StageResult
 
 
 #: Magnitude bands per family of attribute, ``(min, max)`` in the family's unit. Rotation is
-#: ReMoT's [10, 50] deg. Translations: a camera step must be visible across a room (0.3-3 m);
+#: ReMoT's [10, 50] deg. The dominance margin compares magnitudes divided by their band minimum,
+#: so the minima must be visually comparable: a 0.5 m sideways step seen at about 3 m shifts
+#: the view by about 10 deg, like the rotation minimum (with 0.3 m, a 0.4 m step with a 9 deg
+#: counter-turn was labelled "moved right" while the image mostly showed the turn: the flow check
+#: caught it). So the camera band is 0.5-3 m;
 #: an end effector moves 5-50 cm in a pick-and-place; a gripper change of 2 cm is a quarter of
 #: a typical 8 cm stroke; an object must move 20 cm to be unambiguous at 2-5 m viewing distance.
 DEFAULT_BANDS: dict[str, tuple[float, float]] = {
     "rotation_deg": (10.0, 50.0),
-    "camera_translation_m": (0.3, 3.0),
+    "camera_translation_m": (0.5, 3.0),
     "ee_translation_m": (0.05, 0.5),
     "gripper_m": (0.02, 0.2),
     "object_translation_m": (0.2, 3.0),

@@ -2,10 +2,13 @@
 
 Each triplet yields three questions:
 
-* multiple choice: image 1 is the anchor, images 2 and 3 are the positive and negative in a
-  seeded order; "in which image has <the subject> <moved so>?" The letter is A or B.
-* true/false about anchor -> positive, and true/false about anchor -> negative. Each asks
-  about one of the attribute's two values, drawn per question, so the answers are balanced.
+* multiple choice. When the negative pair starts at the anchor (retrieved negatives), image 1 is
+  the anchor and images 2 and 3 the positive and negative in a seeded order: "in which image
+  has <the subject> <moved so>?". Otherwise (reversed or mirrored negatives) the two pairs are
+  shown as pair A (images 1->2) and pair B (images 3->4) in a seeded order: "in which pair ...?".
+  The letter is A or B.
+* true/false about the positive pair and about the negative pair. Each asks about one of the
+  attribute's two values, drawn per question, so the answers are balanced.
 
 Every answer is traceable: ``asserted_pair_id`` names the motion pair whose label it asserts.
 The text never contains the answer.
@@ -61,35 +64,51 @@ def _bit(*parts: object) -> int:
     return int(stable_key(*parts)[:8], 16) & 1
 
 
+def shares_anchor(t: dict) -> bool:
+    """Whether the negative pair starts at the anchor's own (unmirrored) image."""
+    return t["negative_anchor_frame_index"] == t["anchor_frame_index"] and t["negative_transform"] == "none"
+
+
 def triplet_questions(t: dict, seed: int) -> list[dict]:
     """Three questions for one triplet row (a dict of the triplets contract's columns)."""
     attr, color = t["attribute"], t["object_color"]
     base = {k: t[k] for k in ("triplet_id", "episode_id", "domain", "split", "attribute")}
     out = []
 
-    # Multiple choice: which image shows the positive's value?
+    # Multiple choice: which image (shared anchor) or which pair shows the positive's value?
     pos_first = _bit(seed, t["triplet_id"], "mc") == 0
-    roles = ["anchor", "positive", "negative"] if pos_first else ["anchor", "negative", "positive"]
     claim = phrase(attr, t["positive_value"], color)
-    prompt = (
-        "Image 1: <image>\nImage 2: <image>\nImage 3: <image>\n"
-        f"Image 1 is the reference view. Compared with image 1, in which image has {claim}?\n"
-        "A) Image 2\nB) Image 3\n" + SCAFFOLD
-    )
+    if shares_anchor(t):
+        roles = ["anchor", "positive", "negative"] if pos_first else ["anchor", "negative", "positive"]
+        prompt = (
+            "Image 1: <image>\nImage 2: <image>\nImage 3: <image>\n"
+            f"Image 1 is the reference view. Compared with image 1, in which image has {claim}?\n"
+            "A) Image 2\nB) Image 3\n" + SCAFFOLD
+        )
+        options = ["Image 2", "Image 3"]
+    else:
+        pairs = [["anchor", "positive"], ["negative_anchor", "negative"]]
+        roles = pairs[0] + pairs[1] if pos_first else pairs[1] + pairs[0]
+        prompt = (
+            "Image 1: <image>\nImage 2: <image>\nImage 3: <image>\nImage 4: <image>\n"
+            f"Pair A goes from image 1 to image 2; pair B goes from image 3 to image 4. In which pair has {claim}?\n"
+            "A) Pair A\nB) Pair B\n" + SCAFFOLD
+        )
+        options = ["Pair A", "Pair B"]
     out.append({**base, "question_type": "multiple_choice", "prompt": prompt, "image_roles": roles,
-                "answer": "A" if pos_first else "B", "options": ["Image 2", "Image 3"], "parse_rule": "choice_letter",
+                "answer": "A" if pos_first else "B", "options": options, "parse_rule": "choice_letter",
                 "asserted_pair_id": t["positive_pair_id"]})
 
     # True/false about each pair; the asked value is drawn so that answers are balanced.
-    for role, value, pair_id in (("positive", t["positive_value"], t["positive_pair_id"]),
-                                 ("negative", t["negative_value"], t["negative_pair_id"])):
-        ask_true = _bit(seed, t["triplet_id"], "tf", role) == 0
+    for first, second, value, pair_id in (("anchor", "positive", t["positive_value"], t["positive_pair_id"]),
+                                          ("negative_anchor", "negative", t["negative_value"], t["negative_pair_id"])):
+        ask_true = _bit(seed, t["triplet_id"], "tf", second) == 0
         asked = value if ask_true else _other(attr, value)
         prompt = (
             "Image 1: <image>\nImage 2: <image>\n"
             f"True or false: between image 1 and image 2, {phrase(attr, asked, color)}.\n" + SCAFFOLD
         )
-        out.append({**base, "question_type": "true_false", "prompt": prompt, "image_roles": ["anchor", role],
+        out.append({**base, "question_type": "true_false", "prompt": prompt, "image_roles": [first, second],
                     "answer": "true" if ask_true else "false", "options": ["true", "false"], "parse_rule": "true_false",
                     "asserted_pair_id": pair_id})
     for q in out:
@@ -101,7 +120,8 @@ def build_questions(triplets: pa.Table, seed: int) -> StageResult:
     if triplets.num_rows == 0:
         return StageResult(empty("questions"), empty("quarantine"), 0, {})
     cols = ["triplet_id", "episode_id", "domain", "split", "attribute", "object_color", "positive_value",
-            "negative_value", "positive_pair_id", "negative_pair_id"]
+            "negative_value", "positive_pair_id", "negative_pair_id", "anchor_frame_index",
+            "negative_anchor_frame_index", "negative_transform"]
     rows = [q for t in triplets.select(cols).to_pylist() for q in triplet_questions(t, seed)]
     table = conform(pa.Table.from_pylist(rows), "questions")
     # Ledger unit: question slots (3 per triplet); every slot yields a question.

@@ -1,4 +1,6 @@
-"""Triplets: anchor, positive and negative frames with their labels and inline JPEGs.
+"""Triplets: a positive pair (anchor -> positive) and a negative pair (negative anchor ->
+negative) with the same attribute and opposite values, their labels and inline JPEGs. For a
+retrieved negative the negative anchor is the anchor itself (three distinct images).
 
 Selection is balanced: candidates are deduplicated to one per (anchor frame, attribute,
 negative kind), then taken round-robin across strata (attribute, positive value, negative
@@ -9,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 
+import cv2
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from data_contracts import conform, contract, empty
-from data_contracts.fields import MOTION
 from remot_pipeline.core.ledger import StageResult
 
 
@@ -37,10 +40,20 @@ def select_balanced(negatives: pl.DataFrame, max_per_domain: int, seed: int) -> 
     return ranked.sort(["_rank", "_key"]).head(max_per_domain).drop("_rank", "_key")
 
 
+def hflip_jpeg(image: dict) -> dict:
+    """A horizontally mirrored copy of a ``{bytes, path}`` JPEG (path marked ``#hflip``)."""
+    rgb = cv2.imdecode(np.frombuffer(image["bytes"], np.uint8), cv2.IMREAD_COLOR)
+    ok, buf = cv2.imencode(".jpg", cv2.flip(rgb, 1), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise ValueError(f"cannot re-encode {image['path']}")
+    return {"bytes": buf.tobytes(), "path": image["path"] + "#hflip"}
+
+
 def build_triplets(
     negatives: pa.Table, features: pa.Table, frames: pa.Table, episodes: pa.Table, max_per_domain: int, seed: int,
-    motion_pairs: pa.Table,
 ) -> StageResult:
+    """Balanced triplets with the JPEGs of all four frames (anchor, positive, negative anchor,
+    negative); mirrored negatives get mirrored images."""
     neg = pl.from_arrow(negatives)
     if neg.height == 0:
         return StageResult(empty("triplets"), empty("quarantine"), 0, {})
@@ -49,12 +62,8 @@ def build_triplets(
     fr = pl.from_arrow(frames.select(["episode_id", "frame_index", "timestamp_s", "media_path", "media_frame_index"]))
     eps = pl.from_arrow(episodes.select(["episode_id", "scene_id", "source_root"]))
     t = chosen.join(eps, on="episode_id", how="left")
-    motion_fields = [f.name for f in MOTION]
-    mp = pl.from_arrow(motion_pairs.select(["pair_id", *motion_fields])).select(
-        "pair_id", pl.struct(motion_fields).alias("motion"))
-    for role in ("positive", "negative"):
-        t = t.join(mp.rename({"pair_id": f"{role}_pair_id", "motion": f"{role}_motion"}), on=f"{role}_pair_id", how="left")
-    for role in ("anchor", "positive", "negative"):
+    roles = ("anchor", "positive", "negative_anchor", "negative")
+    for role in roles:
         key = f"{role}_frame_index"
         t = t.join(feats.rename({"frame_index": key, "image": f"{role}_image"}), on=["episode_id", key], how="inner")
         t = t.join(
@@ -62,19 +71,21 @@ def build_triplets(
                        "media_frame_index": f"{role}_media_index"}),
             on=["episode_id", key], how="inner",
         )
+    flip = t["negative_transform"].to_numpy() == "hflip"
+    for role in ("negative_anchor", "negative"):
+        images = t[f"{role}_image"].to_list()
+        t = t.with_columns(pl.Series(f"{role}_image", [hflip_jpeg(im) if f else im for im, f in zip(images, flip)],
+                                     dtype=t.schema[f"{role}_image"]))
+    parts = [pl.col("source_root"), pl.lit("/")]
+    for i, role in enumerate(roles):
+        parts += ([pl.lit(" | ")] if i else []) + [pl.col(f"{role}_media"), pl.lit("#"), pl.col(f"{role}_media_index").cast(pl.String)]
     t = t.with_columns(
-        pl.concat_str(
-            [pl.col("source_root"), pl.lit("/"), pl.col("anchor_media"), pl.lit("#"), pl.col("anchor_media_index").cast(pl.String),
-             pl.lit(" | "), pl.col("positive_media"), pl.lit("#"), pl.col("positive_media_index").cast(pl.String),
-             pl.lit(" | "), pl.col("negative_media"), pl.lit("#"), pl.col("negative_media_index").cast(pl.String)]
-        ).alias("source_locator"),
-    )
-    t = t.with_columns(
+        pl.concat_str(parts).alias("source_locator"),
         pl.Series("triplet_id", [
-            stable_key(e, a, p, n, k)[:20]
-            for e, a, p, n, k in zip(t["episode_id"], t["anchor_frame_index"], t["positive_frame_index"],
-                                      t["negative_frame_index"], t["negative_kind"])
-        ], dtype=pl.String)
+            stable_key(e, a, p, na, n, k)[:20]
+            for e, a, p, na, n, k in zip(t["episode_id"], t["anchor_frame_index"], t["positive_frame_index"],
+                                          t["negative_anchor_frame_index"], t["negative_frame_index"], t["negative_kind"])
+        ], dtype=pl.String),
     ).sort("triplet_id")
     out = conform(t.select(list(contract("triplets").columns)).to_arrow(), "triplets")
     filtered = {"not_selected_for_balance": neg.height - chosen.height, "missing_keyframe": chosen.height - out.num_rows}

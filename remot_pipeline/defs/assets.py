@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,7 +25,7 @@ from remot_pipeline.core.ingest import ingest_episodes
 from remot_pipeline.core.labels import label_pairs
 from remot_pipeline.core.ledger import StageResult, concat
 from remot_pipeline.core.motion import episode_motion_pairs
-from remot_pipeline.core.negatives import build_negatives
+from remot_pipeline.core.negatives import build_negatives, retrieval_vs_random
 from remot_pipeline.core.questions import build_questions
 from remot_pipeline.core.triplets import build_triplets
 from remot_pipeline.defs import plots
@@ -43,8 +44,8 @@ CODE_VERSIONS = {
     "motion_pairs": "1",
     "positive_pairs": "1",
     "frame_features": "1",
-    "negatives": "1",
-    "triplets": "2",
+    "negatives": "2",
+    "triplets": "3",
     "questions": "1",
     "release": "1",
     "catalog": "1",
@@ -218,12 +219,19 @@ def frame_features(context: dg.AssetExecutionContext, config: RemotConfig, posit
 
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["negatives"],
           group_name="experts", check_specs=stage_checks("negatives"))
-def negatives(context: dg.AssetExecutionContext, config: RemotConfig, positive_pairs: dict, frame_features: dict):
-    """N: temporal-reversal and retrieved hard negatives, labels recomputed from their own pairs."""
-    results = {d: build_negatives(positive_pairs[d].table, frame_features[d].table, config.near_duplicate_max)
+def negatives(context: dg.AssetExecutionContext, config: RemotConfig, positive_pairs: dict, motion_pairs: dict,
+              frame_features: dict):
+    """N: temporal-reversal, mirrored and retrieved hard negatives, labels recomputed from their own motion."""
+    results = {d: build_negatives(positive_pairs[d].table, motion_pairs[d].table, frame_features[d].table, d,
+                                  config.bands.table(), config.dominance_margin, config.near_duplicate_max)
                for d in context.partition_keys}
+    sims = {d: retrieval_vs_random(results[d].table, frame_features[d].table) for d in context.partition_keys}
+    summary = {d: {"retrieved_mean": round(float(np.mean(r)), 4), "random_mean": round(float(np.mean(x)), 4), "n": len(r)}
+               for d, (r, x) in sims.items() if len(r)}
     yield from emit("negatives", "negatives", results,
-                    {"filtered_by_rule": dg.MetadataValue.json({d: r.rows_filtered for d, r in results.items()})})
+                    {"filtered_by_rule": dg.MetadataValue.json({d: r.rows_filtered for d, r in results.items()}),
+                     "similarity_to_positive": dg.MetadataValue.json(summary),
+                     "similarity_histograms": plots.similarity_histograms(sims)})
 
 
 FLOW_CHECK = "triplets__label_flow_agreement"
@@ -233,11 +241,10 @@ FLOW_CHECK = "triplets__label_flow_agreement"
           group_name="experts",
           check_specs=stage_checks("triplets") + [dg.AssetCheckSpec(FLOW_CHECK, asset="triplets", blocking=False)])
 def triplets(context: dg.AssetExecutionContext, config: RemotConfig, negatives: dict, frame_features: dict,
-             episode_frames: dict, episodes: dict, motion_pairs: dict):
+             episode_frames: dict, episodes: dict):
     """Anchor / positive / negative with inline JPEGs, balanced across attribute, value and kind."""
     results = {d: build_triplets(negatives[d].table, frame_features[d].table, episode_frames[d].table, episodes[d],
-                                 config.max_triplets_per_domain, config.seed, motion_pairs[d].table)
-               for d in context.partition_keys}
+                                 config.max_triplets_per_domain, config.seed) for d in context.partition_keys}
     first = next((r.table for r in results.values() if r.table.num_rows), None)
     agreement = [row for d in context.partition_keys for row in domain_agreement(
         results[d].table, episode_frames[d].table, episodes[d], config.flow_check_episodes_per_domain)]

@@ -50,16 +50,16 @@ def triplet_sheet(triplets: pa.Table, n: int = 4) -> dg.MetadataValue:
     import matplotlib.pyplot as plt
 
     rows = triplets.slice(0, n).to_pylist()
-    fig, axes = plt.subplots(max(1, len(rows)), 3, figsize=(9, 2.4 * max(1, len(rows))), squeeze=False)
+    roles = ("anchor", "positive", "negative_anchor", "negative")
+    fig, axes = plt.subplots(max(1, len(rows)), 4, figsize=(12, 2.4 * max(1, len(rows))), squeeze=False)
     for r, t in enumerate(rows):
-        for c, role in enumerate(("anchor", "positive", "negative")):
+        for c, role in enumerate(roles):
             img = cv2.imdecode(np.frombuffer(t[f"{role}_image"]["bytes"], np.uint8), cv2.IMREAD_COLOR)
             axes[r][c].imshow(img[:, :, ::-1])
             axes[r][c].axis("off")
-            label = "" if role == "anchor" else f": {t[f'{role}_value']} ({t[f'{role}_magnitude']:+.2f} {t['unit']})"
+            label = f": {t[f'{role}_value']} ({t[f'{role}_magnitude']:+.2f} {t['unit']})" if role in ("positive", "negative") else ""
             axes[r][c].set_title(f"{role}{label}", fontsize=8)
-        axes[r][0].set_ylabel(t["attribute"])
-        axes[r][0].set_title(f"anchor ({t['attribute']}, {t['negative_kind']})", fontsize=8)
+        axes[r][0].set_title(f"anchor ({t['attribute']}; negative: {t['negative_kind']})", fontsize=8)
     return _png_md(fig, "triplets")
 
 
@@ -82,3 +82,22 @@ def preview(table: pa.Table, n: int = 8) -> dg.MetadataValue:
 
     head = "| " + " | ".join(keep) + " |\n|" + "---|" * len(keep) + "\n"
     return dg.MetadataValue.md(head + "\n".join("| " + " | ".join(fmt(r[k]) for k in keep) + " |" for r in rows))
+
+
+def similarity_histograms(samples: dict[str, tuple]) -> dg.MetadataValue:
+    """Per domain: similarity to the positive of retrieved negatives vs random frames."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    domains = [d for d, (r, _) in samples.items() if len(r)]
+    fig, axes = plt.subplots(1, max(1, len(domains)), figsize=(4.5 * max(1, len(domains)), 3.0), squeeze=False)
+    for ax, d in zip(axes[0], domains):
+        retrieved, random_ = samples[d]
+        bins = np.linspace(-1, 1, 41)
+        ax.hist(random_, bins=bins, alpha=0.6, label=f"random frame (mean {np.mean(random_):.2f})")
+        ax.hist(retrieved, bins=bins, alpha=0.6, label=f"retrieved negative (mean {np.mean(retrieved):.2f})")
+        ax.set_title(f"{d}: cosine similarity to the positive")
+        ax.legend(fontsize=7)
+    return _png_md(fig, "retrieval vs random similarity")

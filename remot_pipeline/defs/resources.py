@@ -35,7 +35,7 @@ class BandsConfig(dg.Config):
 
     rotation_deg_min: float = 10.0
     rotation_deg_max: float = 50.0
-    camera_translation_m_min: float = 0.3
+    camera_translation_m_min: float = 0.5
     camera_translation_m_max: float = 3.0
     ee_translation_m_min: float = 0.05
     ee_translation_m_max: float = 0.5
