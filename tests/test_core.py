@@ -33,7 +33,7 @@ def test_translation_competes_with_rotation_after_normalisation():
     attrs = ATTRIBUTES["navigation"]
     mags = np.zeros((1, len(attrs)))
     mags[0, 0] = 15.0  # yaw 15 deg = 1.5 x its band minimum
-    mags[0, 3] = 0.9  # forward 0.9 m = 3 x its band minimum
+    mags[0, 3] = 1.5  # forward 1.5 m = 3 x its band minimum (0.5 m)
     keep, which, _, _ = label(mags, attrs, 1.5)
     assert keep[0] and attrs[which[0]].name == "translation_forward"
 

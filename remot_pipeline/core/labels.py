@@ -29,15 +29,16 @@ from remot_pipeline.core.ledger import StageResult
 #: so the minima must be visually comparable: a 0.5 m sideways step seen at about 3 m shifts
 #: the view by about 10 deg, like the rotation minimum (with 0.3 m, a 0.4 m step with a 9 deg
 #: counter-turn was labelled "moved right" while the image mostly showed the turn: the flow check
-#: caught it). So the camera band is 0.5-3 m;
-#: an end effector moves 5-50 cm in a pick-and-place; a gripper change of 2 cm is a quarter of
-#: a typical 8 cm stroke; an object must move 20 cm to be unambiguous at 2-5 m viewing distance.
+#: caught it). So the camera band is 0.5-3 m, and for the same reason an object's own motion must
+#: be at least 0.35 m (0.2 m let small slides under a camera pan through, where the pan dominates
+#: the image). An end effector moves 5-50 cm in a pick-and-place; a gripper change of 2 cm is a
+#: quarter of a typical 8 cm stroke.
 DEFAULT_BANDS: dict[str, tuple[float, float]] = {
     "rotation_deg": (10.0, 50.0),
     "camera_translation_m": (0.5, 3.0),
     "ee_translation_m": (0.05, 0.5),
     "gripper_m": (0.02, 0.2),
-    "object_translation_m": (0.2, 3.0),
+    "object_translation_m": (0.35, 3.0),
 }
 
 

@@ -248,7 +248,8 @@ def triplets(context: dg.AssetExecutionContext, config: RemotConfig, negatives: 
     first = next((r.table for r in results.values() if r.table.num_rows), None)
     agreement = [row for d in context.partition_keys for row in domain_agreement(
         results[d].table, episode_frames[d].table, episodes[d], config.flow_check_episodes_per_domain)]
-    extra = {"balance": plots.preview(_counts(results, ["domain", "attribute", "positive_value", "negative_kind"]), 40),
+    balance = _counts(results, ["domain", "attribute", "positive_value", "negative_kind"])
+    extra = {"balance": plots.preview(balance, 60), "balance_plot": plots.balance_bars(balance),
              "label_flow_agreement": plots.preview(pa.Table.from_pylist(agreement) if agreement else pa.table({}), 60)}
     if first is not None:
         extra["examples"] = plots.triplet_sheet(first)

@@ -101,3 +101,28 @@ def similarity_histograms(samples: dict[str, tuple]) -> dg.MetadataValue:
         ax.set_title(f"{d}: cosine similarity to the positive")
         ax.legend(fontsize=7)
     return _png_md(fig, "retrieval vs random similarity")
+
+
+def balance_bars(counts: pa.Table) -> dg.MetadataValue:
+    """Triplets per (attribute, value), stacked by negative kind, one panel per domain."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = counts.to_pylist()
+    domains = sorted({r["domain"] for r in rows})
+    kinds = sorted({r["negative_kind"] for r in rows})
+    fig, axes = plt.subplots(1, max(1, len(domains)), figsize=(5 * max(1, len(domains)), 3.4), squeeze=False)
+    for ax, d in zip(axes[0], domains):
+        labels = sorted({(r["attribute"], r["positive_value"]) for r in rows if r["domain"] == d})
+        bottom = np.zeros(len(labels))
+        for kind in kinds:
+            n = np.array([sum(r["count_all"] for r in rows if r["domain"] == d and r["negative_kind"] == kind
+                              and (r["attribute"], r["positive_value"]) == lab) for lab in labels])
+            ax.bar(range(len(labels)), n, bottom=bottom, label=kind)
+            bottom += n
+        ax.set_xticks(range(len(labels)), [f"{a}\n{v}" for a, v in labels], fontsize=6, rotation=60)
+        ax.set_title(f"{d}: triplets per attribute value")
+        ax.legend(fontsize=7)
+    return _png_md(fig, "triplet balance")

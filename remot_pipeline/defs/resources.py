@@ -41,7 +41,7 @@ class BandsConfig(dg.Config):
     ee_translation_m_max: float = 0.5
     gripper_m_min: float = 0.02
     gripper_m_max: float = 0.2
-    object_translation_m_min: float = 0.2
+    object_translation_m_min: float = 0.35
     object_translation_m_max: float = 3.0
 
     def table(self) -> dict[str, tuple[float, float]]:
