@@ -282,3 +282,29 @@ def test_retrieved_negatives_are_more_similar_than_random_frames(run):
     for d in DOMAINS:
         retrieved, random_ = retrieval_vs_random(store.read("negatives", d).table, store.read("frame_features", d).table)
         assert len(retrieved) > 10 and retrieved.mean() > random_.mean(), (d, retrieved.mean(), random_.mean())
+
+
+def test_an_oracle_reading_the_metadata_scores_every_question_and_chance_does_not(run):
+    """Answer every question from the labels alone (through the shared scoring module): 100%.
+    Answering at random scores near the analytic chance of 1/2."""
+    from remot_train.scoring import score
+
+    root, _ = run
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    rows = con.execute("SELECT answer, parse_rule, options, question_id FROM questions").fetchall()
+    oracle = [score(f"<think>from the metadata</think><answer>{a}</answer>", a, rule, opts).correct for a, rule, opts, _ in rows]
+    assert all(oracle)
+    rng = np.random.default_rng(0)
+    guesses = [score(f"<answer>{rng.choice(['A', 'B'] if rule == 'choice_letter' else ['true', 'false'])}</answer>", a, rule, opts).correct
+               for a, rule, opts, _ in rows]
+    n = len(guesses)
+    assert abs(np.mean(guesses) - 0.5) < 4 * np.sqrt(0.25 / n)
+
+
+def test_remot_train_does_not_import_dagster():
+    import subprocess
+    import sys
+
+    code = "import sys, remot_train, remot_train.scoring; print('dagster' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
