@@ -308,3 +308,19 @@ def test_remot_train_does_not_import_dagster():
     code = "import sys, remot_train, remot_train.scoring; print('dagster' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_readme_configuration_example_is_valid_run_config():
+    import re
+
+    import yaml
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("### Configuration"):]
+    block = re.search(r"```yaml\n(.*?)```", section, flags=re.S).group(1)
+    config = yaml.safe_load(block)
+    job = definitions.defs.resolve_job_def("build_release")
+    dg.validate_run_config(job, config)
+    from remot_pipeline.defs.resources import RemotConfig
+
+    assert RemotConfig(**config["resources"]["config"]["config"]).content_config() == RemotConfig().content_config()
