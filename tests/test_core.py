@@ -103,10 +103,13 @@ def test_negatives_of_every_kind_have_the_other_value_recomputed():
     res = build_negatives(lab, motion, feats, "navigation")
     assert res.balanced()
     rows = res.table.to_pylist()
-    assert {r["negative_kind"] for r in rows} == {"temporal_reversal", "mirror", "retrieval"}
+    assert {r["negative_kind"] for r in rows if r["attribute"] == "yaw"} == {"temporal_reversal", "mirror", "retrieval"}
+    assert {r["attribute"] for r in rows} <= {"yaw", "camera_motion"}
     for r in rows:
-        assert r["attribute"] == "yaw" and r["negative_value"] != r["positive_value"]
+        assert r["negative_value"] != r["positive_value"]
         assert np.sign(r["negative_magnitude"]) == -np.sign(r["positive_magnitude"])
+        if r["attribute"] != "yaw":
+            continue
         if r["negative_kind"] == "temporal_reversal":
             assert (r["negative_anchor_frame_index"], r["negative_frame_index"]) == (r["positive_frame_index"], r["anchor_frame_index"])
             np.testing.assert_allclose(r["negative_motion"]["cam_rotvec_a_rad"], -np.asarray(r["positive_motion"]["cam_rotvec_a_rad"]), atol=1e-12)
@@ -261,3 +264,17 @@ def test_pair_questions_when_the_negative_pair_does_not_start_at_the_anchor():
     first_pair = mc["image_roles"][:2]
     assert mc["answer"] == ("A" if first_pair == ["anchor", "positive"] else "B")
     assert sorted(mc["image_roles"]) == sorted(["anchor", "positive", "negative_anchor", "negative"])
+
+
+def test_camera_motion_stationary_and_moving_labels():
+    from remot_pipeline.core.labels import label_pairs
+    from remot_pipeline.core.motion import PairConfig, episode_motion_pairs
+
+    frames = _yaw_episode([0, 0.2, 0.4, 0.6, 0.8, 12, 24, 36])  # still, then turning
+    motion = episode_motion_pairs(frames, PairConfig(1, 3, 1, 10.0, 1.0)).table
+    res = label_pairs(motion, "navigation")
+    assert res.balanced()
+    cm = {(r["frame_index_a"], r["frame_index_b"]): r["value"] for r in res.table.to_pylist() if r["attribute"] == "camera_motion"}
+    assert cm[(0, 2)] == "stationary" and cm[(5, 6)] == "moving" and cm[(6, 5)] == "moving"
+    assert (3, 5) not in cm or cm[(3, 5)] == "moving"
+    assert "camera_motion_neither_still_nor_in_band" in res.rows_filtered

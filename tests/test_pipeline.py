@@ -111,9 +111,9 @@ def test_every_answer_is_traceable_to_the_metadata(run):
             relabelled = pl.from_arrow(label_pairs(mirror_motion(base), d).table).select(
                 (pl.col("pair_id") + "|hflip").alias("pair_id"), "attribute", "value")
             lab = pl.concat([lab, relabelled])
-        joined = q.join(lab, left_on="asserted_pair_id", right_on="pair_id", how="left")
+        joined = q.join(lab, left_on=["asserted_pair_id", "attribute"], right_on=["pair_id", "attribute"], how="left")
+        assert joined.height == q.height
         assert joined["value"].null_count() == 0, "every asserted pair is a labelled (or mirrored and relabelled) pair"
-        assert (joined["attribute"] == joined["attribute_right"]).all()
         tf = joined.filter(pl.col("question_type") == "true_false").join(t.select("triplet_id", "object_color"), on="triplet_id")
         for row in tf.iter_rows(named=True):
             said_true = phrase(row["attribute"], row["value"], row["object_color"]) in row["prompt"]

@@ -171,9 +171,37 @@ def _label_block(columns, inv_lo, lo, hi, labelled, margin):
     return keep, best, ratio, counts
 
 
+#: Domains whose camera can stand still or move (the ``camera_motion`` attribute).
+STILLNESS_DOMAINS = ("navigation",)
+
+
+def stillness(magnitudes: np.ndarray, attributes: tuple[Attribute, ...], still_fraction: float
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(stationary (N,), moving (N,), largest normalised magnitude (N,))``.
+
+    Stationary: every attribute below ``still_fraction`` of its band minimum (with the defaults,
+    under 2 deg and 0.1 m). Moving: some attribute inside its band. Pairs in between are neither.
+
+    >>> still, moving, top = stillness(np.array([[1.0, 0.05], [15.0, 0.0], [5.0, 0.0]]), ATTRIBUTES["navigation"][:4:3], 0.2)
+    >>> still.tolist(), moving.tolist()
+    ([True, False, False], [False, True, False])
+    """
+    lo = np.array([a.band_min for a in attributes])
+    hi = np.array([a.band_max for a in attributes])
+    a = np.abs(magnitudes)
+    norm = np.where(np.isnan(a), 0.0, a / lo)
+    top = norm.max(axis=1)
+    in_band = ((a >= lo) & (a <= hi)).any(axis=1)
+    return top < still_fraction, in_band, top
+
+
 def label_pairs(pairs: pa.Table, domain: str, dominance_margin: float = 1.5,
-                bands: dict[str, tuple[float, float]] | None = None) -> StageResult:
-    """Label one domain's motion pairs; every unlabelled pair is counted under its rule."""
+                bands: dict[str, tuple[float, float]] | None = None, still_fraction: float = 0.2) -> StageResult:
+    """Label one domain's motion pairs; every unlabelled pair is counted under its rule.
+
+    Two passes in the stillness domains: the directional attributes (one label at most per
+    pair), then ``camera_motion`` (stationary / moving). The ledger counts each pair once per pass.
+    """
     attrs = attributes(domain, bands)
     if pairs.num_rows == 0:
         return StageResult(empty("labelled_pairs"), empty("quarantine"), 0, {})
@@ -187,19 +215,37 @@ def label_pairs(pairs: pa.Table, domain: str, dominance_margin: float = 1.5,
     neg = np.array([a.values[1] for a in attrs], dtype=object)
     units = np.array([a.unit for a in attrs], dtype=object)
     kept = pairs.take(pa.array(idx))
-    table = pa.table(
+    tables = [_labelled(kept, names[chosen], np.where(signed > 0, pos[chosen], neg[chosen]), signed, units[chosen],
+                        ratio[idx], [c if n.startswith("object_") else None
+                                     for c, n in zip(kept.column("object_color").to_pylist(), names[chosen].tolist())])]
+    rows_in = pairs.num_rows
+    if domain in STILLNESS_DOMAINS:
+        still, moving, top = stillness(mags, attrs, still_fraction)
+        sel = np.flatnonzero(still | moving)
+        kept = pairs.take(pa.array(sel))
+        value = np.where(still[sel], "stationary", "moving").astype(object)
+        n = sel.size
+        tables.append(_labelled(kept, np.array(["camera_motion"] * n, dtype=object), value,
+                                # moving: the largest normalised magnitude (>= 1); stationary: minus the
+                                # margin below the stillness threshold (< 0), so the sign is the value
+                                np.where(still[sel], top[sel] - still_fraction, top[sel]),
+                                np.array(["ratio"] * n, dtype=object),
+                                np.full(n, np.inf), [None] * n))
+        rows_in += pairs.num_rows
+        filtered["camera_motion_neither_still_nor_in_band"] = int(pairs.num_rows - n)
+    table = pa.concat_tables(tables)
+    return StageResult(conform(table, "labelled_pairs"), empty("quarantine"), rows_in, filtered)
+
+
+def _labelled(kept: pa.Table, attribute, value, magnitude, unit, ratio, object_color) -> pa.Table:
+    return pa.table(
         {
             **{c: kept.column(c) for c in ("episode_id", "domain", "split", "pair_id", "frame_index_a", "frame_index_b")},
-            "attribute": pa.array(names[chosen].tolist(), pa.string()),
-            "value": pa.array(np.where(signed > 0, pos[chosen], neg[chosen]).tolist(), pa.string()),
-            "magnitude": pa.array(signed),
-            "unit": pa.array(units[chosen].tolist(), pa.string()),
-            "dominance_ratio": pa.array(ratio[idx]),
-            "object_color": pa.array(
-                [c if n.startswith("object_") else None
-                 for c, n in zip(kept.column("object_color").to_pylist(), names[chosen].tolist())],
-                pa.string(),
-            ),
+            "attribute": pa.array(list(attribute), pa.string()),
+            "value": pa.array(list(value), pa.string()),
+            "magnitude": pa.array(np.asarray(magnitude, dtype=np.float64)),
+            "unit": pa.array(list(unit), pa.string()),
+            "dominance_ratio": pa.array(np.asarray(ratio, dtype=np.float64)),
+            "object_color": pa.array(list(object_color), pa.string()),
         }
     )
-    return StageResult(conform(table, "labelled_pairs"), empty("quarantine"), pairs.num_rows, filtered)

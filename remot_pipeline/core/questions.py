@@ -29,6 +29,7 @@ SCAFFOLD = (
 # (attribute, value) -> the predicate, phrased per domain's natural subject.
 _PHRASES: dict[str, dict[str, str]] = {
     "yaw": {"left": "the camera turned to the left", "right": "the camera turned to the right"},
+    "camera_motion": {"stationary": "the camera stayed still", "moving": "the camera moved"},
     "pitch": {"up": "the camera tilted upwards", "down": "the camera tilted downwards"},
     "roll": {"clockwise": "the camera rolled clockwise", "counterclockwise": "the camera rolled counterclockwise"},
     "translation_forward": {"forward": "the camera moved forward", "backward": "the camera moved backward"},
