@@ -152,6 +152,9 @@ _FIELDS: list[Field] = [
     Field("anchor_frame_index", pa.int64(), "Anchor frame."),
     Field("positive_frame_index", pa.int64(), "Positive frame: anchor->positive has `positive_value`."),
     Field("negative_frame_index", pa.int64(), "Negative frame: negative_anchor->negative has `negative_value`."),
+    Field("negative_episode_id", pa.string(),
+          "Episode of the negative pair: the triplet's own for reversal and mirror; for retrieval the same "
+          "episode, else the same scene, else the same domain, always in the same split."),
     Field("negative_anchor_frame_index", pa.int64(),
           "First frame of the negative pair: the anchor (retrieval, mirror) or the positive (temporal_reversal)."),
     Field("negative_transform", pa.string(), "Image transform applied to both negative-pair frames: none | hflip."),

@@ -4,6 +4,7 @@ import json
 
 import cv2
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pytest
 from scipy.spatial.transform import Rotation
@@ -100,7 +101,8 @@ def test_negatives_of_every_kind_have_the_other_value_recomputed():
         "episode_id": ["s/e"] * len(yaw), "domain": ["navigation"] * len(yaw), "frame_index": list(desc),
         "timestamp_s": [i * 0.1 for i in desc], "image": [{"bytes": b"x", "path": "p"}] * len(yaw),
         "descriptor": list(desc.values())}), "frame_features")
-    res = build_negatives(lab, motion, feats, "navigation")
+    episodes = _episodes(["s/e"], ["train"], ["room"])
+    res = build_negatives(lab, motion, feats, episodes, "navigation")
     assert res.balanced()
     rows = res.table.to_pylist()
     assert {r["negative_kind"] for r in rows if r["attribute"] == "yaw"} == {"temporal_reversal", "mirror", "retrieval"}
@@ -126,6 +128,54 @@ def test_negatives_of_every_kind_have_the_other_value_recomputed():
             chosen = [x for x in others if x["frame_index_a"] == r["negative_anchor_frame_index"]
                       and x["frame_index_b"] == r["negative_frame_index"]]
             assert chosen and chosen[0]["pair_id"] == r["negative_pair_id"]
+
+
+def _episodes(ids, splits, scenes):
+    n = len(ids)
+    return conform(pa.table({
+        "episode_id": ids, "domain": ["navigation"] * n, "split": splits, "source_name": ["s"] * n,
+        "source_format": ["tum"] * n, "source_root": ["/r"] * n, "episode_path": ids, "scene_id": scenes,
+        "n_frames": [10] * n, "fps": [10.0] * n, "width_px": [64] * n, "height_px": [48] * n,
+        "fx_px": [None] * n, "fy_px": [None] * n, "cx_px": [None] * n, "cy_px": [None] * n,
+        "input_sha256": ["x"] * n, "signals": [["camera_pose"]] * n, "note": [None] * n}), "episodes")
+
+
+def test_retrieval_falls_back_to_the_scene_then_the_domain_and_never_crosses_splits():
+    from remot_pipeline.core.labels import label_pairs
+    from remot_pipeline.core.motion import PairConfig, episode_motion_pairs
+    from remot_pipeline.core.negatives import _retrieved
+
+    def frames_of(eid, split, yaw):
+        t = _yaw_episode(yaw)
+        return t.set_column(0, "episode_id", pa.array([eid] * t.num_rows)).set_column(2, "split", pa.array([split] * t.num_rows))
+
+    left_only = [0, 15, 30, 45]
+    specs = [("s/a", "train", "room1", left_only), ("s/b", "train", "room1", left_only[::-1]),
+             ("s/c", "test", "room1", left_only[::-1]), ("s/d", "train", "room2", left_only[::-1])]
+    labs, feats, rng = [], [], np.random.default_rng(1)
+    for eid, split, _, yaw in specs:
+        fr = frames_of(eid, split, yaw)
+        labs.append(label_pairs(episode_motion_pairs(fr, PairConfig(1, 2, 1, 10.0, 1.0)).table, "navigation").table)
+        v = rng.normal(size=(len(yaw), 8))
+        feats.append(pa.table({"episode_id": [eid] * len(yaw), "frame_index": list(range(len(yaw))),
+                               "descriptor": [list(x / np.linalg.norm(x)) for x in v]}))
+    lab = pl.from_arrow(pa.concat_tables(labs))
+    positives = lab.filter((pl.col("frame_index_b") > pl.col("frame_index_a")) & (pl.col("episode_id") == "s/a")
+                           & (pl.col("attribute") == "yaw")).select(
+        "episode_id", "split", "attribute", pl.col("frame_index_a").alias("anchor_frame_index"),
+        pl.col("frame_index_b").alias("positive_frame_index"), pl.col("value").alias("positive_value"))
+    # s/a offers no other-value pair of its own (as if it only ever turned left): the search must leave it
+    other = lab.filter(pl.col("episode_id") != "s/a").select(
+        "episode_id", "attribute", pl.col("frame_index_a").alias("negative_anchor_frame_index"),
+                       pl.col("frame_index_b").alias("negative_frame_index"), pl.col("value").alias("negative_value"),
+                       pl.col("magnitude").alias("negative_magnitude"), pl.col("pair_id").alias("negative_pair_id"))
+    features = pa.concat_tables(feats)
+    episodes = _episodes([s[0] for s in specs], [s[1] for s in specs], [s[2] for s in specs])
+    found, levels = _retrieved(positives, other, features, episodes, 0.999)
+    assert found.height == positives.height > 0
+    assert levels["episode"] == 0 and levels["scene"] == positives.height
+    assert set(found["negative_episode_id"]) == {"s/b"}  # same scene and split; never s/c (test) or s/d (other scene)
+    assert (found["negative_value"] != found["positive_value"]).all()
 
 
 def test_mirror_motion_flips_exactly_what_a_mirror_flips():

@@ -324,3 +324,15 @@ def test_readme_configuration_example_is_valid_run_config():
     from remot_pipeline.defs.resources import RemotConfig
 
     assert RemotConfig(**config["resources"]["config"]["config"]).content_config() == RemotConfig().content_config()
+
+
+def test_binary_contrast_views_hold_the_positive_pairs_and_their_questions(run):
+    root, _ = run
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    (n_tri,) = con.execute("SELECT count(*) FROM triplets").fetchone()
+    (n_pairs,) = con.execute("SELECT count(*) FROM binary_pairs").fetchone()
+    (n_q,) = con.execute("SELECT count(*) FROM binary_questions").fetchone()
+    assert n_pairs == n_tri and n_q == n_tri
+    (bad,) = con.execute("""SELECT count(*) FROM binary_questions q JOIN binary_pairs p USING (triplet_id)
+                            WHERE q.asserted_pair_id <> p.pair_id OR q.question_type <> 'true_false'""").fetchone()
+    assert bad == 0

@@ -18,6 +18,12 @@ VIEWS = {
     "quarantine": "quarantine/*.parquet",
 }
 
+BINARY_PAIR_COLUMNS = (
+    "triplet_id, episode_id, domain, split, scene_id, attribute, unit, anchor_frame_index, positive_frame_index, "
+    "anchor_timestamp_s, positive_timestamp_s, positive_value AS value, positive_magnitude AS magnitude, "
+    "positive_pair_id AS pair_id, positive_motion AS motion, object_color, anchor_image, positive_image"
+)
+
 #: The README's example queries; tests run every one of them.
 EXAMPLE_QUERIES: dict[str, str] = {
     "triplets by domain and attribute": """
@@ -49,6 +55,11 @@ def build_catalog(release_path: Path, catalog_path: Path) -> None:
             glob = str(release_path / pattern).replace("'", "''")
             hive = ", hive_partitioning = true" if "**" in pattern else ""
             con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet('{glob}'{hive})")
+        # The binary-contrast ablation (anchor -> positive only, no negative): the same positives and
+        # their true/false questions, so that "binary vs triplet" changes nothing else.
+        con.execute(f"CREATE OR REPLACE VIEW binary_pairs AS SELECT {BINARY_PAIR_COLUMNS} FROM triplets")
+        con.execute("CREATE OR REPLACE VIEW binary_questions AS SELECT * FROM questions "
+                    "WHERE image_roles = ['anchor', 'positive']")
         con.execute(
             "CREATE OR REPLACE VIEW release_info AS SELECT "
             f"'{release_path.name}' AS release_id, '{str(release_path).replace(chr(39), chr(39) * 2)}' AS path"

@@ -119,13 +119,13 @@ def triplet_agreement(triplets, tracks: dict[str, np.ndarray]) -> list[dict]:
     has the labelled sign. ``tracks``: episode_id -> :func:`flow_track` output."""
     counts: dict[tuple, list[int]] = {}
     cols = ["episode_id", "domain", "attribute", "negative_kind", "anchor_frame_index", "positive_frame_index",
-            "negative_anchor_frame_index", "negative_frame_index", "positive_value", "negative_value",
-            "negative_transform"]
+            "negative_episode_id", "negative_anchor_frame_index", "negative_frame_index", "positive_value",
+            "negative_value", "negative_transform"]
     for t in triplets.select(cols).to_pylist():
-        track = tracks.get(t["episode_id"])
-        if track is None:
-            continue
         for role, start in (("positive", "anchor"), ("negative", "negative_anchor")):
+            track = tracks.get(t["episode_id" if role == "positive" else "negative_episode_id"])
+            if track is None:
+                continue
             exp = expected_sign(t["attribute"], t[f"{role}_value"])
             if exp is None:
                 continue

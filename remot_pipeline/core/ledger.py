@@ -94,6 +94,8 @@ class StageResult:
     quarantine: pa.Table
     rows_in: int
     rows_filtered: dict[str, int] = field(default_factory=dict)
+    #: Facts for the asset's metadata that are not row counts (not persisted).
+    notes: dict = field(default_factory=dict)
 
     @property
     def rows_out(self) -> int:

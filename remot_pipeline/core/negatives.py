@@ -84,7 +84,7 @@ def _motion_struct(pairs: pl.DataFrame) -> pl.DataFrame:
 
 
 def build_negatives(
-    labelled: pa.Table, motion_pairs: pa.Table, features: pa.Table, domain: str,
+    labelled: pa.Table, motion_pairs: pa.Table, features: pa.Table, episodes: pa.Table, domain: str,
     bands: dict | None = None, dominance_margin: float = 1.5, near_duplicate_max: float = 0.98,
 ) -> StageResult:
     """Negatives of every kind for every forward labelled pair of one domain."""
@@ -125,8 +125,10 @@ def build_negatives(
         pl.lit(None, pl.Float64).alias("negative_similarity"))
 
     mirror = _mirrored(positives, motion_pairs, domain, bands, dominance_margin)
-    retrieval = _retrieved(positives, other, features, near_duplicate_max)
+    retrieval, resolved = _retrieved(positives, other, features, episodes, near_duplicate_max)
     retrieval = with_motion(retrieval)
+    reversal = reversal.with_columns(pl.col("episode_id").alias("negative_episode_id"))
+    mirror = mirror.with_columns(pl.col("episode_id").alias("negative_episode_id"))
 
     cols = list(contract("negatives").columns)
     out = pl.concat([reversal.select(cols), mirror.select(cols), retrieval.select(cols)]).sort(
@@ -139,7 +141,8 @@ def build_negatives(
         "mirror_not_other_value": n_flippable - mirror.height,
         "no_retrieval_candidate": n_pos - retrieval.height,
     }
-    return StageResult(conform(out.to_arrow(), "negatives"), empty("quarantine"), 3 * n_pos, filtered)
+    return StageResult(conform(out.to_arrow(), "negatives"), empty("quarantine"), 3 * n_pos, filtered,
+                       notes={"retrieval_resolved_by_level": resolved})
 
 
 def _mirrored(positives: pl.DataFrame, motion_pairs: pa.Table, domain: str, bands, margin) -> pl.DataFrame:
@@ -177,44 +180,80 @@ def _mirrored(positives: pl.DataFrame, motion_pairs: pa.Table, domain: str, band
     ).drop("_keep")
 
 
-def _retrieved(positives: pl.DataFrame, other: pl.DataFrame, features: pa.Table, near_duplicate_max: float) -> pl.DataFrame:
-    """Hard negatives: the episode's pair ``c -> n`` with the other value whose end view ``n`` looks
-    most like the positive's end view (cosine similarity of descriptors, below the near-duplicate
-    bound). Same view, opposite motion: the image alone cannot tell them apart, the motion must.
+#: Retrieval search spaces, narrowest first: a positive takes its negative from the first level
+#: that has one. Every level stays inside the positive's split, so no test episode ever feeds a
+#: train triplet (and the reverse).
+SEARCH_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("episode", ("episode_id",)),
+    ("scene", ("split", "scene_id")),
+    ("domain", ("split",)),
+)
 
-    One grouped exact search (:func:`remot_pipeline.core.retrieval.grouped_top_k`) for the whole
-    domain; a group is (episode, attribute, value) and conflicts with the same episode and
-    attribute's other value.
+
+def _retrieved(positives: pl.DataFrame, other: pl.DataFrame, features: pa.Table, episodes: pa.Table,
+               near_duplicate_max: float) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Hard negatives: a pair ``c -> n`` with the other value whose end view ``n`` looks most like
+    the positive's end view (cosine similarity of descriptors, below the near-duplicate bound):
+    the same view reached by the opposite motion, so the image alone cannot tell them apart.
+
+    Searched in the same episode, then the same scene, then the whole domain (:data:`SEARCH_LEVELS`),
+    one grouped exact search per level (:func:`remot_pipeline.core.retrieval.grouped_top_k`): a
+    group is (scope, attribute, value) and conflicts with the same scope and attribute's other
+    value. Returns the matches and how many positives each level resolved.
     """
     from remot_pipeline.core.retrieval import grouped_top_k
 
     feat = pl.from_arrow(features.select(["episode_id", "frame_index"])).with_row_index("row")
     desc = np.asarray(features.column("descriptor").combine_chunks().flatten().to_numpy(), dtype=np.float32)
     desc = desc.reshape(features.num_rows, -1) if features.num_rows else desc.reshape(0, 1)
-    queries = positives.join(feat.rename({"frame_index": "positive_frame_index"}), on=["episode_id", "positive_frame_index"], how="inner")
-    base = other.join(feat.rename({"frame_index": "negative_frame_index"}), on=["episode_id", "negative_frame_index"], how="inner")
-    if queries.height == 0 or base.height == 0:
-        return queries.head(0).join(base.head(0), on=["episode_id", "attribute"], how="inner").with_columns(
-            pl.lit(None, pl.Float64).alias("negative_similarity"), pl.lit("retrieval").alias("negative_kind"),
-            pl.lit("none").alias("negative_transform"))
-    keys = pl.concat([queries.select("episode_id", "attribute", pl.col("positive_value").alias("value")),
-                      base.select("episode_id", "attribute", pl.col("negative_value").alias("value"))]).unique(maintain_order=True)
-    keys = keys.with_row_index("group")
-    q_group = queries.join(keys, left_on=["episode_id", "attribute", "positive_value"],
-                           right_on=["episode_id", "attribute", "value"], how="left")["group"].to_numpy()
-    b_group = base.join(keys, left_on=["episode_id", "attribute", "negative_value"],
-                        right_on=["episode_id", "attribute", "value"], how="left")["group"].to_numpy()
-    by_ea: dict[tuple, list[int]] = {}
-    for g, e, a in keys.select("group", "episode_id", "attribute").iter_rows():
-        by_ea.setdefault((e, a), []).append(int(g))
-    conflicts = {int(g): [h for h in by_ea[(e, a)] if h != g] for g, e, a in keys.select("group", "episode_id", "attribute").iter_rows()}
+    eps = pl.from_arrow(episodes.select(["episode_id", "scene_id", "split"]))
+    queries = positives.join(feat.rename({"frame_index": "positive_frame_index"}), on=["episode_id", "positive_frame_index"],
+                             how="inner").join(eps.drop("split"), on="episode_id", how="left")
+    base = (other.join(feat.rename({"frame_index": "negative_frame_index"}), on=["episode_id", "negative_frame_index"], how="inner")
+            .join(eps, on="episode_id", how="left"))
+    found_parts, resolved = [], {}
+    pending = queries
+    for level, scope in SEARCH_LEVELS:
+        if pending.height == 0 or base.height == 0:
+            resolved[level] = 0
+            continue
+        matched, pending = _search_level(pending, base, desc, list(scope), near_duplicate_max, grouped_top_k)
+        resolved[level] = matched.height
+        found_parts.append(matched)
+    if not found_parts:
+        empty_ = positives.head(0).with_columns(
+            pl.lit(None, pl.String).alias("negative_episode_id"),
+            pl.lit(None, pl.Int64).alias("negative_anchor_frame_index"), pl.lit(None, pl.Int64).alias("negative_frame_index"),
+            pl.lit(None, pl.String).alias("negative_value"), pl.lit(None, pl.Float64).alias("negative_magnitude"),
+            pl.lit(None, pl.String).alias("negative_pair_id"), pl.lit(None, pl.Float64).alias("negative_similarity"))
+        found_parts = [empty_]
+    out = pl.concat(found_parts, how="diagonal_relaxed").with_columns(
+        pl.lit("retrieval").alias("negative_kind"), pl.lit("none").alias("negative_transform"))
+    return out, resolved
+
+
+def _search_level(queries: pl.DataFrame, base: pl.DataFrame, desc: np.ndarray, scope: list[str],
+                  near_duplicate_max: float, grouped_top_k) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One grouped search within ``scope``; returns (matched rows, queries still without a match)."""
+    q_key = queries.select(*scope, "attribute", pl.col("positive_value").alias("value"))
+    b_key = base.select(*scope, "attribute", pl.col("negative_value").alias("value"))
+    keys = pl.concat([q_key, b_key]).unique(maintain_order=True).with_row_index("group")
+    q_group = q_key.join(keys, on=[*scope, "attribute", "value"], how="left", maintain_order="left")["group"].to_numpy()
+    b_group = b_key.join(keys, on=[*scope, "attribute", "value"], how="left", maintain_order="left")["group"].to_numpy()
+    by_scope: dict[tuple, list[int]] = {}
+    rows = keys.select("group", *scope, "attribute").iter_rows()
+    for g, *rest in rows:
+        by_scope.setdefault(tuple(rest), []).append(int(g))
+    conflicts = {g: [h for h in members if h != g] for members in by_scope.values() for g in members}
     idx, sim = grouped_top_k(desc[queries["row"].to_numpy()], q_group.astype(np.int64), desc[base["row"].to_numpy()],
                              b_group.astype(np.int64), conflicts, k=1, max_similarity=near_duplicate_max)
     found = idx[:, 0] >= 0
-    chosen = base.drop("row", "episode_id", "attribute")[idx[found, 0].tolist()]
-    return pl.concat([queries.filter(pl.Series(found)).drop("row"), chosen], how="horizontal").with_columns(
-        pl.Series("negative_similarity", sim[found, 0].astype(np.float64)),
-        pl.lit("retrieval").alias("negative_kind"), pl.lit("none").alias("negative_transform"))
+    chosen = base.select(
+        pl.col("episode_id").alias("negative_episode_id"), "negative_anchor_frame_index", "negative_frame_index",
+        "negative_value", "negative_magnitude", "negative_pair_id")[idx[found, 0].tolist()]
+    matched = pl.concat([queries.filter(pl.Series(found)).drop("row", "scene_id"), chosen], how="horizontal").with_columns(
+        pl.Series("negative_similarity", sim[found, 0].astype(np.float64)))
+    return matched, queries.filter(~pl.Series(found))
 
 
 def retrieval_vs_random(negatives: pa.Table, features: pa.Table, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

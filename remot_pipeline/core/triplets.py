@@ -61,30 +61,37 @@ def build_triplets(
     feats = pl.from_arrow(features.select(["episode_id", "frame_index", "image"]))
     fr = pl.from_arrow(frames.select(["episode_id", "frame_index", "timestamp_s", "media_path", "media_frame_index"]))
     eps = pl.from_arrow(episodes.select(["episode_id", "scene_id", "source_root"]))
-    t = chosen.join(eps, on="episode_id", how="left")
+    t = chosen.join(eps, on="episode_id", how="left").join(
+        eps.select(pl.col("episode_id").alias("negative_episode_id"), pl.col("source_root").alias("negative_source_root")),
+        on="negative_episode_id", how="left")
     roles = ("anchor", "positive", "negative_anchor", "negative")
     for role in roles:
         key = f"{role}_frame_index"
-        t = t.join(feats.rename({"frame_index": key, "image": f"{role}_image"}), on=["episode_id", key], how="inner")
+        episode = "negative_episode_id" if role.startswith("negative") else "episode_id"
+        t = t.join(feats.rename({"episode_id": episode, "frame_index": key, "image": f"{role}_image"}),
+                   on=[episode, key], how="inner")
         t = t.join(
-            fr.rename({"frame_index": key, "timestamp_s": f"{role}_timestamp_s", "media_path": f"{role}_media",
-                       "media_frame_index": f"{role}_media_index"}),
-            on=["episode_id", key], how="inner",
+            fr.rename({"episode_id": episode, "frame_index": key, "timestamp_s": f"{role}_timestamp_s",
+                       "media_path": f"{role}_media", "media_frame_index": f"{role}_media_index"}),
+            on=[episode, key], how="inner",
         )
     flip = t["negative_transform"].to_numpy() == "hflip"
     for role in ("negative_anchor", "negative"):
         images = t[f"{role}_image"].to_list()
         t = t.with_columns(pl.Series(f"{role}_image", [hflip_jpeg(im) if f else im for im, f in zip(images, flip)],
                                      dtype=t.schema[f"{role}_image"]))
-    parts = [pl.col("source_root"), pl.lit("/")]
+    parts = []
     for i, role in enumerate(roles):
-        parts += ([pl.lit(" | ")] if i else []) + [pl.col(f"{role}_media"), pl.lit("#"), pl.col(f"{role}_media_index").cast(pl.String)]
+        root = "negative_source_root" if role.startswith("negative") else "source_root"
+        parts += ([pl.lit(" | ")] if i else []) + [pl.col(root), pl.lit("/"), pl.col(f"{role}_media"), pl.lit("#"),
+                                                   pl.col(f"{role}_media_index").cast(pl.String)]
     t = t.with_columns(
         pl.concat_str(parts).alias("source_locator"),
         pl.Series("triplet_id", [
-            stable_key(e, a, p, na, n, k)[:20]
-            for e, a, p, na, n, k in zip(t["episode_id"], t["anchor_frame_index"], t["positive_frame_index"],
-                                          t["negative_anchor_frame_index"], t["negative_frame_index"], t["negative_kind"])
+            stable_key(e, a, p, ne, na, n, k)[:20]
+            for e, a, p, ne, na, n, k in zip(t["episode_id"], t["anchor_frame_index"], t["positive_frame_index"],
+                                              t["negative_episode_id"], t["negative_anchor_frame_index"],
+                                              t["negative_frame_index"], t["negative_kind"])
         ], dtype=pl.String),
     ).sort("triplet_id")
     out = conform(t.select(list(contract("triplets").columns)).to_arrow(), "triplets")

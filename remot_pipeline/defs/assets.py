@@ -44,8 +44,8 @@ CODE_VERSIONS = {
     "motion_pairs": "1",
     "positive_pairs": "1",
     "frame_features": "1",
-    "negatives": "2",
-    "triplets": "3",
+    "negatives": "3",
+    "triplets": "4",
     "questions": "1",
     "release": "1",
     "catalog": "1",
@@ -220,9 +220,9 @@ def frame_features(context: dg.AssetExecutionContext, config: RemotConfig, posit
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["negatives"],
           group_name="experts", check_specs=stage_checks("negatives"))
 def negatives(context: dg.AssetExecutionContext, config: RemotConfig, positive_pairs: dict, motion_pairs: dict,
-              frame_features: dict):
+              frame_features: dict, episodes: dict):
     """N: temporal-reversal, mirrored and retrieved hard negatives, labels recomputed from their own motion."""
-    results = {d: build_negatives(positive_pairs[d].table, motion_pairs[d].table, frame_features[d].table, d,
+    results = {d: build_negatives(positive_pairs[d].table, motion_pairs[d].table, frame_features[d].table, episodes[d], d,
                                   config.bands.table(), config.dominance_margin, config.near_duplicate_max)
                for d in context.partition_keys}
     sims = {d: retrieval_vs_random(results[d].table, frame_features[d].table) for d in context.partition_keys}
@@ -230,6 +230,8 @@ def negatives(context: dg.AssetExecutionContext, config: RemotConfig, positive_p
                for d, (r, x) in sims.items() if len(r)}
     yield from emit("negatives", "negatives", results,
                     {"filtered_by_rule": dg.MetadataValue.json({d: r.rows_filtered for d, r in results.items()}),
+                     "retrieval_search_level": dg.MetadataValue.json(
+                         {d: r.notes.get("retrieval_resolved_by_level", {}) for d, r in results.items()}),
                      "similarity_to_positive": dg.MetadataValue.json(summary),
                      "similarity_histograms": plots.similarity_histograms(sims)})
 
@@ -342,6 +344,9 @@ def release_checks(path: Path, tables: dict[str, pa.Table]) -> list[dg.AssetChec
         t = tables[name]
         for e, s in zip(t.column("episode_id").to_pylist(), t.column("split").to_pylist()):
             splits_by_episode.setdefault(e, set()).add(s)
+    t = tables["triplets"]
+    for e, s in zip(t.column("negative_episode_id").to_pylist(), t.column("split").to_pylist()):
+        splits_by_episode.setdefault(e, set()).add(s)  # a negative drawn from another episode keeps the split
     both = sorted(e for e, s in splits_by_episode.items() if len(s) > 1)
     problems = release_core.verify_release(path)
     t = tables["triplets"]
