@@ -199,8 +199,9 @@ def label_pairs(pairs: pa.Table, domain: str, dominance_margin: float = 1.5,
                 bands: dict[str, tuple[float, float]] | None = None, still_fraction: float = 0.2) -> StageResult:
     """Label one domain's motion pairs; every unlabelled pair is counted under its rule.
 
-    Two passes in the stillness domains: the directional attributes (one label at most per
-    pair), then ``camera_motion`` (stationary / moving). The ledger counts each pair once per pass.
+    The directional attributes first (one label at most per pair); then, in the stillness
+    domains, ``camera_motion`` (stationary / moving) and, in manipulation, the categorical
+    ``phase`` and gripper ``holding``. The ledger counts each pair once per pass.
     """
     attrs = attributes(domain, bands)
     if pairs.num_rows == 0:
@@ -233,8 +234,36 @@ def label_pairs(pairs: pa.Table, domain: str, dominance_margin: float = 1.5,
                                 np.full(n, np.inf), [None] * n))
         rows_in += pairs.num_rows
         filtered["camera_motion_neither_still_nor_in_band"] = int(pairs.num_rows - n)
+    if domain in CATEGORICAL_DOMAINS:
+        for attribute, sel, value, magnitude, unit in _categorical(pairs):
+            kept = pairs.take(pa.array(sel))
+            n = sel.size
+            tables.append(_labelled(kept, np.array([attribute] * n, dtype=object), value, magnitude,
+                                    np.array([unit] * n, dtype=object), np.full(n, np.inf), [None] * n))
+            rows_in += pairs.num_rows
+            filtered[f"{attribute}_unlabelled"] = int(pairs.num_rows - n)
     table = pa.concat_tables(tables)
     return StageResult(conform(table, "labelled_pairs"), empty("quarantine"), rows_in, filtered)
+
+
+#: Domains with categorical passes (the manipulation phase and the gripper holding its object).
+CATEGORICAL_DOMAINS = ("manipulation",)
+
+
+def _categorical(pairs: pa.Table):
+    """``(attribute, selected rows, value, magnitude, unit)`` for each categorical pass.
+
+    ``phase``: approach / grasp / lift / place from ``motion_pairs.phase`` (forward pairs);
+    magnitude 1. ``gripper`` = ``holding`` from ``motion_pairs.gripper_holding``; its magnitude is
+    the (small) width change. Their negatives are pairs with any other value of the attribute.
+    """
+    phase = pairs.column("phase").to_numpy(zero_copy_only=False)
+    sel = np.flatnonzero(np.array([p is not None for p in phase]))
+    yield "phase", sel, phase[sel], np.ones(sel.size), "fraction"
+    hold = pairs.column("gripper_holding").fill_null(False).to_numpy(zero_copy_only=False)
+    sel = np.flatnonzero(hold)
+    delta = pairs.column("gripper_delta_m").fill_null(0.0).to_numpy(zero_copy_only=False)
+    yield "gripper", sel, np.array(["holding"] * sel.size, dtype=object), delta[sel], "m"
 
 
 def _labelled(kept: pa.Table, attribute, value, magnitude, unit, ratio, object_color) -> pa.Table:

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_contracts import conform, empty
-from remot_pipeline.core import se3
+from remot_pipeline.core import phases, se3
 from remot_pipeline.core.ledger import StageResult
 
 
@@ -216,6 +216,13 @@ def episode_motion_pairs(frames: pa.Table, cfg: PairConfig) -> StageResult:
         wrist = np.degrees(se3.matrix_to_rotvec(r_b @ np.swapaxes(r_a, -1, -2))[:, 2])
     grip = frames.column("gripper_width_m").to_numpy(zero_copy_only=False)
     grip = None if frames.column("gripper_width_m").null_count == n else np.asarray(grip, dtype=np.float64)
+    phase = hold = None
+    if grip is not None and ee is not None:
+        per_frame = phases.frame_phases(ts, grip, ee)
+        idx, _ = phases.pair_phases(per_frame, a, b, phases.PhaseConfig().min_fraction)
+        names = np.array([*phases.PHASES, None], dtype=object)
+        phase = np.where(b > a, names[idx], None).tolist()  # time-directional: forward pairs only
+        hold = phases.holding(grip, a, b).tolist()
     obj_id = obj_color = obj_disp = None
     objs = frames.column("objects")
     if objs.null_count < n and cam2world is not None:
@@ -251,6 +258,8 @@ def episode_motion_pairs(frames: pa.Table, cfg: PairConfig) -> StageResult:
             "ee_disp_cam_m": _fixed_list(ee_disp_cam, 3, m),
             "ee_wrist_rot_deg": _scalar(wrist, m),
             "gripper_delta_m": _scalar(None if grip is None else grip[b] - grip[a], m),
+            "phase": pa.array(phase, pa.string()) if phase is not None else pa.nulls(m, pa.string()),
+            "gripper_holding": pa.array(hold, pa.bool_()) if hold is not None else pa.nulls(m, pa.bool_()),
             "object_id": pa.array(obj_id, pa.string()) if obj_id is not None else pa.nulls(m, pa.string()),
             "object_color": pa.array(obj_color, pa.string()) if obj_color is not None else pa.nulls(m, pa.string()),
             "object_disp_a_m": _fixed_list(obj_disp, 3, m),

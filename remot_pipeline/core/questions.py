@@ -2,13 +2,13 @@
 
 Each triplet yields three questions:
 
-* multiple choice. When the negative pair starts at the anchor (retrieved negatives), image 1 is
-  the anchor and images 2 and 3 the positive and negative in a seeded order: "in which image
-  has <the subject> <moved so>?". Otherwise (reversed or mirrored negatives) the two pairs are
-  shown as pair A (images 1->2) and pair B (images 3->4) in a seeded order: "in which pair ...?".
-  The letter is A or B.
-* true/false about the positive pair and about the negative pair. Each asks about one of the
-  attribute's two values, drawn per question, so the answers are balanced.
+* multiple choice. When the negative pair starts at the anchor, image 1 is the anchor and images
+  2 and 3 the positive and negative in a seeded order: "going from image 1 to which image is it
+  true that <the subject> <moved so>?". Otherwise (reversed, mirrored and most retrieved
+  negatives) the two pairs are shown as pair A (images 1->2) and pair B (images 3->4) in a seeded
+  order: "in which pair is it true that ...?". The letter is A or B.
+* true/false about the positive pair and about the negative pair. Each asks about the pair's
+  value or another value of the attribute, drawn per question, so the answers are balanced.
 
 Every answer is traceable: ``asserted_pair_id`` names the motion pair whose label it asserts.
 The text never contains the answer.
@@ -38,7 +38,10 @@ _PHRASES: dict[str, dict[str, str]] = {
     "ee_lateral": {"right": "the robot's gripper moved to the right", "left": "the robot's gripper moved to the left"},
     "ee_vertical": {"up": "the robot's gripper moved up", "down": "the robot's gripper moved down"},
     "ee_depth": {"away": "the robot's gripper moved away from the camera", "toward": "the robot's gripper moved toward the camera"},
-    "gripper": {"opening": "the robot's gripper opened", "closing": "the robot's gripper closed"},
+    "gripper": {"opening": "the robot's gripper opened", "closing": "the robot's gripper closed",
+                "holding": "the robot's gripper kept holding its object"},
+    "phase": {"approach": "the robot was approaching the object", "grasp": "the robot was grasping the object",
+              "lift": "the robot was lifting the object", "place": "the robot was placing the object"},
     "wrist_rotation": {"counterclockwise": "the robot's gripper rotated counterclockwise (seen from above)",
                        "clockwise": "the robot's gripper rotated clockwise (seen from above)"},
     "camera_yaw": {"left": "the camera turned to the left", "right": "the camera turned to the right"},
@@ -56,9 +59,10 @@ def phrase(attribute: str, value: str, color: str | None) -> str:
     return text
 
 
-def _other(attribute: str, value: str) -> str:
-    a, b = _PHRASES[attribute]
-    return b if value == a else a
+def _other(attribute: str, value: str, *key: object) -> str:
+    """Another value of the attribute (drawn by ``key`` when there are several)."""
+    others = [v for v in _PHRASES[attribute] if v != value]
+    return others[int(stable_key(*key, attribute, value)[:8], 16) % len(others)] if len(others) > 1 else others[0]
 
 
 def _bit(*parts: object) -> int:
@@ -83,7 +87,7 @@ def triplet_questions(t: dict, seed: int) -> list[dict]:
         roles = ["anchor", "positive", "negative"] if pos_first else ["anchor", "negative", "positive"]
         prompt = (
             "Image 1: <image>\nImage 2: <image>\nImage 3: <image>\n"
-            f"Image 1 is the reference view. Compared with image 1, in which image has {claim}?\n"
+            f"Image 1 is the reference view. Going from image 1 to which image is it true that {claim}?\n"
             "A) Image 2\nB) Image 3\n" + SCAFFOLD
         )
         options = ["Image 2", "Image 3"]
@@ -92,7 +96,7 @@ def triplet_questions(t: dict, seed: int) -> list[dict]:
         roles = pairs[0] + pairs[1] if pos_first else pairs[1] + pairs[0]
         prompt = (
             "Image 1: <image>\nImage 2: <image>\nImage 3: <image>\nImage 4: <image>\n"
-            f"Pair A goes from image 1 to image 2; pair B goes from image 3 to image 4. In which pair has {claim}?\n"
+            f"Pair A goes from image 1 to image 2; pair B goes from image 3 to image 4. In which pair is it true that {claim}?\n"
             "A) Pair A\nB) Pair B\n" + SCAFFOLD
         )
         options = ["Pair A", "Pair B"]
@@ -104,7 +108,7 @@ def triplet_questions(t: dict, seed: int) -> list[dict]:
     for first, second, value, pair_id in (("anchor", "positive", t["positive_value"], t["positive_pair_id"]),
                                           ("negative_anchor", "negative", t["negative_value"], t["negative_pair_id"])):
         ask_true = _bit(seed, t["triplet_id"], "tf", second) == 0
-        asked = value if ask_true else _other(attr, value)
+        asked = value if ask_true else _other(attr, value, seed, t["triplet_id"], second)
         prompt = (
             "Image 1: <image>\nImage 2: <image>\n"
             f"True or false: between image 1 and image 2, {phrase(attr, asked, color)}.\n" + SCAFFOLD
