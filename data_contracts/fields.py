@@ -24,6 +24,7 @@ VEC3 = pa.list_(pa.float64(), 3)
 MOTION = pa.struct(
     [
         ("cam_translation_a_m", VEC3),
+        ("cam_translation_norm_m", pa.float64()),
         ("cam_rotvec_a_rad", VEC3),
         ("yaw_left_deg", pa.float64()),
         ("pitch_up_deg", pa.float64()),
@@ -112,6 +113,7 @@ _FIELDS: list[Field] = [
     Field("frame_index_b", pa.int64(), "Frame b."),
     Field("dt_s", pa.float64(), "timestamp_b - timestamp_a.", unit="s"),
     Field("cam_translation_a_m", VEC3, "Camera b's centre in camera a: (right, down, forward).", unit="m", frame=CAM, nullable=True),
+    Field("cam_translation_norm_m", pa.float64(), "Distance between the two camera centres.", unit="m", nullable=True),
     Field("cam_rotvec_a_rad", VEC3, "Rotation a->b as a rotation vector.", unit="rad", frame=CAM, nullable=True),
     Field("yaw_left_deg", pa.float64(),
           "Turn to the left: -rotvec_y (rotation-vector component about the camera's down axis, negated).",

@@ -83,7 +83,7 @@ CONTRACTS: dict[str, TableContract] = {
         TableContract(
             "motion_pairs",
             "Relative motion between two frames of one episode, expressed in frame a.",
-            _PAIR_KEY + ("dt_s", "cam_translation_a_m", "cam_rotvec_a_rad", "yaw_left_deg", "pitch_up_deg",
+            _PAIR_KEY + ("dt_s", "cam_translation_a_m", "cam_translation_norm_m", "cam_rotvec_a_rad", "yaw_left_deg", "pitch_up_deg",
                          "roll_cw_deg", "rotation_angle_deg", "ee_disp_base_m", "ee_disp_cam_m", "ee_wrist_rot_deg",
                          "gripper_delta_m", "phase", "gripper_holding", "object_id", "object_color", "object_disp_a_m"),
         ),

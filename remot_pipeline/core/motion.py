@@ -114,6 +114,7 @@ def _named(motion: np.ndarray) -> dict[str, np.ndarray]:
     """Contract columns from the ``(7, N)`` block of :func:`relative_motion_soa`."""
     return {
         "cam_translation_a_m": motion[4:7].T,
+        "cam_translation_norm_m": np.sqrt((motion[4:7] * motion[4:7]).sum(axis=0)),
         "cam_rotvec_a_rad": (motion[0:3] * (1.0 / _DEG)).T,
         "yaw_left_deg": -motion[1],
         "pitch_up_deg": motion[0],
@@ -203,7 +204,8 @@ def episode_motion_pairs(frames: pa.Table, cfg: PairConfig) -> StageResult:
         cm = {k: v[keep] for k, v in camera_motion_offsets(cam2world, offsets).items()}
     else:
         cm = {k: None for k in ("cam_translation_a_m", "cam_rotvec_a_rad")}
-        cm.update({k: None for k in ("yaw_left_deg", "pitch_up_deg", "roll_cw_deg", "rotation_angle_deg")})
+        cm.update({k: None for k in ("cam_translation_norm_m", "yaw_left_deg", "pitch_up_deg", "roll_cw_deg",
+                                     "rotation_angle_deg")})
     ee = _matrices(frames.column("ee_pos_base_m"), 3)
     ee_disp_base = None if ee is None else ee[b] - ee[a]
     ee_disp_cam = None
@@ -249,6 +251,7 @@ def episode_motion_pairs(frames: pa.Table, cfg: PairConfig) -> StageResult:
             "frame_index_b": pa.array(fi[b]),
             "dt_s": pa.array(ts[b] - ts[a]),
             "cam_translation_a_m": _fixed_list(cm["cam_translation_a_m"], 3, m),
+            "cam_translation_norm_m": _scalar(cm["cam_translation_norm_m"], m),
             "cam_rotvec_a_rad": _fixed_list(cm["cam_rotvec_a_rad"], 3, m),
             "yaw_left_deg": _scalar(cm["yaw_left_deg"], m),
             "pitch_up_deg": _scalar(cm["pitch_up_deg"], m),
