@@ -114,7 +114,7 @@ def _named(motion: np.ndarray) -> dict[str, np.ndarray]:
     """Contract columns from the ``(7, N)`` block of :func:`relative_motion_soa`."""
     return {
         "cam_translation_a_m": motion[4:7].T,
-        "cam_translation_norm_m": np.sqrt((motion[4:7] * motion[4:7]).sum(axis=0)),
+        "cam_translation_norm_m": np.sqrt(np.einsum("ij,ij->j", motion[4:7], motion[4:7])),
         "cam_rotvec_a_rad": (motion[0:3] * (1.0 / _DEG)).T,
         "yaw_left_deg": -motion[1],
         "pitch_up_deg": motion[0],
