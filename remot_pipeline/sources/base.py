@@ -224,6 +224,41 @@ def validate_poses(
     return keep & ~bad
 
 
+def check_video(video: Path | None, name: str, media_index: np.ndarray, keep: np.ndarray, lines: np.ndarray,
+                problem_file: Path, quarantine: QuarantineLog, episode_id: str,
+                frame_index: np.ndarray | None = None) -> np.ndarray:
+    """Quarantine the kept rows whose video frame cannot be had; returns the new keep mask.
+
+    ``video`` is the resolved path, or None when the metadata's ``name`` escapes the root
+    (``path_escapes_root``). A missing file (``video_missing``) or one that cannot be opened
+    (``video_unreadable``) rejects every kept row, each against ``problem_file``; rows whose
+    ``media_index`` lies beyond the demuxed frame count are ``video_short``.
+    """
+    from remot_pipeline.sources.video import VideoError, count_frames
+
+    keep = keep.copy()
+    extra = (lambda i: {"frame_index": int(frame_index[i])}) if frame_index is not None else (lambda i: {})
+    if video is None:
+        problem = ("path_escapes_root", f"video path {name!r} resolves outside the source root")
+    elif not video.exists():
+        problem = ("video_missing", f"{name} does not exist")
+    else:
+        try:
+            available = count_frames(video)
+        except VideoError as exc:
+            problem = ("video_unreadable", str(exc))
+        else:
+            beyond = keep & (media_index >= available)
+            for i in np.flatnonzero(beyond):
+                quarantine.add("video_short", f"{name} holds {available} frames; frame {media_index[i]} requested",
+                               file=str(video), line=int(lines[i]), episode_id=episode_id, **extra(i))
+            return keep & ~beyond
+    for i in np.flatnonzero(keep):
+        quarantine.add(problem[0], problem[1], file=str(problem_file), line=int(lines[i]), episode_id=episode_id, **extra(i))
+    keep[:] = False
+    return keep
+
+
 def drop_if_unusable(keep: np.ndarray, lines: np.ndarray, file: Path, quarantine: QuarantineLog, episode_id: str) -> np.ndarray:
     """Indices of kept rows, or none when fewer than 2 remain (a motion needs two frames).
 

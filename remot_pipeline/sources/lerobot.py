@@ -27,10 +27,10 @@ from remot_pipeline.sources.base import (
     SourceError,
     SourceSpec,
     check_timestamps,
+    check_video,
     drop_if_unusable,
     resolve_inside,
 )
-from remot_pipeline.sources.video import VideoError, count_frames
 
 #: Feature names that identify end-effector state without configuration.
 _KNOWN_NAMES = {
@@ -164,27 +164,7 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     video = resolve_inside(ds, rel_video)
     first = int(round(float(meta[f"videos/{video_key}/from_timestamp"]) * fps))
     media_index = first + frame_index
-    problem = None
-    if video is None:
-        problem = ("path_escapes_root", f"video path {rel_video!r} resolves outside the dataset")
-    elif not video.exists():
-        problem = ("video_missing", f"{rel_video} does not exist")
-    else:
-        try:
-            available = count_frames(video)
-        except VideoError as exc:
-            problem = ("video_unreadable", str(exc))
-        else:
-            beyond = keep & (media_index >= available)
-            for i in np.flatnonzero(beyond):
-                q.add("video_short", f"{rel_video} holds {available} frames; frame {media_index[i]} requested",
-                      file=str(video), line=int(lines[i]), episode_id=eid, frame_index=int(frame_index[i]))
-            keep &= ~beyond
-    if problem is not None:
-        for i in np.flatnonzero(keep):
-            q.add(problem[0], problem[1], file=str(video or ds / rel_video), line=int(lines[i]), episode_id=eid,
-                  frame_index=int(frame_index[i]))
-        keep[:] = False
+    keep = check_video(video, rel_video, media_index, keep, lines, video or ds / rel_video, q, eid, frame_index)
 
     idx = drop_if_unusable(keep, lines, data_file, q, eid)
     cam = ((info.get("remot") or {}).get("cameras") or {}).get(video_key) or {}

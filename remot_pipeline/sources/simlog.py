@@ -17,11 +17,11 @@ from remot_pipeline.sources.base import (
     SourceError,
     SourceSpec,
     check_timestamps,
+    check_video,
     drop_if_unusable,
     resolve_inside,
     validate_poses,
 )
-from remot_pipeline.sources.video import VideoError, count_frames
 
 
 def discover(spec: SourceSpec) -> list[EpisodeRef]:
@@ -86,26 +86,7 @@ def read(ref: EpisodeRef) -> EpisodeRead:
 
     video_rel = str(header.get("video", "video.mp4"))
     video = resolve_inside(Path(spec.path), str(Path(ref.episode_path) / video_rel))
-    problem = None
-    if video is None:
-        problem = ("path_escapes_root", f"header names video {video_rel!r}, which resolves outside the source root")
-    elif not video.exists():
-        problem = ("video_missing", f"{video_rel} does not exist")
-    else:
-        try:
-            available = count_frames(video)
-        except VideoError as exc:
-            problem = ("video_unreadable", str(exc))
-        else:
-            beyond = keep & (media_index >= available)
-            for i in np.flatnonzero(beyond):
-                q.add("video_short", f"{video_rel} holds {available} frames; frame {media_index[i]} logged",
-                      file=str(video), line=int(lines[i]), episode_id=eid)
-            keep &= ~beyond
-    if problem is not None:
-        for i in np.flatnonzero(keep):
-            q.add(problem[0], problem[1], file=str(log), line=int(lines[i]), episode_id=eid)
-        keep[:] = False
+    keep = check_video(video, video_rel, media_index, keep, lines, log, q, eid)
 
     idx = drop_if_unusable(keep, lines, log, q, eid)
     objects = [
