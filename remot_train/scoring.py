@@ -98,3 +98,58 @@ def score(completion: str, answer: str, parse_rule: str, options: list[str] | No
     else:
         raise ValueError(f"unknown parse_rule {parse_rule!r}; known: choice_letter, true_false")
     return Scored(parsed is not None and parsed == expected, parsed, parsed is not None)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval for a proportion (well behaved at 0, 1 and small n).
+
+    >>> [round(x, 3) for x in wilson_interval(45, 50)]
+    [0.786, 0.957]
+    """
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def summarize(rows: list[dict], by: tuple[str, ...] = ("domain", "attribute", "question_type")) -> dict:
+    """Benchmark metrics from scored questions.
+
+    ``rows``: one dict per question with ``triplet_id``, ``correct`` (bool), ``format_ok`` (bool)
+    and the breakdown keys. Returns ``overall`` (the fraction of triplets whose questions are
+    *all* correct), ``partial`` (per-question accuracy), ``format_failure_rate``, each with its
+    count and 95% Wilson interval, and the same per value of every key in ``by``.
+
+    >>> rows = [dict(triplet_id="t1", correct=True, format_ok=True, domain="nav"),
+    ...         dict(triplet_id="t1", correct=False, format_ok=False, domain="nav"),
+    ...         dict(triplet_id="t2", correct=True, format_ok=True, domain="sim")]
+    >>> m = summarize(rows, by=("domain",))
+    >>> m["overall"]["value"], m["partial"]["value"], m["by"]["domain"]["nav"]["overall"]["value"]
+    (0.5, 0.6666666666666666, 0.0)
+    """
+
+    def block(rs: list[dict]) -> dict:
+        triplets: dict[str, bool] = {}
+        for r in rs:
+            triplets[r["triplet_id"]] = triplets.get(r["triplet_id"], True) and bool(r["correct"])
+        n_q, n_t = len(rs), len(triplets)
+        ok_q = sum(bool(r["correct"]) for r in rs)
+        ok_t = sum(triplets.values())
+        bad_fmt = sum(not r["format_ok"] for r in rs)
+
+        def metric(k, n):
+            return {"value": k / n if n else 0.0, "count": k, "n": n, "ci95": wilson_interval(k, n)}
+
+        return {"overall": metric(ok_t, n_t), "partial": metric(ok_q, n_q), "format_failure_rate": metric(bad_fmt, n_q)}
+
+    out = block(rows)
+    out["by"] = {}
+    for key in by:
+        groups: dict[str, list[dict]] = {}
+        for r in rows:
+            groups.setdefault(str(r[key]), []).append(r)
+        out["by"][key] = {value: block(rs) for value, rs in sorted(groups.items())}
+    return out

@@ -287,20 +287,32 @@ def test_retrieved_negatives_are_more_similar_than_random_frames(run):
 
 
 def test_an_oracle_reading_the_metadata_scores_every_question_and_chance_does_not(run):
-    """Answer every question from the labels alone (through the shared scoring module): 100%.
-    Answering at random scores near the analytic chance of 1/2."""
-    from remot_train.scoring import score
+    """Answer every question from the labels alone (through the shared scoring module): 100%
+    Overall and Partial. Answering at random scores the analytic chance: 1/2 per question and
+    (1/2)^3 per triplet of three two-way questions, within the 95% intervals."""
+    from remot_train.scoring import score, summarize
 
     root, _ = run
     con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
-    rows = con.execute("SELECT answer, parse_rule, options, question_id FROM questions").fetchall()
-    oracle = [score(f"<think>from the metadata</think><answer>{a}</answer>", a, rule, opts).correct for a, rule, opts, _ in rows]
-    assert all(oracle)
+    rows = con.execute("SELECT triplet_id, domain, attribute, question_type, answer, parse_rule, options FROM questions").fetchall()
+    keys = ("triplet_id", "domain", "attribute", "question_type")
     rng = np.random.default_rng(0)
-    guesses = [score(f"<answer>{rng.choice(['A', 'B'] if rule == 'choice_letter' else ['true', 'false'])}</answer>", a, rule, opts).correct
-               for a, rule, opts, _ in rows]
-    n = len(guesses)
-    assert abs(np.mean(guesses) - 0.5) < 4 * np.sqrt(0.25 / n)
+    oracle, chance = [], []
+    for tid, dom, attr, qtype, answer, rule, opts in rows:
+        base = dict(zip(keys, (tid, dom, attr, qtype)))
+        s = score(f"<think>from the metadata</think><answer>{answer}</answer>", answer, rule, opts)
+        oracle.append({**base, "correct": s.correct, "format_ok": s.format_ok})
+        guess = rng.choice(["A", "B"] if rule == "choice_letter" else ["true", "false"])
+        s = score(f"<answer>{guess}</answer>", answer, rule, opts)
+        chance.append({**base, "correct": s.correct, "format_ok": s.format_ok})
+    m = summarize(oracle)
+    assert m["overall"]["value"] == 1.0 and m["partial"]["value"] == 1.0 and m["format_failure_rate"]["value"] == 0.0
+    assert all(b["overall"]["value"] == 1.0 for b in m["by"]["domain"].values())
+    c = summarize(chance)
+    lo, hi = c["partial"]["ci95"]
+    assert lo <= 0.5 <= hi
+    lo, hi = c["overall"]["ci95"]
+    assert lo <= 0.125 <= hi
 
 
 def test_remot_train_does_not_import_dagster():
