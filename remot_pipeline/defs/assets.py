@@ -8,7 +8,6 @@ cover any set of domains (``context.partition_keys``), and each stage returns
 """
 
 
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -120,23 +119,14 @@ def domain_sources(config: RemotConfig, paths: RemotPaths, domain: str, world: s
 def synthetic_world(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths) -> dg.Output[str | None]:
     """The embedded default: a seeded procedural world rendered with OpenCV and written in real
     formats (TUM RGB-D, LeRobot v3.0, remot sim log). Generated once per configuration."""
-    from remot_pipeline.synthetic import WorldConfig, generate_world
+    from remot_pipeline.synthetic import WorldConfig
+    from remot_pipeline.synthetic.world import cached_world
 
     if not config.synthetic.enabled:
         return dg.Output(None, metadata={"enabled": False}, data_version=dg.DataVersion("disabled"))
     wc = WorldConfig(seed=config.synthetic.seed, episodes_per_domain=config.synthetic.episodes_per_domain,
                      frames_per_episode=config.synthetic.frames_per_episode)
-    key = release_core.canonical_json({"world": wc.__dict__, "code": CODE_VERSIONS["synthetic_world"]})
-    tag = __import__("hashlib").sha256(key).hexdigest()[:12]
-    final = paths.root / "raw" / "synthetic" / f"world-{tag}"
-    reused = (final / ".complete").exists()
-    if not reused:
-        tmp = final.with_name(f".tmp-{final.name}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        generate_world(tmp, wc)
-        (tmp / ".complete").write_text(tag + "\n")
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
+    final, tag, reused = cached_world(paths.root / "raw" / "synthetic", wc, CODE_VERSIONS["synthetic_world"])
     return dg.Output(str(final.resolve()), metadata={"path": str(final.resolve()), "reused": reused,
                                                      "config": dg.MetadataValue.json(wc.__dict__)},
                      data_version=dg.DataVersion(tag))

@@ -42,3 +42,29 @@ def generate_world(root: pathlib.Path, config: WorldConfig = WorldConfig()) -> d
     """Write the world under root; return {"navigation": [episode dirs], "manipulation": [dataset dir], "simulation": [episode dirs]}."""
     root = pathlib.Path(root)
     return {domain: writer(root, config) for domain, writer in DOMAIN_WRITERS.items()}
+
+
+def cached_world(cache_root: pathlib.Path, config: WorldConfig, code_version: str) -> tuple[pathlib.Path, str, bool]:
+    """The world for ``config`` under ``cache_root/world-<tag>``, generated once.
+
+    ``tag`` hashes the config and ``code_version``. Generation writes a temporary folder, marks it
+    complete and renames it into place, so a half-written world is never reused. Returns
+    ``(path, tag, reused)``.
+    """
+    import dataclasses
+    import hashlib
+    import json
+    import shutil
+
+    key = json.dumps({"world": dataclasses.asdict(config), "code": code_version}, sort_keys=True, separators=(",", ":"))
+    tag = hashlib.sha256(key.encode()).hexdigest()[:12]
+    final = pathlib.Path(cache_root) / f"world-{tag}"
+    if (final / ".complete").exists():
+        return final, tag, True
+    tmp = final.with_name(f".tmp-{final.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    generate_world(tmp, config)
+    (tmp / ".complete").write_text(tag + "\n")
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return final, tag, False
