@@ -310,7 +310,7 @@ def test_pair_questions_when_the_negative_pair_does_not_start_at_the_anchor():
              positive_value="left", negative_value="right", positive_pair_id="e:1-5", negative_pair_id="e:5-1",
              anchor_frame_index=1, negative_anchor_frame_index=5, negative_transform="none")
     mc = triplet_questions(t, seed=0)[0]
-    assert mc["prompt"].count("<image>") == 4 and "In which pair is it true that the camera turned to the left?" in mc["prompt"]
+    assert mc["prompt"].count("<image>") == 4 and "the camera turned to the left" in mc["prompt"] and "B) Pair B" in mc["prompt"]
     first_pair = mc["image_roles"][:2]
     assert mc["answer"] == ("A" if first_pair == ["anchor", "positive"] else "B")
     assert sorted(mc["image_roles"]) == sorted(["anchor", "positive", "negative_anchor", "negative"])

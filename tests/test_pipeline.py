@@ -350,3 +350,40 @@ def test_binary_contrast_views_hold_the_positive_pairs_and_their_questions(run):
     (bad,) = con.execute("""SELECT count(*) FROM binary_questions q JOIN binary_pairs p USING (triplet_id)
                             WHERE q.asserted_pair_id <> p.pair_id OR q.question_type <> 'true_false'""").fetchone()
     assert bad == 0
+
+
+def test_question_text_is_clean_balanced_and_does_not_leak_the_answer(run):
+    """Template artefacts on 200-question samples, answer balance, and leakage: a prompt's text
+    (images aside) must not predict its answer."""
+    import re
+
+    from scipy.stats import chisquare
+
+    from remot_pipeline.core.questions import SCAFFOLD
+
+    root, _ = run
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    rows = con.execute("SELECT prompt, image_roles, answer, question_type FROM questions ORDER BY question_id").fetchall()
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        sample = [rows[i] for i in rng.choice(len(rows), 200, replace=False)]
+        clean = 0
+        for prompt, roles, _answer, _qtype in sample:
+            text = prompt.removesuffix(SCAFFOLD)
+            ok = (prompt.endswith(SCAFFOLD) and prompt.count("<image>") == len(roles)
+                  and not re.search(r"  |\{|\}| [.,?]|\.\.|\?\?|\b(a|an) (a|an|the)\b|\bthe the\b", text)
+                  and all(line[:1].isupper() for line in text.strip().splitlines()))
+            clean += ok
+        assert clean / 200 >= 0.95
+    mc = [a for _, _, a, t in rows if t == "multiple_choice"]
+    assert chisquare([mc.count("A"), mc.count("B")]).pvalue > 0.01
+    tf = [a for _, _, a, t in rows if t == "true_false"]
+    assert abs(tf.count("true") / len(tf) - 0.5) <= 0.03
+    by_prompt = {}
+    for prompt, _, answer, _ in rows:
+        by_prompt.setdefault(prompt, []).append(answer)
+    frequent = {p: a for p, a in by_prompt.items() if len(a) >= 20}
+    assert len(frequent) >= 5
+    for prompt, answers in frequent.items():  # the same words are asked with either answer
+        share = max(answers.count(a) for a in set(answers)) / len(answers)
+        assert share <= 0.8, (prompt, len(answers), share)

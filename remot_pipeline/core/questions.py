@@ -74,6 +74,31 @@ def shares_anchor(t: dict) -> bool:
     return t["negative_anchor_frame_index"] == t["anchor_frame_index"] and t["negative_transform"] == "none"
 
 
+#: Paraphrases, one drawn per question by seed. ``{claim}`` is a full clause ("the camera turned
+#: to the left"); every template reads the same whatever the answer, so the text cannot leak it.
+MC_IMAGE_TEMPLATES = (
+    "Image 1 is the reference view. Going from image 1 to which image is it true that {claim}?",
+    "Take image 1 as the starting view. In which of the other two images is it true that {claim}?",
+    "Compare images 2 and 3 with image 1. Which of them shows that {claim}?",
+)
+MC_PAIR_TEMPLATES = (
+    "Pair A goes from image 1 to image 2; pair B goes from image 3 to image 4. In which pair is it true that {claim}?",
+    "Consider two changes of view: pair A, from image 1 to image 2, and pair B, from image 3 to image 4. "
+    "Which pair shows that {claim}?",
+    "Images 1 and 2 form pair A; images 3 and 4 form pair B, each read from its first image to its second. "
+    "For which pair is it true that {claim}?",
+)
+TF_TEMPLATES = (
+    "True or false: between image 1 and image 2, {claim}.",
+    "From image 1 to image 2, {claim}. Is this true or false?",
+    "Look at image 1, then at image 2. Is it true that {claim}? Answer true or false.",
+)
+
+
+def _template(templates: tuple[str, ...], *key: object) -> str:
+    return templates[int(stable_key(*key)[:8], 16) % len(templates)]
+
+
 def triplet_questions(t: dict, seed: int) -> list[dict]:
     """Three questions for one triplet row (a dict of the triplets contract's columns)."""
     attr, color = t["attribute"], t["object_color"]
@@ -85,20 +110,15 @@ def triplet_questions(t: dict, seed: int) -> list[dict]:
     claim = phrase(attr, t["positive_value"], color)
     if shares_anchor(t):
         roles = ["anchor", "positive", "negative"] if pos_first else ["anchor", "negative", "positive"]
-        prompt = (
-            "Image 1: <image>\nImage 2: <image>\nImage 3: <image>\n"
-            f"Image 1 is the reference view. Going from image 1 to which image is it true that {claim}?\n"
-            "A) Image 2\nB) Image 3\n" + SCAFFOLD
-        )
+        text = _template(MC_IMAGE_TEMPLATES, seed, t["triplet_id"], "mc-text").format(claim=claim)
+        prompt = "Image 1: <image>\nImage 2: <image>\nImage 3: <image>\n" + text + "\nA) Image 2\nB) Image 3\n" + SCAFFOLD
         options = ["Image 2", "Image 3"]
     else:
         pairs = [["anchor", "positive"], ["negative_anchor", "negative"]]
         roles = pairs[0] + pairs[1] if pos_first else pairs[1] + pairs[0]
-        prompt = (
-            "Image 1: <image>\nImage 2: <image>\nImage 3: <image>\nImage 4: <image>\n"
-            f"Pair A goes from image 1 to image 2; pair B goes from image 3 to image 4. In which pair is it true that {claim}?\n"
-            "A) Pair A\nB) Pair B\n" + SCAFFOLD
-        )
+        text = _template(MC_PAIR_TEMPLATES, seed, t["triplet_id"], "mc-text").format(claim=claim)
+        prompt = ("Image 1: <image>\nImage 2: <image>\nImage 3: <image>\nImage 4: <image>\n" + text
+                  + "\nA) Pair A\nB) Pair B\n" + SCAFFOLD)
         options = ["Pair A", "Pair B"]
     out.append({**base, "question_type": "multiple_choice", "prompt": prompt, "image_roles": roles,
                 "answer": "A" if pos_first else "B", "options": options, "parse_rule": "choice_letter",
@@ -109,10 +129,8 @@ def triplet_questions(t: dict, seed: int) -> list[dict]:
                                           ("negative_anchor", "negative", t["negative_value"], t["negative_pair_id"])):
         ask_true = _bit(seed, t["triplet_id"], "tf", second) == 0
         asked = value if ask_true else _other(attr, value, seed, t["triplet_id"], second)
-        prompt = (
-            "Image 1: <image>\nImage 2: <image>\n"
-            f"True or false: between image 1 and image 2, {phrase(attr, asked, color)}.\n" + SCAFFOLD
-        )
+        text = _template(TF_TEMPLATES, seed, t["triplet_id"], "tf-text", second).format(claim=phrase(attr, asked, color))
+        prompt = "Image 1: <image>\nImage 2: <image>\n" + text + "\n" + SCAFFOLD
         out.append({**base, "question_type": "true_false", "prompt": prompt, "image_roles": [first, second],
                     "answer": "true" if ask_true else "false", "options": ["true", "false"], "parse_rule": "true_false",
                     "asserted_pair_id": pair_id})
