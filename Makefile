@@ -32,6 +32,9 @@ ui: install
 
 bench: install
 	$(BIN)/python bench/bench_motion_kernel.py
+	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_retrieval.py
+	@if [ -d data/stages ]; then $(BIN)/python bench/label_flow_agreement.py data; else echo "label_flow_agreement: run make run first"; fi
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -57,7 +57,7 @@ class EpisodeRef:
     def input_sha256(self) -> str:
         """sha256 over the input files' relative names and bytes (stable across machines)."""
         h = hashlib.sha256()
-        root = Path(self.spec.path) if Path(self.spec.path).is_dir() else Path(self.spec.path).parent
+        root = source_root(self.spec)
         for f in sorted(self.input_files):
             h.update(str(Path(f).relative_to(root)).encode())
             h.update(b"\0")
@@ -104,6 +104,16 @@ class EpisodeRead:
         if media:
             out.append("images" if Path(media[0]).suffix.lower() in IMAGE_SUFFIXES else "video")
         return out
+
+
+def source_root(spec: SourceSpec) -> Path:
+    """The folder that ``episode_path`` and media paths are relative to (a file's parent)."""
+    path = Path(spec.path)
+    if path.is_dir():
+        return path
+    if path.is_file():
+        return path.parent
+    raise SourceError(f"{path}: source {spec.name!r} path does not exist; create it or fix `path` in the sources file")
 
 
 def resolve_inside(root: Path, relative: str) -> Path | None:

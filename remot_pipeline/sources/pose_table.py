@@ -37,6 +37,7 @@ import numpy as np
 from remot_pipeline.core import se3
 from remot_pipeline.core.ledger import QuarantineLog
 from remot_pipeline.sources.base import (
+    source_root,
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
     EpisodeRead,
@@ -48,23 +49,13 @@ from remot_pipeline.sources.base import (
     resolve_inside,
     validate_poses,
 )
-from remot_pipeline.sources.video import VideoError, count_frames
+from remot_pipeline.sources.video import VideoError, count_frames, media_size
 
 FORMAT = "pose_table"
 
 # ---------------------------------------------------------------------------------------------
-# Building blocks shared by the navigation readers (candidates for base.py).
+# Building blocks shared by the navigation readers (kitti, euroc, realestate10k, nerf, scannet, 7-Scenes).
 # ---------------------------------------------------------------------------------------------
-
-
-def source_root(spec: SourceSpec) -> Path:
-    """The folder that ``episode_path`` and media paths are relative to (a file's parent)."""
-    path = Path(spec.path)
-    if path.is_dir():
-        return path
-    if path.is_file():
-        return path.parent
-    raise SourceError(f"{path}: source {spec.name!r} path does not exist; create it or fix `path` in the sources file")
 
 
 def episode_key(rel: str, fallback: str) -> str:
@@ -208,23 +199,6 @@ def find_image(base: Path, stem_path: str, default_suffix: str = "") -> str:
         if (base / (stem_path + suffix)).is_file():
             return stem_path + suffix
     return stem_path + default_suffix
-
-
-def media_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` of an image or a video's first stream, ``(0, 0)`` when unreadable."""
-    if path.suffix.lower() in VIDEO_SUFFIXES:
-        import av
-
-        try:
-            with av.open(str(path)) as c:
-                s = c.streams.video[0]
-                return int(s.codec_context.width), int(s.codec_context.height)
-        except (av.FFmpegError, IndexError):
-            return 0, 0
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    return (0, 0) if img is None else (int(img.shape[1]), int(img.shape[0]))
 
 
 def finish(ref: EpisodeRef, rows: Rows, rows_in: int, ts: np.ndarray, cam2world: np.ndarray, keep: np.ndarray,

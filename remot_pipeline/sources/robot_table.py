@@ -58,6 +58,7 @@ import pyarrow.parquet as pq
 from remot_pipeline.core import se3
 from remot_pipeline.core.ledger import QuarantineLog
 from remot_pipeline.sources.base import (
+    source_root,
     IMAGE_SUFFIXES,
     EpisodeRead,
     EpisodeRef,
@@ -68,7 +69,7 @@ from remot_pipeline.sources.base import (
     resolve_inside,
     validate_poses,
 )
-from remot_pipeline.sources.video import VideoError, count_frames
+from remot_pipeline.sources.video import VideoError, count_frames, media_size
 
 FORMAT = "robot_table"
 
@@ -106,12 +107,6 @@ def table_reader(layout_fn: Callable[[SourceSpec], "Layout"], default_globs: tup
         return read_rows(ref, rows, sel, layout, media_dir=path.parent)
 
     return discover, read
-
-
-def source_root(spec: SourceSpec) -> Path:
-    """The folder every relative path of the source is taken from (the file's folder for a file)."""
-    p = Path(spec.path)
-    return p.parent if p.is_file() else p
 
 
 def root_and_files(spec: SourceSpec, globs) -> tuple[Path, list[Path]]:
@@ -729,23 +724,6 @@ def check_media(
     return keep, {k: v for k, v in status.items() if isinstance(v, int)}
 
 
-def video_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` of a video's first stream (or an image), ``(0, 0)`` when unknown."""
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        import cv2
-
-        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        return (0, 0) if img is None else (int(img.shape[1]), int(img.shape[0]))
-    import av
-
-    try:
-        with av.open(str(path)) as c:
-            s = c.streams.video[0]
-            return int(s.codec_context.width), int(s.codec_context.height)
-    except (av.FFmpegError, IndexError):
-        return 0, 0
-
-
 def read_rows(ref: EpisodeRef, rows: Rows, sel: np.ndarray, layout: Layout, media_dir: Path,
               note: str | None = None) -> EpisodeRead:
     """Rows ``sel`` of a table -> :class:`EpisodeRead`; every row is kept or quarantined once."""
@@ -860,7 +838,7 @@ def read_rows(ref: EpisodeRef, rows: Rows, sel: np.ndarray, layout: Layout, medi
     width, height = layout.width_px, layout.height_px
     if has_media and idx.size and not (width and height):
         path = resolve_inside(root, media_rel[idx[0]])
-        width, height = video_size(path) if path is not None else (0, 0)
+        width, height = media_size(path) if path is not None else (0, 0)
     kept_ts = ts[idx]
     fps = layout.video_fps or layout.fps or (float(1.0 / np.median(np.diff(kept_ts))) if idx.size > 1 else 0.0)
     intrinsics = layout.intrinsics

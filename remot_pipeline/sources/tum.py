@@ -29,9 +29,10 @@ from remot_pipeline.sources.base import (
     drop_if_unusable,
     parse_numeric_lines,
     resolve_inside,
+    source_root,
     validate_poses,
 )
-from remot_pipeline.sources.video import VideoError, count_frames
+from remot_pipeline.sources.video import VideoError, count_frames, media_size
 
 
 
@@ -91,7 +92,7 @@ def read_groundtruth(gt: Path, q: QuarantineLog, episode_id: str, quat_norm_tol:
 
 def read(ref: EpisodeRef) -> EpisodeRead:
     spec = ref.spec
-    root = Path(spec.path) if Path(spec.path).is_dir() else Path(spec.path).parent
+    root = source_root(spec)
     gt = root / ref.episode_path
     episode_dir = gt.parent
     q = QuarantineLog("episode_frames", spec.domain, spec.name)
@@ -199,24 +200,5 @@ def _associate_media(ref, root, episode_dir, pose_ts, keep, lines, q):
         media_index[i] = entry_index[e]
     fps = float(1.0 / np.median(np.diff(sorted_ts))) if sorted_ts.size > 1 else 0.0
     good = [entry_name[e] for e in range(len(entry_name)) if entry_problem[e] is None]
-    width, height = _frame_size(episode_dir, good[0] if good else None)
+    width, height = media_size(episode_dir / good[0]) if good else (0, 0)
     return media_path, media_index, width, height, fps
-
-
-def _frame_size(episode_dir: Path, name: str | None) -> tuple[int, int]:
-    if name is None:
-        return 0, 0
-    path = episode_dir / name
-    if path.suffix.lower() in VIDEO_SUFFIXES:
-        import av
-
-        try:
-            with av.open(str(path)) as c:
-                s = c.streams.video[0]
-                return int(s.codec_context.width), int(s.codec_context.height)
-        except av.FFmpegError:
-            return 0, 0
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    return (0, 0) if img is None else (int(img.shape[1]), int(img.shape[0]))

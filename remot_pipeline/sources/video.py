@@ -135,3 +135,21 @@ def _read_sequential(path: Path, wanted: list[int]) -> Iterator[tuple[int, np.nd
                     break
         except av.FFmpegError:
             return
+
+
+def media_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` of an image, or of a video's first stream; ``(0, 0)`` when unreadable."""
+    from remot_pipeline.sources.base import IMAGE_SUFFIXES
+
+    path = Path(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        import cv2
+
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        return (0, 0) if img is None else (int(img.shape[1]), int(img.shape[0]))
+    try:
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            return int(s.codec_context.width), int(s.codec_context.height)
+    except (av.FFmpegError, IndexError):
+        return 0, 0

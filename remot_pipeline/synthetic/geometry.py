@@ -62,12 +62,6 @@ def make_pose(rotation: np.ndarray, translation_m: np.ndarray) -> np.ndarray:
     return pose
 
 
-def invert_pose(a2b: np.ndarray) -> np.ndarray:
-    """b2a for rigid a2b, shape (..., 4, 4)."""
-    rot_t = np.swapaxes(a2b[..., :3, :3], -1, -2)
-    return make_pose(rot_t, -np.einsum("...ij,...j->...i", rot_t, a2b[..., :3, 3]))
-
-
 def cam2world_from_ypr(position_m, yaw_rad, pitch_rad, roll_rad) -> np.ndarray:
     """cam2world (N, 4, 4) of a camera at ``position_m`` (N, 3) with heading angles (N,).
 
@@ -87,34 +81,6 @@ def look_at_cam2world(eye_m, target_m, up=(0.0, 0.0, 1.0)) -> np.ndarray:
     right /= np.linalg.norm(right)
     down = np.cross(forward, right)
     return make_pose(np.stack([right, down, forward], axis=-1), eye_m)
-
-
-def quat_xyzw_from_matrix(rotation: np.ndarray) -> np.ndarray:
-    """Unit quaternions (..., 4) in xyzw order with w >= 0 from rotations (..., 3, 3)."""
-    m = np.asarray(rotation, dtype=float)
-    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    trace = m00 + m11 + m22
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # Shepperd: four candidate formulas, keep the numerically largest pivot.
-        sw = 2.0 * np.sqrt(np.maximum(1.0 + trace, 0.0))
-        sx = 2.0 * np.sqrt(np.maximum(1.0 + m00 - m11 - m22, 0.0))
-        sy = 2.0 * np.sqrt(np.maximum(1.0 - m00 + m11 - m22, 0.0))
-        sz = 2.0 * np.sqrt(np.maximum(1.0 - m00 - m11 + m22, 0.0))
-        d21, d02, d10 = m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]
-        s01, s02, s12 = m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1]
-        candidates = np.stack(
-            [
-                np.stack([d21 / sw, d02 / sw, d10 / sw, 0.25 * sw], -1),
-                np.stack([0.25 * sx, s01 / sx, s02 / sx, d21 / sx], -1),
-                np.stack([s01 / sy, 0.25 * sy, s12 / sy, d02 / sy], -1),
-                np.stack([s02 / sz, s12 / sz, 0.25 * sz, d10 / sz], -1),
-            ],
-            axis=-2,
-        )
-    pivot = np.stack([trace, m00, m11, m22], -1).argmax(-1)
-    quat = np.take_along_axis(candidates, pivot[..., None, None], axis=-2)[..., 0, :]
-    quat /= np.linalg.norm(quat, axis=-1, keepdims=True)
-    return np.where(quat[..., 3:4] < 0.0, -quat, quat)
 
 
 def smootherstep(s: np.ndarray) -> np.ndarray:

@@ -28,7 +28,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .geometry import intrinsics, intrinsics_matrix, invert_pose, look_at_cam2world, make_pose, ramp, rot_z
+from remot_pipeline.core.se3 import invert
+
+from .geometry import intrinsics, intrinsics_matrix, look_at_cam2world, make_pose, ramp, rot_z
 from .render import Solid, box_solid, render, texture_for_size
 from .video import Mp4Writer
 
@@ -124,7 +126,7 @@ def _script(rng: np.random.Generator, n_frames: int, fps: float, blocks: list[di
         move(bx, by, hover, grasp_yaw)  # approach
         move(bx, by, size / 2, grasp_yaw)  # descend
         go(np.array([*state[:4], size]), rng.uniform(0.5, 0.7))  # close
-        held, held_in_ee = k, invert_pose(_ee2base(state)) @ block2base[k]
+        held, held_in_ee = k, invert(_ee2base(state)) @ block2base[k]
         move(bx, by, hover, grasp_yaw)  # lift
         px, py = _place_target(rng, block2base, k)
         carry_yaw = float(np.clip(grasp_yaw + np.deg2rad(rng.uniform(-40, 40)), -np.pi / 2, np.pi / 2))
@@ -202,7 +204,7 @@ def write_manipulation(root: pathlib.Path, config) -> list[pathlib.Path]:
         (dataset / sub).mkdir(parents=True, exist_ok=True)
     width, height, fps = config.width_px, config.height_px, config.fps
     K = intrinsics_matrix(width, height)
-    base2cam = invert_pose(CAM2BASE)
+    base2cam = invert(CAM2BASE)
 
     scene_rng = np.random.default_rng([config.seed, 2])
     room = box_solid((6.0, 6.0, 3.0), [texture_for_size(scene_rng, (6.0, 3.0), 40.0) for _ in range(6)],

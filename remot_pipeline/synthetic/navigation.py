@@ -17,7 +17,9 @@ import pathlib
 
 import numpy as np
 
-from .geometry import cam2world_from_ypr, intrinsics, intrinsics_matrix, invert_pose, make_pose, quat_xyzw_from_matrix, ramp, rot_z
+from remot_pipeline.core.se3 import invert, matrix_to_quat_xyzw
+
+from .geometry import cam2world_from_ypr, intrinsics, intrinsics_matrix, make_pose, ramp, rot_z
 from .render import Solid, box_solid, render, texture_for_size
 from .video import Mp4Writer
 
@@ -158,14 +160,14 @@ def write_navigation_episode(episode_dir: pathlib.Path, rng: np.random.Generator
     background, objects, region = _build_room(rng)
     states = _camera_states(rng, config.frames_per_episode, fps, region)
     cam2world = cam2world_from_ypr(states[:, :3], states[:, 3], states[:, 4], states[:, 5])
-    world2cam = invert_pose(cam2world)
+    world2cam = invert(cam2world)
     K = intrinsics_matrix(width, height)
     with Mp4Writer(episode_dir / "rgb.mp4", fps, width, height) as writer:
         for pose in world2cam:
             writer.write(render(pose, K, width, height, background, objects))
 
     timestamps_s = TIMESTAMP_BASE_S + episode_index * TIMESTAMP_EPISODE_STRIDE_S + np.arange(len(states)) / fps
-    quat_xyzw = quat_xyzw_from_matrix(cam2world[:, :3, :3])
+    quat_xyzw = matrix_to_quat_xyzw(cam2world[:, :3, :3])
     gt = [
         "# ground truth trajectory (remot synthetic world)",
         "# camera-to-world pose: world frame z-up (metres), camera axes OpenCV (x right, y down, z forward)",

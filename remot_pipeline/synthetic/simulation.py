@@ -17,7 +17,9 @@ import pathlib
 
 import numpy as np
 
-from .geometry import cam2world_from_ypr, intrinsics, intrinsics_matrix, invert_pose, make_pose, ramp, rot_z
+from remot_pipeline.core.se3 import invert
+
+from .geometry import cam2world_from_ypr, intrinsics, intrinsics_matrix, make_pose, ramp, rot_z
 from .render import Solid, box_solid, render, texture_for_size
 from .video import Mp4Writer
 
@@ -199,7 +201,7 @@ def write_simulation_episode(episode_dir: pathlib.Path, rng: np.random.Generator
         "camera_axes": "opencv",
     }
     lines = [json.dumps(header)]
-    world2cam = invert_pose(cam2world)
+    world2cam = invert(cam2world)
     with Mp4Writer(episode_dir / "video.mp4", fps, width, height) as writer:
         for i in range(n):
             for solid, pose in zip(solids, obj2world[i]):
