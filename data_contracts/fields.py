@@ -37,6 +37,9 @@ MOTION = pa.struct(
         ("object_disp_a_m", VEC3),
     ]
 )
+#: "Answering ``if_answer`` asserts ``left op right``" (remot_train.relations).
+RELATIONS = pa.list_(pa.struct([("if_answer", pa.string()), ("left", pa.string()), ("op", pa.string()),
+                                ("right", pa.string())]))
 OBJECT = pa.struct(
     [
         ("object_id", pa.string()),
@@ -189,12 +192,20 @@ _FIELDS: list[Field] = [
     Field("source_locator", pa.string(), "source_root/media_path#frame for anchor, positive, negative."),
     # --- questions --------------------------------------------------------------------
     Field("question_id", pa.string(), "Content hash of the question."),
-    Field("question_type", pa.string(), "multiple_choice | true_false."),
+    Field("question_type", pa.string(), "multiple_choice | true_false | fill_blank | comparative."),
     Field("prompt", pa.string(), "Question text with <image> placeholders in image order, and the CoT scaffold."),
     Field("image_roles", pa.list_(pa.string()), "Triplet image role of each <image> placeholder, in order."),
     Field("answer", pa.string(), "The correct answer as it must appear inside <answer>...</answer>."),
-    Field("options", pa.list_(pa.string()), "Choices offered (letters' texts, or true/false).", nullable=True),
-    Field("parse_rule", pa.string(), "How a completion's answer is parsed: choice_letter | true_false."),
+    Field("options", pa.list_(pa.string()),
+          "Choices offered: the letters' texts, true/false, the blank's words; empty for a numeric blank."),
+    Field("parse_rule", pa.string(),
+          "How a completion's answer is parsed (remot_train.scoring): choice_letter | true_false | categorical | number."),
+    Field("tolerance", pa.float64(), "For parse_rule number: the largest accepted |answer - truth|, in the answer's "
+          "unit (the unit written after the number in `answer`).", unit="see answer", nullable=True),
+    Field("consistency_group_id", pa.string(),
+          "Questions whose answers are jointly constrained share this id (comparative pairs).", nullable=True),
+    Field("relations", RELATIONS, "Relations each possible answer asserts: answering `if_answer` asserts "
+          "`left op right` (op < > =) between named quantities of the group (A, B: the pairs' magnitudes)."),
     Field("asserted_pair_id", pa.string(), "The motion pair whose label the answer asserts."),
     # --- quarantine -------------------------------------------------------------------
     Field("stage", pa.string(), "Asset that rejected the row."),

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from data_contracts.fields import FIELDS, IMAGE
 
 #: Bump on any breaking change to a contract (a removed/renamed column, a changed type).
-CONTRACT_VERSION = "2.0.0"
+CONTRACT_VERSION = "2.1.0"
 
 _SCHEMA_KEY = b"remot.contract"
 
@@ -123,7 +123,8 @@ CONTRACTS: dict[str, TableContract] = {
             "questions",
             "Questions about a triplet; images are referenced by role and live in the triplet row.",
             ("question_id", "triplet_id", "episode_id", "domain", "split", "attribute", "question_type", "prompt",
-             "image_roles", "answer", "options", "parse_rule", "asserted_pair_id"),
+             "image_roles", "answer", "options", "parse_rule", "tolerance", "consistency_group_id", "relations",
+             "asserted_pair_id"),
         ),
         TableContract(
             "quarantine",

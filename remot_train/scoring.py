@@ -10,12 +10,25 @@ Parse rules (the questions contract's ``parse_rule`` column):
 * ``choice_letter``: a single option letter, ``A``, ``(b)``, ``B)``, ``Option A``, or the
   option's text itself (``Image 3``, ``Pair A``).
 * ``true_false``: ``true``/``false``, ``yes``/``no``, ``t``/``f``.
+* ``categorical``: exactly one of the options, as a whole word or phrase (``left``, ``to the
+  left``, ``Left.``); naming two options is a format failure.
+* ``number``: exactly one number, with an optional unit (``24``, ``about 24 degrees``, ``24°``,
+  ``0.3 m``, ``30 cm``, ``0.42 rad``). A unit is converted to the answer's unit (the unit after the
+  number in the question's ``answer``); a unit of another kind (metres for an angle) is a format
+  failure. Correct when ``|parsed - truth| <= tolerance``.
+
+Consistency: questions that share a ``consistency_group_id`` carry ``relations`` (what each
+answer asserts, :mod:`remot_train.relations`). A group is consistent when the relations its
+answers assert admit no cycle; unparsable answers assert nothing.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+
+from remot_train.relations import consistent
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
 _TRUE = {"true", "yes", "t", "y"}
@@ -78,26 +91,117 @@ def parse_true_false(text: str) -> str | None:
     return None
 
 
-def score(completion: str, answer: str, parse_rule: str, options: list[str] | None = None) -> Scored:
+def parse_categorical(text: str, options: list[str]) -> str | None:
+    """The one option named in ``text`` (as a whole word or phrase), or None.
+
+    >>> opts = ["clockwise", "counterclockwise"]
+    >>> [parse_categorical(t, opts) for t in ["Clockwise.", "counterclockwise", "it rolled clockwise", "clockwise or counterclockwise", "up"]]
+    ['clockwise', 'counterclockwise', 'clockwise', None, None]
+    >>> parse_categorical("away from the camera", ["away from", "toward"])
+    'away from'
+    """
+    t = _clean(text)
+    found = [o for o in options if re.search(r"(?<![\w-])" + re.escape(_clean(o)) + r"(?![\w-])", t)]
+    return found[0] if len(found) == 1 else None
+
+
+#: unit word -> (kind, factor to the kind's base unit: degrees or metres).
+_UNITS = {
+    **dict.fromkeys(["deg", "degs", "degree", "degrees", "°"], ("angle", 1.0)),
+    **dict.fromkeys(["rad", "rads", "radian", "radians"], ("angle", 180.0 / math.pi)),
+    **dict.fromkeys(["m", "meter", "meters", "metre", "metres"], ("length", 1.0)),
+    **dict.fromkeys(["cm", "centimeter", "centimeters", "centimetre", "centimetres"], ("length", 0.01)),
+    **dict.fromkeys(["mm", "millimeter", "millimeters", "millimetre", "millimetres"], ("length", 0.001)),
+}
+_NUMBER = re.compile(r"(?<![\w.])([-+]?\d+(?:\.\d+)?|[-+]?\.\d+)\s*(°|[a-z]+)?")
+
+
+def parse_number(text: str, unit: str | None = None) -> float | None:
+    """The single number in ``text``, converted to ``unit`` when it carries a unit; else None.
+
+    >>> [parse_number(t, "deg") for t in ["24", "about 24 degrees", "24°", "0.5 rad", "3 m", "1 or 2", "many", "24 or so"]]
+    [24.0, 24.0, 24.0, 28.647889757, None, None, None, 24.0]
+    >>> [parse_number(t, "cm") for t in ["12 cm", "0.12 m", "120 mm", "-7 centimetres"]]
+    [12.0, 12.0, 12.0, -7.0]
+    """
+    found = _NUMBER.findall(_clean(text))
+    if len(found) != 1:
+        return None
+    number, word = found[0]
+    value = float(number)
+    if word not in _UNITS or unit is None:  # no unit (a following word that is not a unit is prose)
+        return value
+    kind, factor = _UNITS[word]
+    want_kind, want_factor = _UNITS[unit]
+    return round(value * factor / want_factor, 9) if kind == want_kind else None
+
+
+def _number_and_unit(answer: str) -> tuple[float, str | None]:
+    number, _, unit = answer.strip().partition(" ")
+    return float(number), (unit.strip() or None)
+
+
+def score(completion: str, answer: str, parse_rule: str, options: list[str] | None = None,
+          tolerance: float | None = None) -> Scored:
     """Score one completion against one question's ``answer`` under its ``parse_rule``.
 
     >>> score("<think>the view shifted right</think><answer>(A)</answer>", "A", "choice_letter", ["Image 2", "Image 3"])
     Scored(correct=True, parsed='A', format_ok=True)
     >>> score("<answer>maybe</answer>", "true", "true_false")
     Scored(correct=False, parsed=None, format_ok=False)
+    >>> score("<answer>about 30 degrees</answer>", "24 deg", "number", tolerance=10.0)
+    Scored(correct=True, parsed='30', format_ok=True)
+    >>> score("<answer>to the left</answer>", "left", "categorical", ["left", "right"])
+    Scored(correct=True, parsed='left', format_ok=True)
     """
     text = last_answer(completion)
     if text is None:
         return Scored(False, None, False)
     if parse_rule == "choice_letter":
         parsed = parse_choice(text, options)
-        expected = answer.strip().upper()
-    elif parse_rule == "true_false":
+        return Scored(parsed is not None and parsed == answer.strip().upper(), parsed, parsed is not None)
+    if parse_rule == "true_false":
         parsed = parse_true_false(text)
-        expected = parse_true_false(answer)
-    else:
-        raise ValueError(f"unknown parse_rule {parse_rule!r}; known: choice_letter, true_false")
-    return Scored(parsed is not None and parsed == expected, parsed, parsed is not None)
+        return Scored(parsed is not None and parsed == parse_true_false(answer), parsed, parsed is not None)
+    if parse_rule == "categorical":
+        parsed = parse_categorical(text, list(options or []))
+        return Scored(parsed is not None and _clean(parsed) == _clean(answer), parsed, parsed is not None)
+    if parse_rule == "number":
+        truth, unit = _number_and_unit(answer)
+        value = parse_number(text, unit)
+        if value is None:
+            return Scored(False, None, False)
+        ok = abs(value - truth) <= (tolerance or 0.0) + 1e-9
+        return Scored(ok, f"{value:g}", True)
+    raise ValueError(f"unknown parse_rule {parse_rule!r}; known: choice_letter, true_false, categorical, number")
+
+
+def asserted_relations(parsed: str | None, relations: list[dict] | None) -> list[tuple[str, str, str]]:
+    """The relations that the (parsed) answer asserts, from a question's ``relations`` column.
+
+    >>> rel = [{"if_answer": "A", "left": "A", "op": ">", "right": "B"}, {"if_answer": "B", "left": "B", "op": ">", "right": "A"}]
+    >>> asserted_relations("B", rel), asserted_relations(None, rel)
+    ([('B', '>', 'A')], [])
+    """
+    if parsed is None:
+        return []
+    return [(r["left"], r["op"], r["right"]) for r in (relations or []) if str(r["if_answer"]).upper() == parsed.upper()]
+
+
+def consistency_rate(rows: list[dict]) -> dict | None:
+    """The fraction of consistency groups whose answered relations admit no cycle.
+
+    ``rows``: scored questions with ``consistency_group_id``, ``relations`` and ``parsed``. None
+    when no row belongs to a group.
+    """
+    groups: dict[str, list] = {}
+    for r in rows:
+        if r.get("consistency_group_id"):
+            groups.setdefault(r["consistency_group_id"], []).extend(asserted_relations(r.get("parsed"), r.get("relations")))
+    if not groups:
+        return None
+    ok = sum(consistent(rels) for rels in groups.values())
+    return {"value": ok / len(groups), "count": ok, "n": len(groups), "ci95": wilson_interval(ok, len(groups))}
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -119,9 +223,11 @@ def summarize(rows: list[dict], by: tuple[str, ...] = ("domain", "attribute", "q
     """Benchmark metrics from scored questions.
 
     ``rows``: one dict per question with ``triplet_id``, ``correct`` (bool), ``format_ok`` (bool)
-    and the breakdown keys. Returns ``overall`` (the fraction of triplets whose questions are
-    *all* correct), ``partial`` (per-question accuracy), ``format_failure_rate``, each with its
-    count and 95% Wilson interval, and the same per value of every key in ``by``.
+    and the breakdown keys (and, for the consistency metric, ``consistency_group_id``,
+    ``relations`` and ``parsed``). Returns ``overall`` (the fraction of triplets whose questions
+    are *all* correct), ``partial`` (per-question accuracy), ``format_failure_rate`` and, when
+    there are consistency groups, ``logical_consistency``, each with its count and 95% Wilson
+    interval, and the same per value of every key in ``by``.
 
     >>> rows = [dict(triplet_id="t1", correct=True, format_ok=True, domain="nav"),
     ...         dict(triplet_id="t1", correct=False, format_ok=False, domain="nav"),
@@ -143,7 +249,11 @@ def summarize(rows: list[dict], by: tuple[str, ...] = ("domain", "attribute", "q
         def metric(k, n):
             return {"value": k / n if n else 0.0, "count": k, "n": n, "ci95": wilson_interval(k, n)}
 
-        return {"overall": metric(ok_t, n_t), "partial": metric(ok_q, n_q), "format_failure_rate": metric(bad_fmt, n_q)}
+        out = {"overall": metric(ok_t, n_t), "partial": metric(ok_q, n_q), "format_failure_rate": metric(bad_fmt, n_q)}
+        logic = consistency_rate(rs)
+        if logic is not None:
+            out["logical_consistency"] = logic
+        return out
 
     out = block(rows)
     out["by"] = {}

@@ -209,26 +209,76 @@ def test_select_balanced_round_robins_strata():
     assert select_balanced(pl.DataFrame(rows), 20, seed=0).equals(chosen)
 
 
-def test_questions_are_correct_balanced_and_traceable():
+def _triplet(**kw):
     t = dict(triplet_id="t1", episode_id="e", domain="simulation", split="train", attribute="object_lateral",
-             object_color="red", positive_value="left", negative_value="right", positive_pair_id="e:1-5",
-             negative_pair_id="e:1-9", anchor_frame_index=1, negative_anchor_frame_index=1, negative_transform="none")
+             object_color="red", positive_value="left", negative_value="right", positive_magnitude=-0.8,
+             negative_magnitude=0.8, positive_pair_id="e:1-5", negative_pair_id="e:1-9", anchor_frame_index=1,
+             negative_anchor_frame_index=1, negative_transform="none")
+    return {**t, **kw}
+
+
+def test_questions_are_correct_balanced_and_traceable():
+    from remot_pipeline.core.questions import plan
+
+    t = _triplet()
     qs = triplet_questions(t, seed=0)
-    assert [q["question_type"] for q in qs] == ["multiple_choice", "true_false", "true_false"]
     mc = qs[0]
+    assert mc["question_type"] == "multiple_choice"
     pos_slot = mc["image_roles"].index("positive")
     assert mc["answer"] == "AB"[pos_slot - 1]
     assert "the red object moved to the left" in mc["prompt"] and mc["prompt"].count("<image>") == 3
-    for q in qs[1:]:
-        role = q["image_roles"][1]
-        value = t[f"{role}_value"]
-        assert q["image_roles"][0] == ("anchor" if role == "positive" else "negative_anchor")
-        assert (phrase("object_lateral", value, "red") in q["prompt"]) == (q["answer"] == "true")
-        assert q["asserted_pair_id"] == t[f"{role}_pair_id"]
-    # over many triplets the letters and truth values balance out
-    answers = [q["answer"] for i in range(400) for q in triplet_questions(dict(t, triplet_id=f"t{i}"), seed=0)]
-    assert 0.42 < answers.count("A") / 400 < 0.58
-    assert 0.45 < answers.count("true") / 800 < 0.55
+    # over many triplets: every plan occurs, letters and truth values balance out, and every
+    # true/false and blank answer is the asked pair's own label
+    kinds, letters, truths = set(), [], []
+    for i in range(600):
+        ti = dict(t, triplet_id=f"t{i}")
+        qs = triplet_questions(ti, seed=0)
+        assert len(qs) == 3 and plan(ti, 0) in ("true_false", "fill")  # equal magnitudes: never compared
+        for q in qs[1:]:
+            kinds.add((q["question_type"], q["parse_rule"]))
+            role = q["image_roles"][1]
+            assert q["image_roles"][0] == ("anchor" if role == "positive" else "negative_anchor")
+            assert q["asserted_pair_id"] == ti[f"{role}_pair_id"]
+            if q["question_type"] == "true_false":
+                truths.append(q["answer"])
+                assert (phrase("object_lateral", ti[f"{role}_value"], "red") in q["prompt"]) == (q["answer"] == "true")
+            elif q["parse_rule"] == "categorical":
+                assert q["answer"] == ti[f"{role}_value"] and q["options"] == ["left", "right"]
+            else:
+                assert q["answer"] == "0.8 m" and q["tolerance"] == pytest.approx(0.24)  # 30% (floor 0.15 m)
+        letters.append(qs[0]["answer"])
+    assert kinds == {("true_false", "true_false"), ("fill_blank", "categorical"), ("fill_blank", "number")}
+    assert 0.44 < letters.count("A") / 600 < 0.56
+    assert 0.45 < truths.count("true") / len(truths) < 0.55
+
+
+def test_comparative_questions_form_a_consistency_group_that_the_magnitudes_answer():
+    from remot_train.relations import consistent
+    from remot_train.scoring import asserted_relations
+
+    for i in range(40):
+        t = _triplet(triplet_id=f"c{i}", positive_magnitude=-1.6, negative_magnitude=0.6)  # positive moved more
+        larger, smaller = triplet_questions(t, seed=0)[1:]
+        assert larger["question_type"] == smaller["question_type"] == "comparative"
+        assert larger["consistency_group_id"] == smaller["consistency_group_id"] is not None
+        pos_letter = "A" if larger["image_roles"][1] == "positive" else "B"
+        assert larger["answer"] == pos_letter and smaller["answer"] != pos_letter
+        assert "larger" in larger["prompt"] and "smaller" in smaller["prompt"]
+        truth = asserted_relations(larger["answer"], larger["relations"]) + asserted_relations(smaller["answer"], smaller["relations"])
+        assert consistent(truth)
+        same = asserted_relations("A", larger["relations"]) + asserted_relations("A", smaller["relations"])
+        assert not consistent(same)  # "A is larger" and "A is smaller": a cycle
+
+
+def test_fill_blank_wording_is_natural_per_domain():
+    gripper = _triplet(domain="manipulation", attribute="gripper", object_color=None, positive_value="opening",
+                       negative_value="closing", positive_magnitude=0.03, negative_magnitude=-0.03)
+    prompts = {q["prompt"] for i in range(60) for q in triplet_questions(dict(gripper, triplet_id=f"g{i}"), seed=0)
+               if q["question_type"] == "fill_blank"}
+    assert any("the robot's gripper was ___" in p for p in prompts)
+    assert any("centimetres" in p and "robot's gripper opening" in p for p in prompts)
+    obj = [q for i in range(60) for q in triplet_questions(_triplet(triplet_id=f"o{i}"), seed=0) if q["question_type"] == "fill_blank"]
+    assert all("the red object" in q["prompt"] for q in obj)
 
 
 def test_descriptor_is_unit_norm_and_brightness_invariant():
@@ -306,9 +356,8 @@ def test_manipulation_motion_columns_from_end_effector_signals():
 
 
 def test_pair_questions_when_the_negative_pair_does_not_start_at_the_anchor():
-    t = dict(triplet_id="t2", episode_id="e", domain="navigation", split="train", attribute="yaw", object_color=None,
-             positive_value="left", negative_value="right", positive_pair_id="e:1-5", negative_pair_id="e:5-1",
-             anchor_frame_index=1, negative_anchor_frame_index=5, negative_transform="none")
+    t = _triplet(triplet_id="t2", domain="navigation", attribute="yaw", object_color=None, positive_magnitude=20.0,
+                 negative_magnitude=-20.0, negative_pair_id="e:5-1", negative_anchor_frame_index=5)
     mc = triplet_questions(t, seed=0)[0]
     assert mc["prompt"].count("<image>") == 4 and "the camera turned to the left" in mc["prompt"] and "B) Pair B" in mc["prompt"]
     first_pair = mc["image_roles"][:2]

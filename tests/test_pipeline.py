@@ -52,7 +52,8 @@ def test_run_succeeds_and_every_blocking_check_passes(run):
     names = {e.check_name for e in evals}
     for asset in ("episode_frames", "motion_pairs", "positive_pairs", "frame_features", "negatives", "triplets", "questions"):
         assert {f"{asset}__contract", f"{asset}__rows_balance", f"{asset}__partition_non_empty"} <= names
-    assert {"release__split_disjoint", "release__manifest_verified", "release__partitions_non_empty"} <= names
+    assert {"release__split_disjoint", "release__manifest_verified", "release__partitions_non_empty",
+            "release__bench_disjoint"} <= names
     failed = [e.check_name for e in evals if not e.passed]
     assert not failed
 
@@ -95,7 +96,7 @@ def test_every_answer_is_traceable_to_the_metadata(run):
     relabelled by the labeller."""
     from remot_pipeline.core.labels import label_pairs
     from remot_pipeline.core.negatives import mirror_motion
-    from remot_pipeline.core.questions import phrase
+    from remot_pipeline.core.questions import _BLANK, numeric_answer, phrase
 
     root, _ = run
     store = StageStore(root / "stages")
@@ -118,6 +119,22 @@ def test_every_answer_is_traceable_to_the_metadata(run):
         for row in tf.iter_rows(named=True):
             said_true = phrase(row["attribute"], row["value"], row["object_color"]) in row["prompt"]
             assert said_true == (row["answer"] == "true")
+        # A blank's word is the asserted pair's label; a number is its magnitude; a comparison
+        # names the pair whose magnitude is larger (or smaller).
+        mags = t.select("triplet_id", "positive_pair_id", "negative_pair_id", "positive_magnitude", "negative_magnitude")
+        both = joined.join(mags, on="triplet_id")
+        for row in both.filter(pl.col("question_type") == "fill_blank").iter_rows(named=True):
+            if row["parse_rule"] == "categorical":
+                assert _BLANK[row["attribute"]][1][row["value"]] == row["answer"]
+            else:
+                side = "positive" if row["asserted_pair_id"] == row["positive_pair_id"] else "negative"
+                assert (row["answer"], row["tolerance"]) == numeric_answer(row["attribute"], row[f"{side}_magnitude"])
+        for row in both.filter(pl.col("question_type") == "comparative").iter_rows(named=True):
+            pos_is_a = row["image_roles"][1] == "positive"
+            pos_larger = abs(row["positive_magnitude"]) > abs(row["negative_magnitude"])
+            pos_answers = pos_larger == ("larger" in row["prompt"])
+            assert row["answer"] == ("A" if pos_answers == pos_is_a else "B")
+        assert set(q["question_type"].unique()) == {"multiple_choice", "true_false", "fill_blank", "comparative"}
         # Negatives never share the positive's value, and each kind has its shape.
         assert (t["negative_value"] != t["positive_value"]).all()
         rev = t.filter(pl.col("negative_kind") == "temporal_reversal")
@@ -150,7 +167,7 @@ def test_answers_are_balanced(run):
     root, _ = run
     con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
     (share_true,) = con.execute("SELECT avg((answer = 'true')::INT) FROM questions WHERE question_type = 'true_false'").fetchone()
-    (share_a,) = con.execute("SELECT avg((answer = 'A')::INT) FROM questions WHERE question_type = 'multiple_choice'").fetchone()
+    (share_a,) = con.execute("SELECT avg((answer = 'A')::INT) FROM questions WHERE parse_rule = 'choice_letter'").fetchone()
     assert 0.4 < share_true < 0.6 and 0.4 < share_a < 0.6
 
 
@@ -175,7 +192,12 @@ def test_fresh_world_gives_the_same_release_id(run, tmp_path):
 def test_corrupt_files_in_a_declared_source_are_quarantined_and_the_run_succeeds(small_world, tmp_path):
     from tests.test_sources import corrupt_tum
 
+    import shutil
+
     nav = corrupt_tum(small_world, tmp_path)
+    # nan_and_dupes is a (partly broken) copy of healthy_1: keeping both would put the same frames
+    # in train and test, which release__bench_disjoint rightly refuses.
+    shutil.rmtree(nav / "healthy_1")
     sources = tmp_path / "sources.yaml"
     sources.write_text(
         "sources:\n"
@@ -286,33 +308,87 @@ def test_retrieved_negatives_are_more_similar_than_random_frames(run):
         assert len(retrieved) > 10 and retrieved.mean() > random_.mean(), (d, retrieved.mean(), random_.mean())
 
 
+def _chance(rule: str, options: list, answer: str, tolerance: float | None, attribute: str) -> float:
+    """Probability that a uniform random answer is right: 1/k for a choice, and for a number the
+    share of the attribute's magnitude band (in the answer's unit) within the tolerance."""
+    from remot_pipeline.core.labels import DEFAULT_BANDS
+    from remot_pipeline.core.questions import _FAMILY, _NUMBER
+
+    if rule != "number":
+        return 1 / len(options)
+    lo, hi = DEFAULT_BANDS[_FAMILY[attribute]]
+    scale = _NUMBER[_FAMILY[attribute]][2]
+    truth = float(answer.split()[0])
+    lo, hi = lo * scale, hi * scale
+    return (min(hi, truth + tolerance) - max(lo, truth - tolerance)) / (hi - lo)
+
+
+def _guess(rng, rule, options, answer, attribute):
+    from remot_pipeline.core.labels import DEFAULT_BANDS
+    from remot_pipeline.core.questions import _FAMILY, _NUMBER
+
+    if rule == "choice_letter":
+        return str(rng.choice(["A", "B"]))
+    if rule == "number":
+        lo, hi = DEFAULT_BANDS[_FAMILY[attribute]]
+        return f"{rng.uniform(lo, hi) * _NUMBER[_FAMILY[attribute]][2]:.3f} {answer.split()[1]}"
+    return str(rng.choice(options))
+
+
 def test_an_oracle_reading_the_metadata_scores_every_question_and_chance_does_not(run):
     """Answer every question from the labels alone (through the shared scoring module): 100%
-    Overall and Partial. Answering at random scores the analytic chance: 1/2 per question and
-    (1/2)^3 per triplet of three two-way questions, within the 95% intervals."""
+    Overall, Partial and logical consistency. Answering at random scores the analytic chance
+    (1/k per choice; the tolerance's share of the band for a number; the product over a
+    triplet's questions for Overall), within the 95% intervals."""
     from remot_train.scoring import score, summarize
 
     root, _ = run
     con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
-    rows = con.execute("SELECT triplet_id, domain, attribute, question_type, answer, parse_rule, options FROM questions").fetchall()
+    rows = con.execute("""SELECT triplet_id, domain, attribute, question_type, answer, parse_rule, options, tolerance,
+                                 consistency_group_id, relations FROM questions""").fetchall()
     keys = ("triplet_id", "domain", "attribute", "question_type")
     rng = np.random.default_rng(0)
-    oracle, chance = [], []
-    for tid, dom, attr, qtype, answer, rule, opts in rows:
-        base = dict(zip(keys, (tid, dom, attr, qtype)))
-        s = score(f"<think>from the metadata</think><answer>{answer}</answer>", answer, rule, opts)
-        oracle.append({**base, "correct": s.correct, "format_ok": s.format_ok})
-        guess = rng.choice(["A", "B"] if rule == "choice_letter" else ["true", "false"])
-        s = score(f"<answer>{guess}</answer>", answer, rule, opts)
-        chance.append({**base, "correct": s.correct, "format_ok": s.format_ok})
+    oracle, chance, expected = [], [], {}
+    for tid, dom, attr, qtype, answer, rule, opts, tol, group, rels in rows:
+        base = {**dict(zip(keys, (tid, dom, attr, qtype))), "consistency_group_id": group, "relations": rels}
+        s = score(f"<think>from the metadata</think><answer>{answer}</answer>", answer, rule, opts, tol)
+        oracle.append({**base, "correct": s.correct, "format_ok": s.format_ok, "parsed": s.parsed})
+        s = score(f"<answer>{_guess(rng, rule, opts, answer, attr)}</answer>", answer, rule, opts, tol)
+        chance.append({**base, "correct": s.correct, "format_ok": s.format_ok, "parsed": s.parsed})
+        expected.setdefault(tid, []).append(_chance(rule, opts, answer, tol, attr))
     m = summarize(oracle)
     assert m["overall"]["value"] == 1.0 and m["partial"]["value"] == 1.0 and m["format_failure_rate"]["value"] == 0.0
+    assert m["logical_consistency"]["value"] == 1.0 and m["logical_consistency"]["n"] > 0
     assert all(b["overall"]["value"] == 1.0 for b in m["by"]["domain"].values())
+    assert set(m["by"]["question_type"]) == {"multiple_choice", "true_false", "fill_blank", "comparative"}
     c = summarize(chance)
+    assert c["format_failure_rate"]["value"] == 0.0
     lo, hi = c["partial"]["ci95"]
-    assert lo <= 0.5 <= hi
+    assert lo <= np.mean([p for ps in expected.values() for p in ps]) <= hi
     lo, hi = c["overall"]["ci95"]
-    assert lo <= 0.125 <= hi
+    assert lo <= np.mean([np.prod(ps) for ps in expected.values()]) <= hi
+    lo, hi = c["logical_consistency"]["ci95"]
+    assert lo <= 0.5 <= hi  # two independent A/B guesses contradict each other half of the time
+
+
+def test_bench_is_disjoint_from_train_and_a_planted_near_duplicate_is_caught(run):
+    from remot_pipeline.core.bench import disjointness
+
+    root, _ = run
+    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    triplets, episodes = con.sql("SELECT * FROM triplets").to_arrow_table(), con.sql("SELECT * FROM episodes").to_arrow_table()
+    report = disjointness(triplets, episodes)
+    assert report["passed"] and report["min_hamming_test_to_train"] > report["near_duplicate_max_bits"]
+    # A test triplet whose anchor is a train frame, re-encoded (as a copy in another dataset would be).
+    train = triplets.filter(pa.compute.equal(triplets.column("split"), "train")).slice(0, 1).to_pylist()[0]
+    test = triplets.filter(pa.compute.equal(triplets.column("split"), "test")).slice(0, 1).to_pylist()[0]
+    import cv2
+
+    img = cv2.imdecode(np.frombuffer(train["anchor_image"]["bytes"], np.uint8), cv2.IMREAD_COLOR)
+    planted = dict(test, anchor_image={"bytes": cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 70])[1].tobytes(),
+                                       "path": "copy.jpg"}, anchor_frame_index=10**6)
+    bad = disjointness(pa.concat_tables([triplets, pa.Table.from_pylist([planted], schema=triplets.schema)]), episodes)
+    assert not bad["passed"] and len(bad["near_duplicate_frames"]) == 1
 
 
 def test_remot_train_does_not_import_dagster():
@@ -346,9 +422,10 @@ def test_binary_contrast_views_hold_the_positive_pairs_and_their_questions(run):
     (n_tri,) = con.execute("SELECT count(*) FROM triplets").fetchone()
     (n_pairs,) = con.execute("SELECT count(*) FROM binary_pairs").fetchone()
     (n_q,) = con.execute("SELECT count(*) FROM binary_questions").fetchone()
-    assert n_pairs == n_tri and n_q == n_tri
+    assert n_pairs == n_tri and n_tri / 2 < n_q <= n_tri  # comparisons need both pairs
     (bad,) = con.execute("""SELECT count(*) FROM binary_questions q JOIN binary_pairs p USING (triplet_id)
-                            WHERE q.asserted_pair_id <> p.pair_id OR q.question_type <> 'true_false'""").fetchone()
+                            WHERE q.asserted_pair_id <> p.pair_id
+                               OR q.question_type NOT IN ('true_false', 'fill_blank')""").fetchone()
     assert bad == 0
 
 

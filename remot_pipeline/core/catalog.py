@@ -32,6 +32,9 @@ EXAMPLE_QUERIES: dict[str, str] = {
     "questions by domain, split and type": """
         SELECT domain, split, question_type, count(*) AS questions
         FROM questions GROUP BY ALL ORDER BY ALL""",
+    "remot-bench composition": """
+        SELECT domain, question_type, count(*) AS questions, count(DISTINCT triplet_id) AS triplets
+        FROM bench_questions GROUP BY ALL ORDER BY ALL""",
     "quarantine reasons": """
         SELECT stage, domain, reason_code, count(*) AS rows
         FROM quarantine GROUP BY ALL ORDER BY rows DESC""",
@@ -60,6 +63,9 @@ def build_catalog(release_path: Path, catalog_path: Path) -> None:
         con.execute(f"CREATE OR REPLACE VIEW binary_pairs AS SELECT {BINARY_PAIR_COLUMNS} FROM triplets")
         con.execute("CREATE OR REPLACE VIEW binary_questions AS SELECT * FROM questions "
                     "WHERE image_roles = ['anchor', 'positive']")
+        # remot-bench: the held-out test split, frozen by the release id.
+        con.execute("CREATE OR REPLACE VIEW bench_triplets AS SELECT * FROM triplets WHERE split = 'test'")
+        con.execute("CREATE OR REPLACE VIEW bench_questions AS SELECT * FROM questions WHERE split = 'test'")
         con.execute(
             "CREATE OR REPLACE VIEW release_info AS SELECT "
             f"'{release_path.name}' AS release_id, '{str(release_path).replace(chr(39), chr(39) * 2)}' AS path"

@@ -17,22 +17,38 @@ from remot_pipeline.sources import EpisodeRead, EpisodeRef, reader
 from remot_pipeline.sources.base import to_frames_arrow
 
 
-def assign_splits(episode_ids: list[str], test_fraction: float, salt: str = "remot-split-v1") -> dict[str, str]:
-    """Deterministic episode-level split.
+def assign_splits(
+    episode_ids: list[str], test_fraction: float, scenes: dict[str, str] | None = None, salt: str = "remot-split-v1"
+) -> dict[str, str]:
+    """Deterministic split by scene (or by episode when there is only one scene).
 
-    Episodes are ordered by ``sha256(salt + id)`` and the first ``ceil(n * test_fraction)``
-    go to ``test`` (at least one when there are two or more episodes, and never all of them),
-    so the split depends only on the ids, not on discovery order or on other domains.
+    Scenes are ordered by ``sha256(salt + scene)`` and whole scenes go to ``test`` until it holds
+    at least ``ceil(n * test_fraction)`` episodes (at least one when there are two or more
+    episodes, and never all of them), so no scene and no episode is shared between train and
+    test, and the split depends only on the ids, not on discovery order or other domains. With a
+    single scene (or ``scenes=None``) every episode is its own unit.
 
     >>> assign_splits(["a", "b", "c", "d"], 0.25)
     {'a': 'train', 'b': 'train', 'c': 'test', 'd': 'train'}
+    >>> assign_splits(["a", "b", "c", "d"], 0.25, scenes={"a": "s1", "b": "s1", "c": "s2", "d": "s2"})
+    {'a': 'train', 'b': 'train', 'c': 'test', 'd': 'test'}
     """
     ids = sorted(set(episode_ids))
     if len(ids) < 2 or test_fraction <= 0:
         return {e: "train" for e in ids}
-    n_test = min(len(ids) - 1, max(1, math.ceil(len(ids) * test_fraction)))
-    ranked = sorted(ids, key=lambda e: hashlib.sha256((salt + e).encode()).hexdigest())
-    test = set(ranked[:n_test])
+    unit = {e: (scenes or {}).get(e, e) for e in ids}
+    if len(set(unit.values())) < 2:
+        unit = {e: e for e in ids}
+    members: dict[str, list[str]] = {}
+    for e in ids:
+        members.setdefault(unit[e], []).append(e)
+    want = min(len(ids) - 1, max(1, math.ceil(len(ids) * test_fraction)))
+    test: set[str] = set()
+    for u in sorted(members, key=lambda u: hashlib.sha256((salt + u).encode()).hexdigest()):
+        if len(test) >= want:
+            break
+        if len(test) + len(members[u]) < len(ids):
+            test.update(members[u])
     return {e: ("test" if e in test else "train") for e in ids}
 
 
@@ -44,7 +60,8 @@ def ingest_episodes(refs: list[EpisodeRef], test_fraction: float) -> tuple[pa.Ta
     """
     reads: list[EpisodeRead] = [reader(r.spec.format).read(r) for r in refs]
     usable = [r for r in reads if r.n_frames >= 2]
-    splits = assign_splits([r.ref.episode_id for r in usable], test_fraction)
+    splits = assign_splits([r.ref.episode_id for r in usable], test_fraction,
+                           scenes={r.ref.episode_id: r.ref.scene_id for r in usable})
     results = []
     for r in reads:
         split = splits.get(r.ref.episode_id, "train")

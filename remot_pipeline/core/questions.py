@@ -1,17 +1,30 @@
-"""The VQA formulation expert (first depth: multiple choice and true/false).
+"""The VQA formulation expert: four question types, three questions per triplet.
 
-Each triplet yields three questions:
+Every triplet gets a **multiple-choice** question. When the negative pair starts at the anchor,
+image 1 is the anchor and images 2 and 3 the positive and negative in a seeded order ("going from
+image 1 to which image is it true that <the subject> <moved so>?"); otherwise (reversed, mirrored
+and most retrieved negatives) the two pairs are shown as pair A (images 1->2) and pair B (images
+3->4) in a seeded order. The letter is A or B.
 
-* multiple choice. When the negative pair starts at the anchor, image 1 is the anchor and images
-  2 and 3 the positive and negative in a seeded order: "going from image 1 to which image is it
-  true that <the subject> <moved so>?". Otherwise (reversed, mirrored and most retrieved
-  negatives) the two pairs are shown as pair A (images 1->2) and pair B (images 3->4) in a seeded
-  order: "in which pair is it true that ...?". The letter is A or B.
-* true/false about the positive pair and about the negative pair. Each asks about the pair's
-  value or another value of the attribute, drawn per question, so the answers are balanced.
+Its two other questions follow one of three plans:
 
-Every answer is traceable: ``asserted_pair_id`` names the motion pair whose label it asserts.
-The text never contains the answer.
+* ``compare`` (whenever the two pairs' magnitudes differ by at least ``COMPARE_MIN_RATIO``, which
+  only retrieved negatives can): two **comparative** questions, "in which pair was <the
+  quantity> larger?" and "... smaller?", shown as pairs A and B in a seeded order. They form a
+  *consistency group*: each answer asserts a relation between the magnitudes ``A`` and ``B``
+  (``relations`` column), and answering the same pair to both is a contradiction (a cycle).
+* ``true_false`` (half of the rest, by seed): a **true/false** question about each pair; each asks
+  about the pair's value or another value of the attribute, drawn per question, so that the
+  answers are balanced.
+* ``fill`` (the other half): a **fill-in-the-blank** question about one pair (drawn) and a
+  true/false question about the other. The blank is numeric with a tolerance ("the angle
+  through which the camera turned was about ___ degrees", +-10 deg, or +-30% for distances with
+  a floor) for ordered attributes half of the time, else categorical ("the camera turned to
+  the ___", one of the attribute's values).
+
+Every answer is traceable: ``asserted_pair_id`` names the motion pair whose label or magnitude it
+asserts (a comparative asserts the positive pair's magnitude against the negative's). No text
+ever contains its answer: the words are the same whatever the answer (a test checks it).
 """
 
 from __future__ import annotations
@@ -50,8 +63,68 @@ _PHRASES: dict[str, dict[str, str]] = {
 }
 
 
-def phrase(attribute: str, value: str, color: str | None) -> str:
-    text = _PHRASES[attribute][value]
+#: Attributes whose values are not ordered by a magnitude: no numeric blank, no comparison.
+UNORDERED = frozenset({"phase", "camera_motion"})
+#: A comparison is asked only when one pair's magnitude is at least this multiple of the other's.
+COMPARE_MIN_RATIO = 1.25
+
+#: attribute -> (the magnitude, as a noun phrase; unit family). ``{color}`` as in ``_PHRASES``.
+_QUANTITY: dict[str, str] = {
+    "yaw": "the angle through which the camera turned (left or right)",
+    "camera_yaw": "the angle through which the camera turned (left or right)",
+    "pitch": "the angle through which the camera tilted (up or down)",
+    "roll": "the angle through which the camera rolled",
+    "translation_forward": "the distance the camera moved forward or backward",
+    "translation_lateral": "the distance the camera moved sideways",
+    "translation_vertical": "the distance the camera moved up or down",
+    "ee_lateral": "the distance the robot's gripper moved sideways",
+    "ee_vertical": "the distance the robot's gripper moved up or down",
+    "ee_depth": "the distance the robot's gripper moved toward or away from the camera",
+    "gripper": "the change in the width of the robot's gripper opening",
+    "wrist_rotation": "the angle through which the robot's gripper rotated",
+    "object_lateral": "the distance the {color} object moved sideways",
+    "object_depth": "the distance the {color} object moved toward or away from the camera",
+}
+
+#: attribute -> (sentence with a blank, {value: the word that fills it}).
+_BLANK: dict[str, tuple[str, dict[str, str]]] = {
+    "yaw": ("the camera turned to the ___", {"left": "left", "right": "right"}),
+    "camera_yaw": ("the camera turned to the ___", {"left": "left", "right": "right"}),
+    "pitch": ("the camera tilted ___", {"up": "up", "down": "down"}),
+    "roll": ("the camera rolled ___", {"clockwise": "clockwise", "counterclockwise": "counterclockwise"}),
+    "translation_forward": ("the camera moved ___", {"forward": "forward", "backward": "backward"}),
+    "translation_lateral": ("the camera moved to the ___", {"right": "right", "left": "left"}),
+    "translation_vertical": ("the camera moved ___", {"up": "up", "down": "down"}),
+    "camera_motion": ("the camera was ___", {"stationary": "stationary", "moving": "moving"}),
+    "ee_lateral": ("the robot's gripper moved to the ___", {"right": "right", "left": "left"}),
+    "ee_vertical": ("the robot's gripper moved ___", {"up": "up", "down": "down"}),
+    "ee_depth": ("the robot's gripper moved ___ the camera", {"away": "away from", "toward": "toward"}),
+    "gripper": ("the robot's gripper was ___", {"opening": "opening", "closing": "closing", "holding": "holding"}),
+    "phase": ("the robot was in the ___ phase of its task",
+              {"approach": "approach", "grasp": "grasp", "lift": "lift", "place": "place"}),
+    "wrist_rotation": ("the robot's gripper rotated ___ (seen from above)",
+                       {"clockwise": "clockwise", "counterclockwise": "counterclockwise"}),
+    "object_lateral": ("the {color} object moved to the ___", {"right": "right", "left": "left"}),
+    "object_depth": ("the {color} object moved ___ the camera", {"away": "away from", "toward": "toward"}),
+}
+
+#: unit family -> (answer unit, words in the text, scale from the label's unit, decimals,
+#: absolute tolerance floor, relative tolerance).
+_NUMBER = {
+    "rotation_deg": ("deg", "degrees", 1.0, 0, 10.0, 0.0),
+    "camera_translation_m": ("m", "metres", 1.0, 1, 0.25, 0.3),
+    "object_translation_m": ("m", "metres", 1.0, 1, 0.15, 0.3),
+    "ee_translation_m": ("cm", "centimetres", 100.0, 0, 2.0, 0.3),
+    "gripper_m": ("cm", "centimetres", 100.0, 0, 1.0, 0.3),
+}
+_FAMILY = {"yaw": "rotation_deg", "camera_yaw": "rotation_deg", "pitch": "rotation_deg", "roll": "rotation_deg",
+           "wrist_rotation": "rotation_deg", "translation_forward": "camera_translation_m",
+           "translation_lateral": "camera_translation_m", "translation_vertical": "camera_translation_m",
+           "ee_lateral": "ee_translation_m", "ee_vertical": "ee_translation_m", "ee_depth": "ee_translation_m",
+           "gripper": "gripper_m", "object_lateral": "object_translation_m", "object_depth": "object_translation_m"}
+
+
+def _fill_color(text: str, attribute: str, color: str | None) -> str:
     if "{color}" in text:
         if not color:
             raise ValueError(f"attribute {attribute!r} needs the object's colour")
@@ -59,10 +132,62 @@ def phrase(attribute: str, value: str, color: str | None) -> str:
     return text
 
 
-def _other(attribute: str, value: str, *key: object) -> str:
-    """Another value of the attribute (drawn by ``key`` when there are several)."""
-    others = [v for v in _PHRASES[attribute] if v != value]
-    return others[int(stable_key(*key, attribute, value)[:8], 16) % len(others)] if len(others) > 1 else others[0]
+def numeric_answer(attribute: str, magnitude: float) -> tuple[str, float]:
+    """``(answer, tolerance)`` for a numeric blank about a pair with this signed magnitude.
+
+    >>> numeric_answer("yaw", -23.6)
+    ('24 deg', 10.0)
+    >>> numeric_answer("ee_depth", 0.125)
+    ('12 cm', 3.75)
+    """
+    unit, _, scale, decimals, floor, rel = _NUMBER[_FAMILY[attribute]]
+    value = abs(magnitude) * scale
+    text = f"{value:.{decimals}f}"
+    return f"{text} {unit}", round(max(floor, rel * value), 4)
+
+
+def ordered(attribute: str, *values: str) -> bool:
+    """Whether the attribute's values here are ordered by a magnitude (numeric blank, comparison)."""
+    return attribute in _FAMILY and "holding" not in values
+
+
+def phrase(attribute: str, value: str, color: str | None) -> str:
+    return _fill_color(_PHRASES[attribute][value], attribute, color)
+
+
+def _other(attribute: str, value: str, share: dict[str, float] | None, *key: object) -> str:
+    """Another value of the attribute to ask about in a false claim.
+
+    With two values it is the other one. With more (phase, gripper), a claim must not be
+    predictable from its words: each value must be asked falsely as often as it is asked truly,
+    i.e. as often as it occurs (``share``, the value's frequency among the asked pairs). The
+    values' shares are laid end to end on a circle of length 1; a point drawn by ``key`` in this
+    value's arc, moved half way round, lands in the arc of the value to ask. The map preserves
+    length, so every value is asked with its own frequency, and it never lands in its own arc
+    when no value holds more than half of the mass (then it takes the next value).
+
+    >>> share = {"approach": 0.4, "grasp": 0.3, "lift": 0.1, "place": 0.2}
+    >>> asked = [_other("phase", v, share, i) for v in share for i in range(int(share[v] * 1000))]
+    >>> {v: round(asked.count(v) / 1000, 1) for v in share}
+    {'approach': 0.4, 'grasp': 0.3, 'lift': 0.1, 'place': 0.2}
+    """
+    values = list(_PHRASES[attribute])
+    others = [v for v in values if v != value]
+    if len(others) == 1:
+        return others[0]
+    mass = {v: (share or {}).get(v, 0.0) for v in values}
+    total = sum(mass.values())
+    if total <= 0 or mass[value] <= 0:
+        return others[int(stable_key(*key, attribute, value)[:8], 16) % len(others)]
+    start = {}
+    acc = 0.0
+    for v in values:
+        start[v] = acc
+        acc += mass[v] / total
+    u = (int(stable_key(*key, attribute, value)[:8], 16) + 0.5) / 16**8
+    y = (start[value] + u * mass[value] / total + 0.5) % 1.0
+    landed = next(v for v in reversed(values) if start[v] <= y and mass[v] > 0)
+    return landed if landed != value else others[0]
 
 
 def _bit(*parts: object) -> int:
@@ -93,59 +218,169 @@ TF_TEMPLATES = (
     "From image 1 to image 2, {claim}. Is this true or false?",
     "Look at image 1, then at image 2. Is it true that {claim}? Answer true or false.",
 )
+#: ``{pairs}`` defines pairs A and B; ``{quantity}`` is a noun phrase; ``{more}`` larger / smaller.
+COMPARE_TEMPLATES = (
+    "{pairs} In which pair was {quantity} {more}?",
+    "{pairs} Compare {quantity} in the two pairs. In which pair was it {more}?",
+    "{pairs} Was {quantity} {more} in pair A or in pair B?",
+)
+NUMBER_TEMPLATES = (
+    "Between image 1 and image 2, {quantity} was about ___ {unit}. Fill in the blank with a number.",
+    "From image 1 to image 2, estimate {quantity}. Fill in the blank with a number: about ___ {unit}.",
+    "Fill in the blank with a number: from image 1 to image 2, {quantity} was roughly ___ {unit}.",
+)
+BLANK_TEMPLATES = (
+    "Fill in the blank with one of {options}: between image 1 and image 2, {sentence}.",
+    "Between image 1 and image 2, {sentence}. Fill in the blank with one of {options}.",
+    "Complete the sentence with one of {options}: from image 1 to image 2, {sentence}.",
+)
 
 
 def _template(templates: tuple[str, ...], *key: object) -> str:
     return templates[int(stable_key(*key)[:8], 16) % len(templates)]
 
 
-def triplet_questions(t: dict, seed: int) -> list[dict]:
-    """Three questions for one triplet row (a dict of the triplets contract's columns)."""
-    attr, color = t["attribute"], t["object_color"]
-    base = {k: t[k] for k in ("triplet_id", "episode_id", "domain", "split", "attribute")}
-    out = []
+def _images(n: int) -> str:
+    return "".join(f"Image {i}: <image>\n" for i in range(1, n + 1))
 
-    # Multiple choice: which image (shared anchor) or which pair shows the positive's value?
+
+def _question(base: dict, qtype: str, text: str, roles: list[str], answer: str, options: list[str], rule: str,
+              pair_id: str, tolerance: float | None = None, group: str | None = None,
+              relations: list[dict] | None = None) -> dict:
+    prompt = _images(len(roles)) + text + "\n" + SCAFFOLD
+    return {**base, "question_type": qtype, "prompt": prompt, "image_roles": roles, "answer": answer,
+            "options": options, "parse_rule": rule, "tolerance": tolerance, "consistency_group_id": group,
+            "relations": relations or [], "asserted_pair_id": pair_id}
+
+
+def _pair_roles(t: dict, pos_first: bool) -> tuple[list[str], str]:
+    """Image roles of pairs A and B (positive first or not), and the sentence that defines them."""
+    if shares_anchor(t):
+        roles = ["anchor", "positive", "negative"] if pos_first else ["anchor", "negative", "positive"]
+        return roles, "Pair A goes from image 1 to image 2; pair B goes from image 1 to image 3."
+    pairs = [["anchor", "positive"], ["negative_anchor", "negative"]]
+    roles = pairs[0] + pairs[1] if pos_first else pairs[1] + pairs[0]
+    return roles, "Pair A goes from image 1 to image 2; pair B goes from image 3 to image 4."
+
+
+def plan(t: dict, seed: int) -> str:
+    """Which questions follow the multiple choice: ``compare``, ``true_false`` or ``fill``."""
+    a, b = abs(t["positive_magnitude"]), abs(t["negative_magnitude"])
+    if ordered(t["attribute"], t["positive_value"], t["negative_value"]) and min(a, b) > 0 \
+            and max(a, b) >= COMPARE_MIN_RATIO * min(a, b):
+        return "compare"
+    return ("true_false", "fill")[_bit(seed, t["triplet_id"], "plan")]
+
+
+def _multiple_choice(t: dict, seed: int, base: dict) -> dict:
     pos_first = _bit(seed, t["triplet_id"], "mc") == 0
-    claim = phrase(attr, t["positive_value"], color)
+    claim = phrase(t["attribute"], t["positive_value"], t["object_color"])
     if shares_anchor(t):
         roles = ["anchor", "positive", "negative"] if pos_first else ["anchor", "negative", "positive"]
         text = _template(MC_IMAGE_TEMPLATES, seed, t["triplet_id"], "mc-text").format(claim=claim)
-        prompt = "Image 1: <image>\nImage 2: <image>\nImage 3: <image>\n" + text + "\nA) Image 2\nB) Image 3\n" + SCAFFOLD
         options = ["Image 2", "Image 3"]
     else:
-        pairs = [["anchor", "positive"], ["negative_anchor", "negative"]]
-        roles = pairs[0] + pairs[1] if pos_first else pairs[1] + pairs[0]
+        roles, _ = _pair_roles(t, pos_first)
         text = _template(MC_PAIR_TEMPLATES, seed, t["triplet_id"], "mc-text").format(claim=claim)
-        prompt = ("Image 1: <image>\nImage 2: <image>\nImage 3: <image>\nImage 4: <image>\n" + text
-                  + "\nA) Pair A\nB) Pair B\n" + SCAFFOLD)
         options = ["Pair A", "Pair B"]
-    out.append({**base, "question_type": "multiple_choice", "prompt": prompt, "image_roles": roles,
-                "answer": "A" if pos_first else "B", "options": options, "parse_rule": "choice_letter",
-                "asserted_pair_id": t["positive_pair_id"]})
+    text += "".join(f"\n{letter}) {o}" for letter, o in zip("AB", options))
+    return _question(base, "multiple_choice", text, roles, "A" if pos_first else "B", options, "choice_letter",
+                     t["positive_pair_id"])
 
-    # True/false about each pair; the asked value is drawn so that answers are balanced.
-    for first, second, value, pair_id in (("anchor", "positive", t["positive_value"], t["positive_pair_id"]),
-                                          ("negative_anchor", "negative", t["negative_value"], t["negative_pair_id"])):
-        ask_true = _bit(seed, t["triplet_id"], "tf", second) == 0
-        asked = value if ask_true else _other(attr, value, seed, t["triplet_id"], second)
-        text = _template(TF_TEMPLATES, seed, t["triplet_id"], "tf-text", second).format(claim=phrase(attr, asked, color))
-        prompt = "Image 1: <image>\nImage 2: <image>\n" + text + "\n" + SCAFFOLD
-        out.append({**base, "question_type": "true_false", "prompt": prompt, "image_roles": [first, second],
-                    "answer": "true" if ask_true else "false", "options": ["true", "false"], "parse_rule": "true_false",
-                    "asserted_pair_id": pair_id})
+
+def _true_false(t: dict, seed: int, base: dict, which: str, shares: dict | None = None) -> dict:
+    first, value, pair_id = (("anchor", t["positive_value"], t["positive_pair_id"]) if which == "positive"
+                             else ("negative_anchor", t["negative_value"], t["negative_pair_id"]))
+    ask_true = _bit(seed, t["triplet_id"], "tf", which) == 0
+    asked = value if ask_true else _other(t["attribute"], value, (shares or {}).get(t["attribute"]), seed,
+                                          t["triplet_id"], which)
+    text = _template(TF_TEMPLATES, seed, t["triplet_id"], "tf-text", which).format(
+        claim=phrase(t["attribute"], asked, t["object_color"]))
+    return _question(base, "true_false", text, [first, which], "true" if ask_true else "false", ["true", "false"],
+                     "true_false", pair_id)
+
+
+def _fill(t: dict, seed: int, base: dict, which: str) -> dict:
+    attr, color = t["attribute"], t["object_color"]
+    first, value, magnitude, pair_id = (
+        ("anchor", t["positive_value"], t["positive_magnitude"], t["positive_pair_id"]) if which == "positive"
+        else ("negative_anchor", t["negative_value"], t["negative_magnitude"], t["negative_pair_id"]))
+    roles = [first, which]
+    if ordered(attr, t["positive_value"], t["negative_value"]) and _bit(seed, t["triplet_id"], "numeric"):
+        answer, tol = numeric_answer(attr, magnitude)
+        text = _template(NUMBER_TEMPLATES, seed, t["triplet_id"], "number-text").format(
+            quantity=_fill_color(_QUANTITY[attr], attr, color), unit=_NUMBER[_FAMILY[attr]][1])
+        return _question(base, "fill_blank", text, roles, answer, [], "number", pair_id, tolerance=tol)
+    sentence, words = _BLANK[attr]
+    options = sorted(words.values())
+    text = _template(BLANK_TEMPLATES, seed, t["triplet_id"], "blank-text").format(
+        sentence=_fill_color(sentence, attr, color), options="(" + ", ".join(options) + ")")
+    return _question(base, "fill_blank", text, roles, words[value], options, "categorical", pair_id)
+
+
+def _comparatives(t: dict, seed: int, base: dict) -> list[dict]:
+    """Two comparisons of the pairs' magnitudes ("larger", "smaller"): one consistency group."""
+    pos_first = _bit(seed, t["triplet_id"], "compare") == 0
+    roles, pairs = _pair_roles(t, pos_first)
+    pos_larger = abs(t["positive_magnitude"]) > abs(t["negative_magnitude"])
+    group = stable_key(t["triplet_id"], "compare")[:20]
+    quantity = _fill_color(_QUANTITY[t["attribute"]], t["attribute"], t["object_color"])
+    out = []
+    for more, op in (("larger", ">"), ("smaller", "<")):
+        text = _template(COMPARE_TEMPLATES, seed, t["triplet_id"], "compare-text", more).format(
+            pairs=pairs, quantity=quantity, more=more) + "\nA) Pair A\nB) Pair B"
+        positive_answers = pos_larger == (more == "larger")  # the positive pair is the answer
+        answer = "A" if positive_answers == pos_first else "B"
+        relations = [{"if_answer": "A", "left": "A", "op": op, "right": "B"},
+                     {"if_answer": "B", "left": "B", "op": op, "right": "A"}]
+        out.append(_question(base, "comparative", text, list(roles), answer, ["Pair A", "Pair B"], "choice_letter",
+                             t["positive_pair_id"], group=group, relations=relations))
+    return out
+
+
+def value_shares(triplets: pa.Table) -> dict[str, dict[str, float]]:
+    """``{attribute: {value: share}}`` over the triplets' positive and negative pairs."""
+    counts: dict[str, dict[str, int]] = {}
+    cols = triplets.select(["attribute", "positive_value", "negative_value"]).to_pydict()
+    for a, p, n in zip(cols["attribute"], cols["positive_value"], cols["negative_value"]):
+        for v in (p, n):
+            counts.setdefault(a, {}).setdefault(v, 0)
+            counts[a][v] += 1
+    return {a: {v: k / sum(c.values()) for v, k in c.items()} for a, c in counts.items()}
+
+
+def triplet_questions(t: dict, seed: int, shares: dict[str, dict[str, float]] | None = None) -> list[dict]:
+    """Three questions for one triplet row (a dict of the triplets contract's columns).
+
+    ``shares`` (:func:`value_shares` of the whole table) balances false claims about attributes
+    with more than two values; without it they are drawn uniformly."""
+    base = {k: t[k] for k in ("triplet_id", "episode_id", "domain", "split", "attribute")}
+    out = [_multiple_choice(t, seed, base)]
+    kind = plan(t, seed)
+    if kind == "compare":
+        out += _comparatives(t, seed, base)
+    elif kind == "true_false":
+        out += [_true_false(t, seed, base, "positive", shares), _true_false(t, seed, base, "negative", shares)]
+    else:
+        blank = ("positive", "negative")[_bit(seed, t["triplet_id"], "blank")]
+        other = "negative" if blank == "positive" else "positive"
+        pair = {blank: _fill(t, seed, base, blank), other: _true_false(t, seed, base, other, shares)}
+        out += [pair["positive"], pair["negative"]]
     for q in out:
         q["question_id"] = stable_key(q["triplet_id"], q["question_type"], q["image_roles"], q["prompt"])[:20]
     return out
 
 
+QUESTION_COLUMNS = ("triplet_id", "episode_id", "domain", "split", "attribute", "object_color", "positive_value",
+                    "negative_value", "positive_magnitude", "negative_magnitude", "positive_pair_id",
+                    "negative_pair_id", "anchor_frame_index", "negative_anchor_frame_index", "negative_transform")
+
+
 def build_questions(triplets: pa.Table, seed: int) -> StageResult:
     if triplets.num_rows == 0:
         return StageResult(empty("questions"), empty("quarantine"), 0, {})
-    cols = ["triplet_id", "episode_id", "domain", "split", "attribute", "object_color", "positive_value",
-            "negative_value", "positive_pair_id", "negative_pair_id", "anchor_frame_index",
-            "negative_anchor_frame_index", "negative_transform"]
-    rows = [q for t in triplets.select(cols).to_pylist() for q in triplet_questions(t, seed)]
-    table = conform(pa.Table.from_pylist(rows), "questions")
+    shares = value_shares(triplets)
+    rows = [q for t in triplets.select(list(QUESTION_COLUMNS)).to_pylist() for q in triplet_questions(t, seed, shares)]
+    table = conform(pa.Table.from_pylist(rows, schema=None), "questions")
     # Ledger unit: question slots (3 per triplet); every slot yields a question.
     return StageResult(table, empty("quarantine"), 3 * triplets.num_rows, {})

@@ -2,9 +2,10 @@
 negative) with the same attribute and opposite values, their labels and inline JPEGs. For a
 retrieved negative the negative anchor is the anchor itself (three distinct images).
 
-Selection is balanced: candidates are deduplicated to one per (anchor frame, attribute,
-negative kind), then taken round-robin across strata (attribute, positive value, negative
-kind) in a seeded order until ``max_per_domain`` is reached.
+Selection is balanced and per split: candidates are deduplicated to one per (anchor frame,
+attribute, negative kind), then taken round-robin across strata (attribute, positive value,
+negative kind) in a seeded order until the split's cap is reached: ``max_per_domain`` for
+train, ``bench_per_domain`` for test (remot-bench: 200 per domain, 600 in all, as ReMoT-16K-Test).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ def select_balanced(negatives: pl.DataFrame, max_per_domain: int, seed: int) -> 
     return ranked.sort(["_rank", "_key"]).head(max_per_domain).drop("_rank", "_key")
 
 
+def select_per_split(negatives: pl.DataFrame, caps: dict[str, int], seed: int) -> pl.DataFrame:
+    """:func:`select_balanced` within each split, with that split's cap."""
+    parts = [select_balanced(negatives.filter(pl.col("split") == split), cap, seed) for split, cap in sorted(caps.items())]
+    return pl.concat(parts) if parts else negatives.head(0)
+
+
 def hflip_jpeg(image: dict) -> dict:
     """A horizontally mirrored copy of a ``{bytes, path}`` JPEG (path marked ``#hflip``)."""
     rgb = cv2.imdecode(np.frombuffer(image["bytes"], np.uint8), cv2.IMREAD_COLOR)
@@ -51,13 +58,14 @@ def hflip_jpeg(image: dict) -> dict:
 
 def build_triplets(
     negatives: pa.Table, features: pa.Table, frames: pa.Table, episodes: pa.Table, max_per_domain: int, seed: int,
+    bench_per_domain: int = 200,
 ) -> StageResult:
     """Balanced triplets with the JPEGs of all four frames (anchor, positive, negative anchor,
     negative); mirrored negatives get mirrored images."""
     neg = pl.from_arrow(negatives)
     if neg.height == 0:
         return StageResult(empty("triplets"), empty("quarantine"), 0, {})
-    chosen = select_balanced(neg, max_per_domain, seed)
+    chosen = select_per_split(neg, {"train": max_per_domain, "test": bench_per_domain}, seed)
     feats = pl.from_arrow(features.select(["episode_id", "frame_index", "image"]))
     fr = pl.from_arrow(frames.select(["episode_id", "frame_index", "timestamp_s", "media_path", "media_frame_index"]))
     eps = pl.from_arrow(episodes.select(["episode_id", "scene_id", "source_root"]))

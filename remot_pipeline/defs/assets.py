@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_contracts import CONTRACT_VERSION, ContractError, conform, contract_of
+from remot_pipeline.core import bench as bench_core
 from remot_pipeline.core import catalog as catalog_core
 from remot_pipeline.core import release as release_core
 from remot_pipeline.core.features import episode_features
@@ -38,14 +39,14 @@ SINGLE_RUN = dg.BackfillPolicy.single_run()
 #: Bump an asset's version when its logic changes; the UI then marks it and its
 #: descendants stale, and the release id changes.
 CODE_VERSIONS = {
-    "synthetic_world": "1",
-    "episode_frames": "1",
+    "synthetic_world": "2",
+    "episode_frames": "2",
     "motion_pairs": "1",
     "positive_pairs": "1",
     "frame_features": "1",
     "negatives": "3",
-    "triplets": "4",
-    "questions": "1",
+    "triplets": "5",
+    "questions": "2",
     "release": "1",
     "catalog": "1",
 }
@@ -236,7 +237,8 @@ def triplets(context: dg.AssetExecutionContext, config: RemotConfig, negatives: 
              episode_frames: dict, episodes: dict):
     """Anchor / positive / negative with inline JPEGs, balanced across attribute, value and kind."""
     results = {d: build_triplets(negatives[d].table, frame_features[d].table, episode_frames[d].table, episodes[d],
-                                 config.max_triplets_per_domain, config.seed) for d in context.partition_keys}
+                                 config.max_triplets_per_domain, config.seed, config.bench_triplets_per_domain)
+               for d in context.partition_keys}
     first = next((r.table for r in results.values() if r.table.num_rows), None)
     agreement = [row for d in context.partition_keys for row in domain_agreement(
         results[d].table, episode_frames[d].table, episodes[d], config.flow_check_episodes_per_domain)]
@@ -266,10 +268,16 @@ def flow_check_result(agreement: list[dict], minimum: float = 0.95) -> dg.AssetC
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["questions"],
           group_name="experts", check_specs=stage_checks("questions"))
 def questions(context: dg.AssetExecutionContext, config: RemotConfig, triplets: dict):
-    """VQA formulation: multiple-choice and true/false questions, three per triplet."""
+    """VQA formulation: multiple-choice, true/false, fill-in-the-blank and comparative questions,
+    three per triplet, with the distribution of types and answers as a table and a plot."""
     results = {d: build_questions(triplets[d].table, config.seed) for d in context.partition_keys}
-    yield from emit("questions", "questions", results,
-                    {"answers": plots.preview(_counts(results, ["domain", "question_type", "answer"]), 40)})
+    tables = [r.table for r in results.values() if r.table.num_rows]
+    extra = {"types": plots.preview(_counts(results, ["domain", "split", "question_type", "parse_rule"]), 60)}
+    if tables:
+        all_q = pa.concat_tables(tables)
+        extra.update({f"balance/{k}": v for k, v in bench_core.answer_balance(all_q).items() if not isinstance(v, dict)})
+        extra["answers_plot"] = plots.question_distribution(all_q)
+    yield from emit("questions", "questions", results, extra)
 
 
 def _counts(results: dict[str, StageResult], keys: list[str]) -> pa.Table:
@@ -281,7 +289,8 @@ def _counts(results: dict[str, StageResult], keys: list[str]) -> pa.Table:
 
 # ---------------------------------------------------------------------------- release ---
 
-RELEASE_CHECKS = ("release__split_disjoint", "release__manifest_verified", "release__partitions_non_empty")
+RELEASE_CHECKS = ("release__split_disjoint", "release__manifest_verified", "release__partitions_non_empty",
+                  "release__bench_disjoint")
 
 
 @dg.asset(code_version=CODE_VERSIONS["release"], group_name="release", deps=list(STAGES),
@@ -311,6 +320,8 @@ def release(context: dg.AssetExecutionContext, config: RemotConfig, paths: Remot
         metadata={"release_id": rid, "path": dg.MetadataValue.path(str(path.resolve())), "written": written,
                   **{f"rows/{k}": v.num_rows for k, v in tables.items()},
                   "quarantine_reasons": plots.preview(_reason_counts(tables["quarantine"]), 30),
+                  "remot_bench": plots.preview(bench_core.composition(
+                      tables["questions"].filter(pc.equal(tables["questions"].column("split"), "test"))), 40),
                   "contract_version": CONTRACT_VERSION},
     )
     yield from release_checks(path, tables)
@@ -339,6 +350,8 @@ def release_checks(path: Path, tables: dict[str, pa.Table]) -> list[dg.AssetChec
         splits_by_episode.setdefault(e, set()).add(s)  # a negative drawn from another episode keeps the split
     both = sorted(e for e, s in splits_by_episode.items() if len(s) > 1)
     problems = release_core.verify_release(path)
+    bench = bench_core.disjointness(tables["triplets"], tables["episodes"])
+    bench_md = {k: (", ".join(v[:20]) or "none") if isinstance(v, list) else v for k, v in bench.items() if k != "passed"}
     t = tables["triplets"]
     present = set(zip(t.column("domain").to_pylist(), t.column("split").to_pylist()))
     domains = sorted(set(t.column("domain").to_pylist()))
@@ -350,6 +363,8 @@ def release_checks(path: Path, tables: dict[str, pa.Table]) -> list[dg.AssetChec
                             metadata={"problems": "; ".join(problems) or "none"}),
         dg.AssetCheckResult(check_name="release__partitions_non_empty", passed=bool(domains) and not missing,
                             metadata={"empty_domain_splits": ", ".join(missing) or "none"}),
+        # remot-bench (the test split) shares no episode, scene or near-duplicate frame with train.
+        dg.AssetCheckResult(check_name="release__bench_disjoint", passed=bench["passed"], metadata=bench_md),
     ]
 
 

@@ -126,3 +126,31 @@ def balance_bars(counts: pa.Table) -> dg.MetadataValue:
         ax.set_title(f"{d}: triplets per attribute value")
         ax.legend(fontsize=7)
     return _png_md(fig, "triplet balance")
+
+
+def question_distribution(questions: pa.Table) -> dg.MetadataValue:
+    """Questions per type in each domain, and the answers of letter and true/false questions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = questions.select(["domain", "question_type", "parse_rule", "answer"]).to_pylist()
+    domains = sorted({r["domain"] for r in rows})
+    types = sorted({r["question_type"] for r in rows})
+    fig, (ax_t, ax_a) = plt.subplots(1, 2, figsize=(11, 3.4))
+    width = 0.8 / max(1, len(types))
+    for i, qt in enumerate(types):
+        n = [sum(r["domain"] == d and r["question_type"] == qt for r in rows) for d in domains]
+        ax_t.bar(np.arange(len(domains)) + i * width, n, width, label=qt)
+    ax_t.set_xticks(np.arange(len(domains)) + 0.4 - width / 2, domains)
+    ax_t.set_title("questions per type")
+    ax_t.legend(fontsize=7)
+    answers = [("A", "choice_letter"), ("B", "choice_letter"), ("true", "true_false"), ("false", "true_false")]
+    for i, d in enumerate(domains):
+        n = [sum(r["domain"] == d and r["answer"] == a and r["parse_rule"] == rule for r in rows) for a, rule in answers]
+        ax_a.bar(np.arange(len(answers)) + i * 0.8 / len(domains), n, 0.8 / len(domains), label=d)
+    ax_a.set_xticks(np.arange(len(answers)) + 0.4 - 0.4 / max(1, len(domains)), [a for a, _ in answers])
+    ax_a.set_title("answers: letters and true/false")
+    ax_a.legend(fontsize=7)
+    return _png_md(fig, "question distribution")

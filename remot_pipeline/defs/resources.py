@@ -75,7 +75,10 @@ class RemotConfig(dg.ConfigurableResource):
     #: The labelled attribute's normalised magnitude must exceed every competitor's by this factor.
     dominance_margin: float = 1.5
     near_duplicate_max: float = 0.98
+    #: Train triplets per domain (a cap: a small world gives fewer).
     max_triplets_per_domain: int = 500
+    #: remot-bench (the test split) triplets per domain: 3 x 200 = 600, the shape of ReMoT-16K-Test.
+    bench_triplets_per_domain: int = 200
     seed: int = 0
     #: Episodes per domain whose triplets are checked against optical flow (0 disables the check).
     flow_check_episodes_per_domain: int = 2

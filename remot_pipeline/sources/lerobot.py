@@ -9,6 +9,9 @@ through the feature ``names`` in ``info.json`` or through ``options.state_mappin
 
 Camera extrinsics are optional: ``info.json``'s ``remot.cameras.<key>.cam2base`` (4x4); with
 them ``cam2world`` is the fixed camera in the base frame, without them it is null.
+
+Scenes: ``options.scene_id``, else the episodes table's extension column ``remot/scene_id``
+(one scene per episode), else the dataset's folder name. Train and test are split by scene.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from remot_pipeline.sources.base import (
     drop_if_unusable,
     resolve_inside,
 )
+
+SCENE_COLUMN = "remot/scene_id"
 
 #: Feature names that identify end-effector state without configuration.
 _KNOWN_NAMES = {
@@ -73,10 +78,13 @@ def discover(spec: SourceSpec) -> list[EpisodeRef]:
         files += sorted((ds / "data").glob("chunk-*/file-*.parquet"))
         files += sorted((ds / "videos").glob("*/chunk-*/file-*.mp4"))
         for f in ep_files:
-            for e in pq.read_table(f, columns=["episode_index"]).column("episode_index").to_pylist():
+            has_scene = SCENE_COLUMN in pq.read_schema(f).names
+            meta = pq.read_table(f, columns=["episode_index"] + ([SCENE_COLUMN] if has_scene else [])).to_pylist()
+            for row in meta:
                 rel = str(ds.relative_to(root)) if ds != root else "."
-                key = f"{ds.name}__episode_{int(e):06d}"
-                refs.append(EpisodeRef(spec, key, rel, tuple(files), scene_id=spec.options.get("scene_id", ds.name)))
+                key = f"{ds.name}__episode_{int(row['episode_index']):06d}"
+                scene = spec.options.get("scene_id") or row.get(SCENE_COLUMN) or ds.name
+                refs.append(EpisodeRef(spec, key, rel, tuple(files), scene_id=str(scene)))
     return refs
 
 

@@ -8,6 +8,10 @@ Layout under ``root/manipulation/synthetic_arm/``::
     data/chunk-000/file-000.parquet                  # all frames: observation.state[7], timestamp, ...
     videos/observation.images.front/chunk-000/file-000.mp4   # all episodes back to back
 
+Each episode has its own scene (room and table textures, table tone) around the same robot; the
+episodes table names it in the extension column ``remot/scene_id``, so train and test can be
+split by scene.
+
 Frames and units: the robot base frame is right-handed, z up, origin on the table top at the arm's
 pedestal, +x pointing away from the robot towards the camera. ``observation.state`` =
 ``[ee_x_m, ee_y_m, ee_z_m, ee_rx_rad, ee_ry_rad, ee_rz_rad, gripper_width_m]``: the tool centre
@@ -47,6 +51,8 @@ SHOULDER_M = np.array([0.0, 0.0, 0.42])
 FINGER_SIZE_M = (0.024, 0.018, 0.07)
 WRIST_SIZE_M = (0.06, 0.14, 0.06)
 PART_TEXELS_PER_M = 900.0  # fine texture detail on the small parts (for optical flow)
+TABLE_TONES_RGB = [(170, 130, 90), (200, 200, 195), (110, 80, 60), (140, 150, 160), (190, 160, 120)]
+SCENE_COLUMN = "remot/scene_id"
 BLOCK_COLOURS_RGB = [(220, 40, 40), (40, 170, 60), (40, 80, 220), (230, 200, 30), (150, 50, 170), (40, 200, 210)]
 
 
@@ -207,17 +213,24 @@ def write_manipulation(root: pathlib.Path, config) -> list[pathlib.Path]:
     base2cam = invert(CAM2BASE)
 
     scene_rng = np.random.default_rng([config.seed, 2])
-    room = box_solid((6.0, 6.0, 3.0), [texture_for_size(scene_rng, (6.0, 3.0), 40.0) for _ in range(6)],
-                     make_pose(np.eye(3), (0.0, 0.0, 0.75)), inside=True)  # fmt: skip
-    table = box_solid((1.3, 1.5, 0.75), texture_for_size(scene_rng, (1.5, 1.3), 220.0, (170, 130, 90), max_px=384),
-                      make_pose(np.eye(3), (0.35, 0.0, -0.375)))  # fmt: skip
     pedestal_texture = texture_for_size(scene_rng, (0.16, 0.06), PART_TEXELS_PER_M, (90, 90, 100))
     pedestal = box_solid((0.16, 0.16, 0.06), pedestal_texture, make_pose(np.eye(3), (0, 0, 0.03)))
-    arm = _Arm(scene_rng)
+    arm = _Arm(scene_rng)  # one robot, many scenes
+
+    def scene(e: int) -> list[Solid]:
+        """Episode ``e``'s own room and table (textures and table tone), so that scenes can be split."""
+        rng = np.random.default_rng([config.seed, 2, e, 1])
+        room = box_solid((6.0, 6.0, 3.0), [texture_for_size(rng, (6.0, 3.0), 40.0) for _ in range(6)],
+                         make_pose(np.eye(3), (0.0, 0.0, 0.75)), inside=True)  # fmt: skip
+        tone = TABLE_TONES_RGB[int(rng.integers(len(TABLE_TONES_RGB)))]
+        table = box_solid((1.3, 1.5, 0.75), texture_for_size(rng, (1.5, 1.3), 220.0, tone, max_px=384),
+                          make_pose(np.eye(3), (0.35, 0.0, -0.375)))  # fmt: skip
+        return [room, table]
 
     states, episode_index, frame_index = [], [], []
     with Mp4Writer(dataset / f"videos/{VIDEO_KEY}/chunk-000/file-000.mp4", fps, width, height) as writer:
         for e in range(config.episodes_per_domain):
+            background = scene(e)
             rng = np.random.default_rng([config.seed, 2, e])
             blocks = _place_blocks(rng)
             block_solids = [
@@ -229,7 +242,7 @@ def write_manipulation(root: pathlib.Path, config) -> list[pathlib.Path]:
                 for solid, pose in zip(block_solids, poses):
                     solid.obj2world = pose
                 parts = arm.pose(_ee2base(s), s[4])
-                writer.write(render(base2cam, K, width, height, [room, table], [pedestal, *block_solids, *parts]), keyframe=i == 0)
+                writer.write(render(base2cam, K, width, height, background, [pedestal, *block_solids, *parts]), keyframe=i == 0)
             n = len(ee_states)
             states.append(np.column_stack([ee_states[:, :3], np.zeros((n, 2)), ee_states[:, 3:5]]))
             episode_index.append(np.full(n, e))
@@ -266,6 +279,7 @@ def write_manipulation(root: pathlib.Path, config) -> list[pathlib.Path]:
             f"{video}/file_index": pa.array(np.zeros(n_ep, np.int64)),
             f"{video}/from_timestamp": pa.array(starts / fps),
             f"{video}/to_timestamp": pa.array((starts + np.asarray(lengths)) / fps),
+            SCENE_COLUMN: pa.array([f"{DATASET_NAME}_scene_{e:03d}" for e in range(n_ep)]),
         }
     )
     pq.write_table(episodes, dataset / "meta/episodes/chunk-000/file-000.parquet")

@@ -1,0 +1,129 @@
+"""remot-bench: the release's test split, its disjointness from train, and its answer balance.
+
+remot-bench is the ``split = 'test'`` part of a release (``bench_triplets_per_domain`` triplets per
+domain, three questions each), frozen by ``release_id``. It must share no episode, no scene and
+no near-duplicate frame with train. Near-duplicates are found with a 256-bit DCT perceptual hash
+(pHash: the signs of the 16x16 lowest frequencies of the 64x64 grey image against their median):
+two frames whose hashes differ in at most ``NEAR_DUPLICATE_BITS`` bits are near-duplicates.
+Measured on the default synthetic world: a test frame's nearest other frame of its own episode
+differs by a median of 4-12 bits, and the nearest train frame by at least 84. (A 64-bit pHash
+separated them too poorly: 8-16 bits across splits against up to 16 within an episode.)
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pyarrow as pa
+
+IMAGE_ROLES = ("anchor_image", "positive_image", "negative_anchor_image", "negative_image")
+NEAR_DUPLICATE_BITS = 32
+HASH_SIDE = 16  # DCT block side: 16 x 16 = 256 bits
+
+
+def phash(jpegs: list[bytes]) -> np.ndarray:
+    """256-bit pHash of each JPEG, as ``(n, 32)`` uint8 (packed bits).
+
+    >>> img = cv2.imencode(".jpg", np.tile(np.arange(64, dtype=np.uint8) * 4, (48, 1)))[1].tobytes()
+    >>> h = phash([img, img]); h.shape, bool((h[0] == h[1]).all())
+    ((2, 32), True)
+    """
+    out = np.zeros((len(jpegs), HASH_SIDE * HASH_SIDE // 8), np.uint8)
+    for i, data in enumerate(jpegs):
+        grey = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        if grey is None:
+            raise ValueError(f"image {i} is not a decodable JPEG")
+        side = 4 * HASH_SIDE
+        small = cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
+        low = cv2.dct(small)[:HASH_SIDE, :HASH_SIDE].ravel()
+        bits = low > np.median(low[1:])
+        bits[0] = False  # the DC term is brightness, not structure
+        out[i] = np.packbits(bits)
+    return out
+
+
+def min_hamming(a: np.ndarray, b: np.ndarray, block: int = 256) -> np.ndarray:
+    """For each packed hash in ``a`` (n, k), the smallest Hamming distance to any in ``b`` (m, k).
+
+    >>> min_hamming(np.array([[0b1011]], np.uint8), np.array([[0b0001], [0b1111]], np.uint8)).tolist()
+    [1]
+    """
+    if len(b) == 0:
+        return np.full(len(a), a.shape[1] * 8 if a.ndim == 2 else 0, np.int64)
+    out = np.empty(len(a), np.int64)
+    for s in range(0, len(a), block):
+        x = np.bitwise_xor(a[s:s + block, None, :], b[None, :, :])
+        out[s:s + block] = np.bitwise_count(x).sum(axis=2, dtype=np.int64).min(axis=1)
+    return out
+
+
+def frame_hashes(triplets: pa.Table) -> dict[str, dict[tuple[str, int, bool], np.ndarray]]:
+    """``{split: {(episode_id, frame_index, mirrored): packed phash}}`` over every triplet image."""
+    out: dict[str, dict] = {}
+    cols = triplets.select(["split", "episode_id", "negative_episode_id", "anchor_frame_index", "positive_frame_index",
+                            "negative_anchor_frame_index", "negative_frame_index", "negative_transform", *IMAGE_ROLES])
+    for row in cols.to_pylist():
+        for role in IMAGE_ROLES:
+            prefix = role.removesuffix("_image")
+            episode = row["negative_episode_id"] if prefix.startswith("negative") else row["episode_id"]
+            mirrored = prefix.startswith("negative") and row["negative_transform"] == "hflip"
+            key = (episode, row[f"{prefix}_frame_index"], mirrored)
+            split = out.setdefault(row["split"], {})
+            if key not in split:
+                split[key] = row[role]["bytes"]
+    return {s: dict(zip(frames, phash(list(frames.values())))) for s, frames in out.items()}
+
+
+def disjointness(triplets: pa.Table, episodes: pa.Table, max_bits: int = NEAR_DUPLICATE_BITS) -> dict:
+    """What the test split shares with train: episodes, scenes, near-duplicate frames.
+
+    Returns counts and examples; ``passed`` when all three are zero.
+    """
+    split_of = dict(zip(episodes.column("episode_id").to_pylist(), episodes.column("split").to_pylist()))
+    scene_of = dict(zip(episodes.column("episode_id").to_pylist(), episodes.column("scene_id").to_pylist()))
+    used: dict[str, set[str]] = {"train": set(), "test": set()}
+    for col in ("episode_id", "negative_episode_id"):
+        for e, s in zip(triplets.column(col).to_pylist(), triplets.column("split").to_pylist()):
+            used[s].add(e)
+    shared_episodes = sorted(used["train"] & used["test"])
+    scenes = {s: {scene_of.get(e, e) for e in used[s]} for s in used}
+    shared_scenes = sorted(scenes["train"] & scenes["test"])
+    hashes = frame_hashes(triplets)
+    test_keys = list(hashes.get("test", {}))
+    width = HASH_SIDE * HASH_SIDE // 8
+    test_h = np.array([hashes["test"][k] for k in test_keys], np.uint8).reshape(-1, width)
+    train_h = np.array(list(hashes.get("train", {}).values()), np.uint8).reshape(-1, width)
+    dist = min_hamming(test_h, train_h)
+    near = [f"{k[0]}#{k[1]}{'|hflip' if k[2] else ''}" for k, d in zip(test_keys, dist) if d <= max_bits]
+    mislabelled = sorted(e for e in used["test"] if split_of.get(e, "test") != "test")
+    return {
+        "passed": not (shared_episodes or shared_scenes or near or mislabelled),
+        "shared_episodes": shared_episodes, "shared_scenes": shared_scenes,
+        "near_duplicate_frames": near, "test_episodes_not_in_test_split": mislabelled,
+        "test_frames": len(test_h), "train_frames": len(train_h), "near_duplicate_max_bits": max_bits,
+        "min_hamming_test_to_train": int(dist.min()) if len(dist) else None,
+        "median_hamming_test_to_train": float(np.median(dist)) if len(dist) else None,
+    }
+
+
+def answer_balance(questions: pa.Table) -> dict:
+    """Letter uniformity (chi-square p over A/B of every letter answer) and the true share."""
+    from scipy.stats import chisquare
+
+    rules = questions.column("parse_rule").to_pylist()
+    answers = questions.column("answer").to_pylist()
+    letters = [a for a, r in zip(answers, rules) if r == "choice_letter"]
+    tf = [a for a, r in zip(answers, rules) if r == "true_false"]
+    counts = [letters.count("A"), letters.count("B")]
+    return {
+        "letter_counts": dict(zip("AB", counts)),
+        "letter_chi2_p": float(chisquare(counts).pvalue) if sum(counts) else None,
+        "true_share": tf.count("true") / len(tf) if tf else None,
+        "n_true_false": len(tf),
+    }
+
+
+def composition(questions: pa.Table) -> pa.Table:
+    """Questions per (domain, split, question_type, parse_rule)."""
+    keys = ["domain", "split", "question_type", "parse_rule"]
+    return questions.select(keys).group_by(keys).aggregate([([], "count_all")]).sort_by([(k, "ascending") for k in keys])
