@@ -8,7 +8,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 # One run covers every domain partition (single-run backfill policy on the per-domain assets).
 ALL_DOMAINS := '{"dagster/asset_partition_range_start": "navigation", "dagster/asset_partition_range_end": "simulation"}'
 
-.PHONY: install run test ui bench clean
+.PHONY: install run test ui bench train-demo clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -n 2 -q
+
+# Every training schedule on the tiny model (CPU, a few minutes) from the latest release, then
+# the evaluation on remot-bench; the comparison table lands in data/evaluations/<release_id>/.
+train-demo: run
+	$(BIN)/dagster job execute -m remot_pipeline.definitions -j train_models
+	@cat data/evaluations/$$(cat data/releases/LATEST)/comparison.md
 
 ui: install
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

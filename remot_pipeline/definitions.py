@@ -20,6 +20,7 @@ from remot_pipeline.defs import assets  # noqa: E402
 from remot_pipeline.defs.resources import RemotConfig, RemotPaths  # noqa: E402
 from remot_pipeline.defs.sensors import make_drop_folder_sensor  # noqa: E402
 from remot_pipeline.defs.store import StageIOManager  # noqa: E402
+from remot_pipeline.defs.training import TRAINING_ASSETS, TrainingConfig  # noqa: E402
 
 DATA_ASSETS = [assets.synthetic_world, assets.ingest, assets.motion_pairs, assets.positive_pairs, assets.frame_features,
                assets.negatives, assets.triplets, assets.questions, assets.release, assets.catalog]
@@ -33,6 +34,15 @@ build_release = dg.define_asset_job(
     description="Raw metadata -> motion contrast triplets -> questions -> versioned release + DuckDB catalog.",
 )
 
+#: Every training schedule from the latest release, then the evaluation on remot-bench. The
+#: recipes come from the ``training`` resource (default: the ``cpu-demo`` family).
+train_models = dg.define_asset_job(
+    "train_models",
+    selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
+    executor_def=dg.in_process_executor,
+    description="Release -> base / SFT / GRPO / SFT->GRPO / SFT<->GRPO / FFR models -> evaluation on remot-bench.",
+)
+
 ALL_DOMAINS_TAGS = {
     "dagster/asset_partition_range_start": assets.DOMAIN_PARTITIONS.get_partition_keys()[0],
     "dagster/asset_partition_range_end": assets.DOMAIN_PARTITIONS.get_partition_keys()[-1],
@@ -43,12 +53,13 @@ def make_definitions(data_root: str | None = None, sources_file: str | None = No
     data_root = data_root or os.environ.get("REMOT_DATA_ROOT", "data")
     sources_file = sources_file or os.environ.get("REMOT_SOURCES") or None
     return dg.Definitions(
-        assets=DATA_ASSETS,
-        jobs=[build_release],
+        assets=[*DATA_ASSETS, *TRAINING_ASSETS],
+        jobs=[build_release, train_models],
         sensors=[make_drop_folder_sensor(build_release)],
         resources={
             "paths": RemotPaths(data_root=data_root, sources_file=sources_file),
             "config": RemotConfig(),
+            "training": TrainingConfig(),
             "io_manager": StageIOManager(root=os.path.join(data_root, "stages")),
         },
     )

@@ -154,3 +154,53 @@ def question_distribution(questions: pa.Table) -> dg.MetadataValue:
     ax_a.set_title("answers: letters and true/false")
     ax_a.legend(fontsize=7)
     return _png_md(fig, "question distribution")
+
+
+def training_curves(history: list[dict], title: str) -> dg.MetadataValue:
+    """Loss per step (coloured by phase when the schedule has phases) and each reward's mean."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(10, 3.2))
+    train = [h for h in history if "loss" in h and "step" in h]
+    for phase in sorted({h.get("phase", "train") for h in train}):
+        pts = [(h["step"], h["loss"]) for h in train if h.get("phase", "train") == phase]
+        ax_l.plot(*zip(*pts), "o-", ms=2, label=phase)
+    ax_l.set_xlabel("step")
+    ax_l.set_title(f"{title}: loss")
+    if train:
+        ax_l.legend(fontsize=7)
+    keys = sorted({k for h in history for k in h if k.startswith("rewards/") and k.endswith("/mean")} | (
+        {"reward"} if any("reward" in h for h in history) else set()))
+    for k in keys:
+        pts = [(h["step"], h[k]) for h in history if k in h and "step" in h]
+        if pts:
+            ax_r.plot(*zip(*pts), "o-", ms=2, label=k.removeprefix("rewards/").removesuffix("/mean"))
+    ax_r.set_xlabel("step")
+    ax_r.set_title(f"{title}: rewards" if keys else f"{title}: no rewards (SFT)")
+    if keys:
+        ax_r.legend(fontsize=7)
+    return _png_md(fig, f"{title} curves")
+
+
+def model_comparison(table: list[dict]) -> dg.MetadataValue:
+    """Overall and Partial accuracy per model with 95% intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    x = np.arange(len(table))
+    for i, key in enumerate(("overall", "partial", "logical_consistency")):
+        vals = [(r[key] or {}).get("value", np.nan) for r in table]
+        lo = [max(0.0, v - (r[key] or {}).get("ci95", [v, v])[0]) for v, r in zip(vals, table)]
+        hi = [max(0.0, (r[key] or {}).get("ci95", [v, v])[1] - v) for v, r in zip(vals, table)]
+        ax.bar(x + (i - 1) * 0.27, vals, 0.27, yerr=[lo, hi], capsize=2, label=key)
+    ax.set_xticks(x, [r["model"] for r in table])
+    ax.set_ylim(0, 1)
+    ax.set_title("remot-bench")
+    ax.legend(fontsize=7)
+    return _png_md(fig, "model comparison")

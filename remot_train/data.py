@@ -1,0 +1,200 @@
+"""The data adapter: a release (by ``release_id``) -> rows that trl's trainers accept.
+
+One DuckDB query joins each question to its triplet and gathers the images its ``image_roles``
+name, in order, as ``{bytes, path}`` JPEG structs. The result is one Arrow table, used two ways
+without copying an image twice:
+
+* :func:`question_rows` -> plain dicts, each image decoded once to PIL;
+* :func:`question_dataset` -> a Hugging Face ``datasets.Dataset`` over the same Arrow buffers,
+  whose ``images`` column is ``List(Image())`` and is decoded lazily on access.
+
+A row holds:
+
+* ``prompt``: conversational, one user turn whose content interleaves text parts and
+  ``{"type": "image"}`` placeholders in image order (the question's ``Image k: <image>`` lines);
+* ``images``: the images, in placeholder order;
+* ``completion`` (``with_completion=True``, for SFT): ``<think>`` a short rationale stated from
+  the metadata (the pairs' labels and magnitudes) ``</think>`` and ``<answer>`` the answer;
+* the scoring columns: ``answer``, ``parse_rule``, ``options``, ``tolerance``,
+  ``consistency_group_id``, ``relations`` (JSON), ``question_id``, ``triplet_id``,
+  ``question_type``, ``domain``, ``attribute``, ``split``.
+
+Filters give the papers' ablations: ``domains`` (manipulation only, +navigation, +simulation),
+``attributes``, ``question_types``, and ``binary=True`` (questions about the anchor -> positive
+pair alone: the binary-pair baseline against triplets).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+
+ROLE_COLUMNS = {"anchor": "anchor_image", "positive": "positive_image", "negative_anchor": "negative_anchor_image",
+                "negative": "negative_image"}
+SCORING_COLUMNS = ("question_id", "triplet_id", "domain", "split", "attribute", "question_type", "answer",
+                   "parse_rule", "options", "tolerance", "consistency_group_id", "relations")
+
+
+class ReleaseNotFound(FileNotFoundError):
+    pass
+
+
+def resolve_release(location: str | Path, release_id: str | None = None) -> Path:
+    """The release folder: ``location`` itself when it holds a manifest, else
+    ``location/releases/<release_id or LATEST>`` or ``location/<release_id or LATEST>``.
+
+    A folder without ``manifest.json`` is not a release (it may be half written)."""
+    loc = Path(location)
+    candidates = [loc] if release_id is None else []
+    for base in (loc / "releases", loc):
+        rid = release_id
+        if rid is None and (base / "LATEST").is_file():
+            rid = (base / "LATEST").read_text().strip()
+        if rid:
+            candidates.append(base / rid)
+    for c in candidates:
+        if (c / "manifest.json").is_file():
+            return c
+    want = release_id or "LATEST"
+    raise ReleaseNotFound(f"{loc}: no release {want!r} with a manifest.json here; run `make run` (or the "
+                          "build_release job) first, or pass the data root or a release folder")
+
+
+def _in(column: str, values) -> tuple[str, list]:
+    values = list(values)
+    return f"{column} IN ({', '.join('?' * len(values))})", values
+
+
+def question_table(release: str | Path, *, split: str | None = "train", domains=None, attributes=None,
+                   question_types=None, binary: bool = False, limit: int | None = None,
+                   release_id: str | None = None) -> pa.Table:
+    """Questions joined to their triplets' metadata, with ``images`` (list of ``{bytes, path}``)
+    gathered in placeholder order. Ordered by ``question_id`` (stable across runs)."""
+    import duckdb
+
+    path = resolve_release(release, release_id)
+    where, params = [], []
+    for column, values in (("q.split", [split] if split else None), ("q.domain", domains),
+                           ("q.attribute", attributes), ("q.question_type", question_types)):
+        if values:
+            clause, vals = _in(column, values)
+            where.append(clause)
+            params += vals
+    if binary:
+        where.append("q.image_roles = ['anchor', 'positive']")
+    gather = "list_transform(q.image_roles, lambda r: CASE r " + " ".join(
+        f"WHEN '{role}' THEN t.{col}" for role, col in ROLE_COLUMNS.items()) + " END)"
+    sql = f"""
+        SELECT q.*, {gather} AS images, t.positive_value, t.negative_value, t.positive_magnitude,
+               t.negative_magnitude, t.positive_pair_id, t.negative_pair_id, t.object_color, t.unit
+        FROM read_parquet('{path}/questions/**/*.parquet', hive_partitioning = true) q
+        JOIN read_parquet('{path}/triplets/**/*.parquet', hive_partitioning = true) t USING (triplet_id)
+        {"WHERE " + " AND ".join(where) if where else ""}
+        ORDER BY q.question_id {f"LIMIT {int(limit)}" if limit else ""}"""
+    con = duckdb.connect()
+    try:
+        return con.sql(sql, params=params).to_arrow_table()  # one Arrow copy (execute() adds another)
+    finally:
+        con.close()
+
+
+def prompt_messages(prompt: str) -> list[dict]:
+    """The question text as one conversational user turn with image placeholders in order.
+
+    >>> prompt_messages("Image 1: <image>\\nIs it?")[0]["content"]
+    [{'type': 'text', 'text': 'Image 1: '}, {'type': 'image'}, {'type': 'text', 'text': '\\nIs it?'}]
+    """
+    parts = prompt.split("<image>")
+    content: list[dict] = []
+    for i, text in enumerate(parts):
+        if i:
+            content.append({"type": "image"})
+        if text:
+            content.append({"type": "text", "text": text})
+    return [{"role": "user", "content": content}]
+
+
+def rationale(row: dict) -> str:
+    """A short reasoning trace stated from the metadata: what each shown pair did.
+
+    The labels come from the triplet (the same ones the answer was derived from), so the trace
+    never disagrees with the answer."""
+    from remot_pipeline.core.questions import phrase
+
+    attr, color = row["attribute"], row["object_color"]
+    roles = list(row["image_roles"])
+
+    def said(which: str) -> str:
+        return phrase(attr, row[f"{which}_value"], color)
+
+    def size(which: str) -> str:
+        return f"{abs(row[f'{which}_magnitude']):.2g} {row['unit']}"
+
+    if len(roles) == 2:
+        which = roles[1]
+        if row["question_type"] == "fill_blank" and row["parse_rule"] == "number":
+            return f"from image 1 to image 2 {said(which)}, by about {size(which)}."
+        return f"from image 1 to image 2 {said(which)}."
+    first_a = "positive" if roles[1] == "positive" else "negative"
+    first_b = "negative" if first_a == "positive" else "positive"
+    if row["question_type"] == "comparative":
+        return f"in pair A the change is about {size(first_a)}; in pair B about {size(first_b)}."
+    if len(roles) == 3:
+        return f"from image 1 to image 2 {said(first_a)}; from image 1 to image 3 {said(first_b)}."
+    return f"in pair A {said(first_a)}; in pair B {said(first_b)}."
+
+
+def _row(meta: dict, images: list, with_completion: bool) -> dict:
+    row = {k: meta[k] for k in SCORING_COLUMNS}
+    row["relations"] = json.dumps(meta["relations"] or [])
+    row["options"] = list(meta["options"] or [])
+    row["prompt"] = prompt_messages(meta["prompt"])
+    row["images"] = images
+    if with_completion:
+        row["completion"] = [{"role": "assistant",
+                              "content": f"<think>\n{rationale(meta)}\n</think>\n<answer>{meta['answer']}</answer>"}]
+    return row
+
+
+def _decode(image: dict, max_side: int | None):
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(image["bytes"])).convert("RGB")
+    if max_side and max(img.size) > max_side:
+        scale = max_side / max(img.size)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BILINEAR)
+    return img
+
+
+def question_rows(release: str | Path, *, with_completion: bool = False, image_max_side: int | None = None,
+                  **filters) -> list[dict]:
+    """trl rows with PIL images (see the module docstring); ``filters`` as :func:`question_table`.
+
+    ``image_max_side`` shrinks images (for the tiny CPU model)."""
+    table = question_table(release, **filters)
+    images = table.column("images").to_pylist()
+    meta = table.drop(["images"]).to_pylist()
+    return [_row(m, [_decode(im, image_max_side) for im in ims], with_completion) for m, ims in zip(meta, images)]
+
+
+def question_dataset(release: str | Path, *, with_completion: bool = False, **filters):
+    """The same rows as a ``datasets.Dataset`` over the query's Arrow table: images stay JPEG
+    bytes and are decoded on access (``List(Image())``)."""
+    import datasets
+
+    table = question_table(release, **filters)
+    meta = table.drop(["images"]).to_pylist()
+    extra = [_row(m, [], with_completion) for m in meta]
+    columns = {k: table.column(k) for k in SCORING_COLUMNS if k not in ("relations", "options")}
+    columns["options"] = table.column("options")
+    columns["relations"] = pa.array([r["relations"] for r in extra], pa.string())
+    columns["images"] = table.column("images")
+    ds = datasets.Dataset(pa.table(columns))
+    ds = ds.cast_column("images", datasets.List(datasets.Image()))
+    ds = ds.add_column("prompt", [r["prompt"] for r in extra])
+    if with_completion:
+        ds = ds.add_column("completion", [r["completion"] for r in extra])
+    return ds

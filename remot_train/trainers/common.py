@@ -1,0 +1,164 @@
+"""What every trainer builder shares: CPU-safe defaults, rows -> datasets, model resolution,
+resuming, and the result object."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Defaults under every run; a recipe's trainer arguments override them. CPU-safe: no bf16, no
+#: gradient checkpointing, no reporting service, no dataloader workers, a log line per step.
+SAFE_DEFAULTS: dict[str, Any] = {
+    "bf16": False,
+    "fp16": False,
+    "activation_checkpointing": False,
+    "dataloader_pin_memory": False,
+    "report_to": "none",
+    "dataloader_num_workers": 0,
+    "logging_steps": 1,
+    "save_strategy": "steps",
+    "save_steps": 50,
+    "disable_tqdm": True,
+    "remove_unused_columns": False,
+    "seed": 0,
+}
+
+
+@dataclass
+class TrainResult:
+    """What a run leaves: its folder, its per-step log (each entry a dict; train entries carry
+    ``step``, ``loss`` and ``phase``, GRPO entries ``rewards/<func>/mean``), and the final
+    checkpoint folder (weights as safetensors, plus the processor)."""
+
+    output_dir: Path
+    log_history: list[dict]
+    final_checkpoint: Path
+    phases: list[str] = field(default_factory=list)  # phase of each optimizer step, in order
+
+    def to_json(self) -> dict:
+        return {
+            "output_dir": str(self.output_dir),
+            "final_checkpoint": str(self.final_checkpoint),
+            "phases": list(self.phases),
+            "log_history": self.log_history,
+        }
+
+
+def merged_args(defaults: dict, overrides: dict | None) -> dict:
+    """``defaults`` updated by ``overrides`` (None-safe).
+
+    >>> merged_args({"bf16": False, "seed": 0}, {"seed": 3})
+    {'bf16': False, 'seed': 3}
+    """
+    return {**defaults, **(overrides or {})}
+
+
+def to_dataset(rows):
+    """A ``datasets.Dataset`` from a list of row dicts (a Dataset passes through)."""
+    from datasets import Dataset
+
+    if isinstance(rows, Dataset):
+        return rows
+    return Dataset.from_list(list(rows))
+
+
+def resolve_model(model, processor=None, dtype: str = "float32"):
+    """``(model, processor)`` from a local checkpoint path, or from a model object plus its
+    processor."""
+    from remot_train.model import load
+
+    if isinstance(model, (str, Path)):
+        return load(model, dtype=dtype)
+    if processor is None:
+        raise ValueError("pass the processor along with an in-memory model (or pass a checkpoint path)")
+    return model, processor
+
+
+@contextmanager
+def left_padding(processor) -> Iterator:
+    """Within the block, ``processor`` pads on the left (its tokenizer's ``padding_side``); the
+    previous side is restored on exit, so the final checkpoint keeps the model's own setting.
+
+    trl's ``GRPOTrainer`` left-pads the prompt ids itself, but builds the multimodal side inputs
+    of its loss forward passes (``mm_token_type_ids``, which mark the image tokens) by calling the
+    processor again with ``padding=True`` and the processor's *own* padding side. Qwen-VL
+    tokenizers pad on the right, so as soon as one GRPO batch holds prompts of different lengths
+    (real rows: 2-4 images, varying text) the image-token marks sit at the wrong positions of the
+    left-padded ids, and Qwen-VL's M-RoPE index fails with ``shape mismatch: value tensor of shape
+    [3, N] cannot be broadcast to indexing result of shape [3, M]``. (trl pads on the left when it
+    loads the processor itself; it does not when one is passed, as here.)
+
+    >>> from types import SimpleNamespace
+    >>> proc = SimpleNamespace(tokenizer=SimpleNamespace(padding_side="right"))
+    >>> with left_padding(proc):
+    ...     proc.tokenizer.padding_side
+    'left'
+    >>> proc.tokenizer.padding_side
+    'right'
+    """
+    tokenizer = getattr(processor, "tokenizer", processor)
+    before = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        yield processor
+    finally:
+        tokenizer.padding_side = before
+
+
+def last_checkpoint(output_dir: Path) -> str | None:
+    """The newest ``checkpoint-N`` folder in ``output_dir``, or None."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    output_dir = Path(output_dir)
+    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+
+
+def resume_target(output_dir: Path, resume: bool | str | None) -> str | None:
+    """What to pass as ``resume_from_checkpoint``: with ``resume=True`` the last checkpoint in
+    ``output_dir`` if there is one; a string is a checkpoint path; False/None starts fresh."""
+    if isinstance(resume, (str, Path)):
+        return str(resume)
+    return last_checkpoint(output_dir) if resume else None
+
+
+def lora_config(peft: dict | None):
+    """A ``peft.LoraConfig`` from a recipe's ``lora:`` section, or None (peft is optional)."""
+    if not peft:
+        return None
+    try:
+        from peft import LoraConfig
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("a lora: section needs peft; install it (pip install 'peft>=0.21')") from e
+    return LoraConfig(**peft)
+
+
+def tag_phase(log_history: list[dict], phase: str) -> list[dict]:
+    """Copies of the entries, each per-step train entry (one with a ``loss``) tagged with
+    ``phase`` unless it has one.
+
+    >>> tag_phase([{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.1, "phase": "grpo"}, {"train_loss": 0.3}], "sft")
+    [{'step': 1, 'loss': 0.5, 'phase': 'sft'}, {'step': 2, 'loss': 0.1, 'phase': 'grpo'}, {'train_loss': 0.3}]
+    """
+    return [{**e, "phase": e.get("phase", phase)} if "loss" in e else dict(e) for e in log_history]
+
+
+def finish(trainer, output_dir: Path, phase: str, phases: list[str] | None = None) -> TrainResult:
+    """Save the final model and processor under ``output_dir/final`` and write ``result.json``."""
+    output_dir = Path(output_dir)
+    final = output_dir / "final"
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if hasattr(model, "merge_and_unload"):  # LoRA: the final checkpoint is the merged full model
+        model = model.merge_and_unload()
+        model.save_pretrained(str(final))
+    else:
+        trainer.save_model(str(final))
+    trainer.processing_class.save_pretrained(str(final))
+    history = tag_phase(trainer.state.log_history, phase)
+    steps = [e["phase"] for e in history if "loss" in e and "step" in e]
+    result = TrainResult(output_dir, history, final, phases if phases is not None else steps)
+    (output_dir / "result.json").write_text(json.dumps(result.to_json(), indent=1, default=str))
+    return result

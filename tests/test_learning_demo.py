@@ -1,0 +1,108 @@
+"""Smoke tests for bench/learning_demo.py: the training forms' labels, the baselines, the metrics
+and the report (no release build, no training; a few seconds)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers")
+
+from remot_train.trainers.toy import toy_row  # noqa: E402
+
+SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "learning_demo.py"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    spec = importlib.util.spec_from_file_location("learning_demo", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(seed: int, answer: str) -> dict:
+    row = toy_row(seed, size=32, with_completion=False)  # states "turned to the left"
+    return {**row, "answer": answer}
+
+
+def test_directions_and_swap(demo):
+    assert demo.directions(_row(0, "true")) == ("left", "left")
+    assert demo.directions(_row(0, "false")) == ("left", "right")
+    assert demo.swap_directions("the camera turned to the left; turned to the right") == (
+        "the camera turned to the right; turned to the left")
+
+
+@pytest.mark.parametrize("answer", ["true", "false"])
+def test_variants_keep_labels_exact(demo, answer):
+    row = _row(1, answer)
+    a, b = (np.asarray(im) for im in row["images"])
+    stated, actual = demo.directions(row)
+
+    plain = demo.variant(row, False, False, "think")
+    assert plain["answer"] == answer and plain["question_id"] == row["question_id"]
+    assert f"turned to the {actual}." in plain["completion"][0]["content"]
+    assert plain["completion"][0]["content"].endswith(f"<answer>{answer}</answer>")
+
+    mirrored = demo.variant(row, True, False, "think")
+    assert mirrored["answer"] == answer  # both the turn and the statement flip
+    assert np.array_equal(np.asarray(mirrored["images"][0]), a[:, ::-1])
+    assert demo.directions(mirrored) == (demo.OTHER[stated], demo.OTHER[actual])
+    assert row["prompt"][0]["content"][-1]["text"].count("left") == 1  # the source row is untouched
+
+    reversed_ = demo.variant(row, False, True, "think")
+    assert reversed_["answer"] == ("false" if answer == "true" else "true")  # the turn reverses
+    assert np.array_equal(np.asarray(reversed_["images"][0]), b)
+    assert f"turned to the {demo.OTHER[actual]}." in reversed_["completion"][0]["content"]
+
+    both = demo.variant(row, True, True, "answer")
+    assert both["answer"] == reversed_["answer"]
+    assert both["completion"][0]["content"].startswith("<think>\n\n</think>")
+    assert len({plain["question_id"], mirrored["question_id"], reversed_["question_id"], both["question_id"]}) == 4
+
+
+def test_text_only_rule(demo):
+    rows = [_row(0, "true"), _row(1, "true"), _row(2, "false")]
+    assert demo.text_only_rule(rows)["left"] == "true"
+
+
+def test_summary_and_verdict(demo):
+    rows = [_row(i, "true" if i % 2 else "false") for i in range(10)]
+    good = [{"correct": True, "parsed": r["answer"],
+             "completion": f"from image 1 to image 2 the camera turned to the {demo.directions(r)[1]}.\n</think>\n"
+                           f"<answer>{r['answer']}</answer>"} for r in rows]
+    s = demo.summary(good, rows, "think")
+    assert s["accuracy"] == 1.0 and s["think_direction_accuracy"] == 1.0 and s["true_share"] == 0.5
+    blind = [{"correct": r["answer"] == "false", "parsed": "false", "completion": "<answer>false</answer>"} for r in rows]
+    b = demo.summary(blind, rows, "think")
+    assert b["true_share"] == 0.0 and b["think_direction_accuracy"] == 0.0
+    base = {"chance": 0.5, "majority_class": 0.5, "text_only_rule": 0.5}
+    none = demo.summary([{"correct": False, "parsed": None, "completion": ""} for _ in rows], rows, "think")
+    assert "did not learn the task" in demo.verdict(none, b, base)  # one answer only
+    assert demo.verdict(none, none, base).startswith("It did not learn")
+    big = {**s, "n": 400, "accuracy": 0.9, "ci95": [0.87, 0.93]}
+    assert demo.verdict(none, big, base).startswith("It learned")
+
+
+def test_report_renders(demo, tmp_path):
+    s = {"n": 10, "correct": 7, "accuracy": 0.7, "ci95": [0.4, 0.9], "format_failure_rate": 0.0, "true_share": 0.5,
+         "n_parsed": 10, "think_direction_accuracy": 0.7, "think_direction_ci95": [0.4, 0.9], "eval_s": 1.0}
+    none = {**s, "correct": 0, "accuracy": 0.0, "ci95": [0.0, 0.3], "format_failure_rate": 1.0, "true_share": None,
+            "n_parsed": 0, "think_direction_accuracy": 0.0}
+    settings = vars(demo.parse_args([]))
+    res = {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in settings.items()},
+           "data": {"test_episodes": 2, "train_questions": 20, "train_episodes": 5, "train_examples": 80},
+           "model_parameters": 1000, "image_tokens": 4, "before": none, "after": s, "after_on_train": s,
+           "baselines": {"chance": 0.5, "majority_class": 0.6, "text_only_rule": 0.5}, "majority_answer": "true",
+           "text_rule": {"left": "true", "right": "false"}, "steps": 3, "train_wall_s": 1.0,
+           "stopped_by_time_budget": False, "final_loss": 0.1, "release_s": 0.0, "total_wall_s": 2.0, "threads": 1,
+           "loss_curve": [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5}], "verdict": "v"}
+    attempt = {**res, "note": "try", "comment": "a note"}
+    md = demo.markdown(res, [attempt])
+    assert "| accuracy [95% Wilson CI] | 0.000 [0.000, 0.300] | 0.700 [0.400, 0.900] |" in md
+    assert "## What we tried" in md and "a note" in md
+    demo.plot(res, tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 1000
