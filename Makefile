@@ -40,7 +40,9 @@ bench: install
 	$(BIN)/python bench/bench_motion_kernel.py
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_retrieval.py
+	$(BIN)/python bench/bench_rewards.py
 	@if [ -d data/stages ]; then $(BIN)/python bench/label_flow_agreement.py data; else echo "label_flow_agreement: run make run first"; fi
+	@if [ -f data/releases/LATEST ]; then $(BIN)/python bench/teacher_leakage.py; else echo "teacher_leakage: run make run first"; fi
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs
