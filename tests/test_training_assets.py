@@ -45,6 +45,8 @@ def test_every_schedule_trains_from_the_release_and_records_its_lineage(trained)
             assert md["steps"].value > 0 and "curves" in md and "recipe" in md
     assert _metadata(result, "alternating_model")["phases"].value.split()[:3] == ["sft", "sft", "grpo"]
     assert any(k.startswith("final/rewards/") for k in _metadata(result, "grpo_model"))
+    ffr = _metadata(result, "ffr_model")
+    assert ffr["started_from"].value == "sft" and "ffr/intervention_rate" in ffr and "ffr/leak_drops" in ffr
 
 
 def test_evaluation_compares_every_model_on_remot_bench(trained):
