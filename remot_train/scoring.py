@@ -19,7 +19,7 @@ Parse rules (the questions contract's ``parse_rule`` column):
 
 Consistency: questions that share a ``consistency_group_id`` carry ``relations`` (what each
 answer asserts, :mod:`remot_train.relations`). A group is consistent when the relations its
-answers assert admit no cycle; unparsable answers assert nothing.
+answers assert admit no cycle; only groups whose every question was answered are counted.
 """
 
 from __future__ import annotations
@@ -191,17 +191,30 @@ def asserted_relations(parsed: str | None, relations: list[dict] | None) -> list
 def consistency_rate(rows: list[dict]) -> dict | None:
     """The fraction of consistency groups whose answered relations admit no cycle.
 
-    ``rows``: scored questions with ``consistency_group_id``, ``relations`` and ``parsed``. None
-    when no row belongs to a group.
+    ``rows``: scored questions with ``consistency_group_id``, ``relations`` and ``parsed``. Only
+    groups whose every question has a parsed answer count (a model that never answers is not
+    "consistent"; its format failures are reported separately). None when no group qualifies.
+
+    >>> rel = [{"if_answer": "A", "left": "A", "op": ">", "right": "B"}, {"if_answer": "B", "left": "B", "op": ">", "right": "A"}]
+    >>> less = [{**r, "op": "<"} for r in rel]
+    >>> rows = [dict(consistency_group_id="g", relations=rel, parsed="A"), dict(consistency_group_id="g", relations=less, parsed="A"),
+    ...         dict(consistency_group_id="h", relations=rel, parsed="A"), dict(consistency_group_id="h", relations=less, parsed="B"),
+    ...         dict(consistency_group_id="k", relations=rel, parsed=None), dict(consistency_group_id="k", relations=less, parsed="B")]
+    >>> m = consistency_rate(rows); (m["value"], m["n"])
+    (0.5, 2)
     """
     groups: dict[str, list] = {}
+    answered: dict[str, bool] = {}
     for r in rows:
-        if r.get("consistency_group_id"):
-            groups.setdefault(r["consistency_group_id"], []).extend(asserted_relations(r.get("parsed"), r.get("relations")))
-    if not groups:
+        g = r.get("consistency_group_id")
+        if g:
+            groups.setdefault(g, []).extend(asserted_relations(r.get("parsed"), r.get("relations")))
+            answered[g] = answered.get(g, True) and r.get("parsed") is not None
+    counted = [g for g in groups if answered[g]]
+    if not counted:
         return None
-    ok = sum(consistent(rels) for rels in groups.values())
-    return {"value": ok / len(groups), "count": ok, "n": len(groups), "ci95": wilson_interval(ok, len(groups))}
+    ok = sum(consistent(groups[g]) for g in counted)
+    return {"value": ok / len(counted), "count": ok, "n": len(counted), "ci95": wilson_interval(ok, len(counted))}
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:

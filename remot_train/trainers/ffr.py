@@ -66,6 +66,7 @@ from remot_train.trainers.common import (
     SAFE_DEFAULTS,
     TrainResult,
     finish,
+    left_padding,
     lora_config,
     merged_args,
     resolve_model,
@@ -627,7 +628,8 @@ def ffr(
         sample_lookup=sample_lookup,
         coordinates=coordinates,
     )
-    trainer.train(resume_from_checkpoint=resume_target(output_dir, resume))
+    with left_padding(processor):  # trl re-tokenizes prompts for the image-token marks; see left_padding
+        trainer.train(resume_from_checkpoint=resume_target(output_dir, resume))
     result = finish(trainer, output_dir, "ffr")
     stats = {"teacher": dict(getattr(trainer.teacher, "stats", {})), "totals": dict(trainer.ffr_totals),
              "kappa": kappa, "repairs": repairs, "threshold": threshold}
