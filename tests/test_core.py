@@ -377,3 +377,14 @@ def test_camera_motion_stationary_and_moving_labels():
     assert cm[(0, 2)] == "stationary" and cm[(5, 6)] == "moving" and cm[(6, 5)] == "moving"
     assert (3, 5) not in cm or cm[(3, 5)] == "moving"
     assert "camera_motion_neither_still_nor_in_band" in res.rows_filtered
+
+
+def test_negatives_accept_motion_pairs_read_back_in_several_chunks():
+    """A large motion_pairs file reads back chunked; its all-null fixed-size lists (no end
+    effector in navigation) once made polars fail in the negatives stage."""
+    from remot_pipeline.core.arrow import to_polars
+
+    t = pa.table({"ee_disp_base_m": pa.array([None] * 4, pa.list_(pa.float64(), 3)), "k": pa.array(range(4))})
+    chunked = pa.concat_tables([t.slice(0, 1), t.slice(1, 3)])
+    assert chunked.column("ee_disp_base_m").num_chunks == 2
+    assert to_polars(chunked).height == 4

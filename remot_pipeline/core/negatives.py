@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from data_contracts import conform, contract, empty
 from data_contracts.fields import MOTION
+from remot_pipeline.core.arrow import to_polars
 from remot_pipeline.core.labels import attributes as domain_attributes
 from remot_pipeline.core.labels import label, signed_magnitudes
 from remot_pipeline.core.ledger import StageResult
@@ -88,7 +89,7 @@ def build_negatives(
     bands: dict | None = None, dominance_margin: float = 1.5, near_duplicate_max: float = 0.98,
 ) -> StageResult:
     """Negatives of every kind for every forward labelled pair of one domain."""
-    lab = pl.from_arrow(labelled)
+    lab = to_polars(labelled)
     if lab.height == 0:
         return StageResult(empty("negatives"), empty("quarantine"), 0, {})
     positives = lab.filter(pl.col("frame_index_b") > pl.col("frame_index_a")).select(
@@ -99,7 +100,7 @@ def build_negatives(
         pl.col("value").alias("positive_value"),
         pl.col("magnitude").alias("positive_magnitude"),
     )
-    motion = _motion_struct(pl.from_arrow(motion_pairs.select(["pair_id", *MOTION_FIELDS])))
+    motion = _motion_struct(to_polars(motion_pairs.select(["pair_id", *MOTION_FIELDS])))
     positives = positives.join(motion.rename({"pair_id": "positive_pair_id", "motion": "positive_motion"}),
                                on="positive_pair_id", how="left")
     other = lab.select(
@@ -165,7 +166,7 @@ def _mirrored(positives: pl.DataFrame, motion_pairs: pa.Table, domain: str, band
     signed = mags[np.arange(len(which)), which]
     value = np.where(signed > 0, np.array([a.values[0] for a in attrs], dtype=object)[which],
                      np.array([a.values[1] for a in attrs], dtype=object)[which])
-    mirrored_motion = pl.from_arrow(mirrored.select(MOTION_FIELDS)).select(pl.struct(MOTION_FIELDS).alias("negative_motion"))
+    mirrored_motion = to_polars(mirrored.select(MOTION_FIELDS)).select(pl.struct(MOTION_FIELDS).alias("negative_motion"))
     df = pl.concat([flippable, mirrored_motion], how="horizontal").with_columns(
         pl.Series("_keep", keep & (names[which] == np.asarray(flippable["attribute"].to_list(), dtype=object))),
         pl.Series("negative_value", value.tolist(), dtype=pl.String),
@@ -203,10 +204,10 @@ def _retrieved(positives: pl.DataFrame, other: pl.DataFrame, features: pa.Table,
     """
     from remot_pipeline.core.retrieval import grouped_top_k
 
-    feat = pl.from_arrow(features.select(["episode_id", "frame_index"])).with_row_index("row")
+    feat = to_polars(features.select(["episode_id", "frame_index"])).with_row_index("row")
     desc = np.asarray(features.column("descriptor").combine_chunks().flatten().to_numpy(), dtype=np.float32)
     desc = desc.reshape(features.num_rows, -1) if features.num_rows else desc.reshape(0, 1)
-    eps = pl.from_arrow(episodes.select(["episode_id", "scene_id", "split"]))
+    eps = to_polars(episodes.select(["episode_id", "scene_id", "split"]))
     queries = positives.join(feat.rename({"frame_index": "positive_frame_index"}), on=["episode_id", "positive_frame_index"],
                              how="inner").join(eps.drop("split"), on="episode_id", how="left")
     base = (other.join(feat.rename({"frame_index": "negative_frame_index"}), on=["episode_id", "negative_frame_index"], how="inner")
@@ -264,9 +265,9 @@ def retrieval_vs_random(negatives: pa.Table, features: pa.Table, seed: int = 0) 
     neg = negatives.filter(pc.equal(negatives.column("negative_kind"), "retrieval"))
     if neg.num_rows == 0 or features.num_rows == 0:
         return np.zeros(0), np.zeros(0)
-    feat = pl.from_arrow(features.select(["episode_id", "frame_index"])).with_row_index("row")
+    feat = to_polars(features.select(["episode_id", "frame_index"])).with_row_index("row")
     desc = np.asarray(features.column("descriptor").combine_chunks().flatten().to_numpy(), dtype=np.float32).reshape(features.num_rows, -1)
-    pos = pl.from_arrow(neg.select(["episode_id", "positive_frame_index", "negative_similarity"])).join(
+    pos = to_polars(neg.select(["episode_id", "positive_frame_index", "negative_similarity"])).join(
         feat.rename({"frame_index": "positive_frame_index"}), on=["episode_id", "positive_frame_index"], how="inner")
     rng = np.random.default_rng(seed)
     rows_by_episode = {e: g["row"].to_numpy() for (e,), g in feat.group_by("episode_id")}

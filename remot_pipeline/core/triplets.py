@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from data_contracts import conform, contract, empty
+from remot_pipeline.core.arrow import to_polars
 from remot_pipeline.core.ledger import StageResult
 
 
@@ -62,13 +63,13 @@ def build_triplets(
 ) -> StageResult:
     """Balanced triplets with the JPEGs of all four frames (anchor, positive, negative anchor,
     negative); mirrored negatives get mirrored images."""
-    neg = pl.from_arrow(negatives)
+    neg = to_polars(negatives)
     if neg.height == 0:
         return StageResult(empty("triplets"), empty("quarantine"), 0, {})
     chosen = select_per_split(neg, {"train": max_per_domain, "test": bench_per_domain}, seed)
-    feats = pl.from_arrow(features.select(["episode_id", "frame_index", "image"]))
-    fr = pl.from_arrow(frames.select(["episode_id", "frame_index", "timestamp_s", "media_path", "media_frame_index"]))
-    eps = pl.from_arrow(episodes.select(["episode_id", "scene_id", "source_root"]))
+    feats = to_polars(features.select(["episode_id", "frame_index", "image"]))
+    fr = to_polars(frames.select(["episode_id", "frame_index", "timestamp_s", "media_path", "media_frame_index"]))
+    eps = to_polars(episodes.select(["episode_id", "scene_id", "source_root"]))
     t = chosen.join(eps, on="episode_id", how="left").join(
         eps.select(pl.col("episode_id").alias("negative_episode_id"), pl.col("source_root").alias("negative_source_root")),
         on="negative_episode_id", how="left")
