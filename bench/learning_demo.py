@@ -2,47 +2,80 @@
 
     .venv/bin/python bench/learning_demo.py
 
-One command from a fresh clone (after ``make install``). It
+This is one command from a fresh clone, after ``make install``. It takes about 15-20 minutes: up
+to 10 of them training, and about 5 building the data the first time. It
 
-1. builds (or reuses) a release with more navigation data than the default into ``--data-root``
-   (default ``data/learning_demo``): the ``build_release`` job over every domain partition, with a
-   larger synthetic world (38 episodes x 120 frames per domain; about 1-2 min the first time);
-2. builds the tiny model (``remot_train.model.build_tiny_model``, about 220k parameters);
-3. evaluates it untrained, greedily, on the release's held-out navigation yaw true/false
-   questions (the test split: episodes and scenes that training never sees);
-4. trains it with SFT (trl's ``SFTTrainer`` through ``remot_train.trainers.sft``) on the train
-   split's yaw true/false questions, for at most ``--minutes`` of wall time;
-5. evaluates it again on the same held-out questions, and writes
-   ``bench/results/learning_demo.{json,md,png}`` (accuracy before/after with 95% Wilson
-   intervals, chance and majority-class baselines, the share of "true" answers, format
-   failures, steps, wall time, model and image size, learning rate; the loss curve and the
-   accuracy bars) and prints the Markdown.
+1. builds (or reuses) three releases under ``--data-root`` (default ``data/learning_demo``).
+   Each is the ``build_release`` job over every domain partition, for a larger synthetic world
+   (38 episodes x 120 frames per domain) with world seeds 0, 1 and 2. Seed 0 sits at the root
+   and seeds k sit under ``seed-<k>/``. Each build takes 1-2 minutes on an idle machine.
+2. builds the tiny model with ``remot_train.model.build_tiny_model``: text 64 x 2 layers, vision
+   64 wide, about 450k parameters.
+3. evaluates the untrained model greedily on the held-out questions: every navigation yaw
+   true/false question in world 0's test split (357). The split is by episode and scene, and
+   world 0's test rooms are not in any training data.
+4. trains with SFT (trl's ``SFTTrainer`` through ``remot_train.trainers.sft``) on the yaw
+   true/false questions of world 0's train split and of every split of worlds 1 and 2, in
+   their training forms. The training loop stops at ``--minutes`` of wall time (default 10).
+5. evaluates again and writes ``bench/results/learning_demo.{json,md,png}``, then prints the
+   Markdown. The report has accuracy before and after with 95% Wilson intervals, and the
+   chance, majority-class and text-only baselines. It also gives the share of "true" answers,
+   format failures, steps, wall time, model and image size and learning rate, plus the loss
+   curve and the accuracy bars.
 
-What the task is. A yaw true/false question shows two frames of a camera turning inside a
-textured room and states a direction ("... the camera turned to the left. True or false?").
-The statement's direction is drawn per question, so the answer is the XOR of what the images show
-and what the text says: neither the text nor the images alone give it. The model is trained to
-first say which way the camera turned (in its think block) and then answer; the report checks
-that direction separately ("think-direction accuracy").
+The task. A yaw true/false question shows two frames of a camera turning inside a textured room
+and states a direction ("... the camera turned to the left. True or false?"). The stated
+direction is drawn per question, so the answer is the XOR of what the images show and what the
+text says: neither gives it alone. The target completion (``--completion restate``) names the
+turn and repeats the asked direction in the think block, then answers:
+``<think>\nfrom image 1 to image 2 the camera turned to the right; the question says left.\n</think>\n<answer>false</answer>``.
+Loss is on the whole completion after the opening ``<think>``. The report scores each part:
 
-Training examples. Every train-split yaw true/false question, each in four forms: as is,
-mirrored (both images flipped left-right, "left" and "right" swapped in the text: the answer is
-unchanged), reversed (images 1 and 2 swapped: the turn reverses, so the answer flips) and both.
-A pure turn reversed is the opposite turn, so these are exact labels, and the reversed pairs
-show the model the same two images with opposite answers: it cannot score by text or by image
-appearance alone.
+* the format;
+* whether the answer follows the model's own think block, which is the text-side comparison;
+* whether the think block names the turn correctly, which is the visual part.
 
-Baselines that matter. The untrained model scores 0%: it cannot produce the answer format.
-Beating that shows only that the format was learned, so the report also gives chance (0.5),
-the held-out majority-class rate, and the best text-only rule (the answer most often right for
-each stated direction in the train split), and says whether the trained model's 95% interval
-lies above all of them.
+Training forms. Each question is used four ways:
 
-Other knobs (for the attempts in the report's "What we tried"): ``--image-size``, ``--lr``,
-``--max-steps``, ``--batch-size``, ``--completion {think,answer}``, ``--no-augment``,
-``--hidden-size``, ``--layers``, ``--seed``. ``--attempt NOTE`` writes that run's outputs under
-``--attempt-dir`` instead of ``bench/results`` and appends its summary to
-``bench/results/learning_demo.attempts.jsonl``, which the default run's report lists.
+* as is;
+* mirrored: both images flipped left-right and "left"/"right" swapped in the text, so the answer
+  is unchanged;
+* reversed: images 1 and 2 swapped, so the turn reverses and the answer flips;
+* both mirrored and reversed.
+
+A pure turn reversed is the opposite turn, so these labels are exact. The reversed form shows
+the same two images with the opposite answer, so text or image appearance alone cannot score.
+
+Baselines. The untrained model scores 0% because it cannot produce the format. Beating that
+shows only that the format was learned. The report therefore also gives:
+
+* chance (0.5);
+* the held-out majority-class rate;
+* the best text-only rule (per stated direction, the answer most often right in train).
+
+It then says whether the trained model's 95% interval lies above all three.
+
+Defaults, and why. These settings gave the most informative run within the budget (see "What
+we tried" in the report and ``bench/results/learning_demo.notes.md``):
+
+* 32 px images (one image token each), which the model at least memorises; at 64 px it did not
+  within 1,500 steps;
+* lr 2e-3, cosine schedule, batch 32, weight decay 0.1, 3,000 steps at most. At lr 1e-3 the
+  comparison stays on its XOR plateau for about 2,300 steps; at lr 2e-3 it is learned by about
+  step 800;
+* two extra worlds, for more rooms;
+* one torch thread: two threads on two shared cores made a step about 25 times slower.
+
+Other knobs, used for the attempts:
+
+* model and data: ``--image-size``, ``--hidden-size``, ``--layers``, ``--vision-hidden``,
+  ``--extra-worlds``, ``--no-augment``;
+* training: ``--lr``, ``--max-steps``, ``--batch-size``, ``--weight-decay``,
+  ``--completion {think,restate,answer}``, ``--seed``, ``--threads``.
+
+``--attempt NOTE`` writes that run's outputs under ``--attempt-dir`` instead of
+``bench/results``, and appends its summary to ``bench/results/learning_demo.attempts.jsonl``.
+The default run's report lists those attempts, then the notes file.
 """
 
 from __future__ import annotations
@@ -65,10 +98,9 @@ RESULTS = REPO / "bench" / "results"
 ATTEMPTS = RESULTS / "learning_demo.attempts.jsonl"
 NOTES = RESULTS / "learning_demo.notes.md"  # hand-written: diagnostic runs and controls, appended to the report
 
-#: The release the demo trains on: a larger synthetic world than the default (8 x 240).
-#: Total frames per domain stay under ~4,600: beyond that the motion_pairs stage's Parquet file
-#: reads back in several chunks and polars' ``from_arrow`` in the negatives stage fails on them
-#: ("validity mask length must be equal to the number of values divided by size").
+#: Each world the demo builds: more episodes (rooms) than the default 8 x 240, shorter ones. More
+#: rooms come from more worlds (seeds) rather than one huge world. Worlds above ~4,600 frames per
+#: domain used to fail in the negatives stage (polars and chunked all-null lists; fixed in f737766).
 WORLD = {"episodes_per_domain": 38, "frames_per_episode": 120}
 MAX_TRIPLETS = 5000  # train triplets per domain: no cap in practice
 BENCH_TRIPLETS = 1000  # test triplets per domain: every one the world gives
@@ -221,6 +253,10 @@ def summary(records: list[dict], rows: list[dict], mode: str) -> dict:
     said = [(DIRECTION.search(r["completion"].split("</think>")[0]), directions(row)[1])
             for r, row in zip(records, rows, strict=True)]
     think_ok = sum(m is not None and m.group(1) == actual for m, actual in said)
+    # the answer its own think implies: true when the turn it names is the one the question states
+    implied = [None if m is None else ("true" if m.group(1) == directions(row)[0] else "false")
+               for (m, _), row in zip(said, rows, strict=True)]
+    follows = sum(i is not None and r["parsed"] == i for i, r in zip(implied, records, strict=True))
     out = {
         "n": n,
         "correct": correct,
@@ -233,6 +269,7 @@ def summary(records: list[dict], rows: list[dict], mode: str) -> dict:
     if mode != "answer":
         out["think_direction_accuracy"] = think_ok / n if n else 0.0
         out["think_direction_ci95"] = list(wilson_interval(think_ok, n))
+        out["answer_follows_think"] = follows / n if n else 0.0
     return out
 
 
@@ -299,6 +336,23 @@ def train(model_dir: Path, rows: list[dict], out: Path, args) -> tuple[object, d
 
 # ------------------------------------------------------------------------- report ---
 
+def learned(before: dict, after: dict, on_train: dict | None) -> str:
+    """What the numbers say was learned, part by part (format, comparison, visual turn)."""
+    parts = [f"Format: format failures {before['format_failure_rate']:.2f} untrained -> "
+             f"{after['format_failure_rate']:.2f} trained."]
+    if "answer_follows_think" in after:
+        parts.append(f"Comparison: {after['answer_follows_think']:.0%} of held-out answers are the ones the model's own "
+                     "think block implies (the turn it names against the direction the question states); "
+                     "near 100% means the text-side reasoning was learned.")
+        lo, hi = after["think_direction_ci95"]
+        seen = f"; on train questions {on_train['think_direction_accuracy']:.3f}" if on_train else ""
+        parts.append(f"Visual turn: the think block names the camera's turn correctly for "
+                     f"{after['think_direction_accuracy']:.3f} [{lo:.3f}, {hi:.3f}] of held-out questions{seen}"
+                     + (" (memorised training views, chance on new rooms)." if lo <= 0.5 and on_train
+                        and on_train["think_direction_accuracy"] > 0.7 else "."))
+    return " ".join(parts)
+
+
 def verdict(before: dict, after: dict, baselines: dict) -> str:
     lo, hi = after["ci95"]
     best_name, best = max(baselines.items(), key=lambda kv: kv[1])
@@ -318,6 +372,11 @@ def verdict(before: dict, after: dict, baselines: dict) -> str:
     return (f"It did not learn the task: held-out accuracy {after['accuracy']:.3f} (95% CI {lo:.3f}-{hi:.3f}) "
             f"is not above chance (0.5); beating the untrained {before['accuracy']:.3f} only shows that the "
             "answer format was learned.")
+
+
+def _fmt_dir(s: dict) -> str:
+    lo, hi = s["think_direction_ci95"]
+    return f"{s['think_direction_accuracy']:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
 def fmt_ci(s: dict) -> str:
@@ -363,14 +422,18 @@ def markdown(res: dict, attempts: list[dict]) -> str:
     ]
     t = res["after_on_train"]
     rows.append((f"accuracy on {t['n']} train questions (seen in training) [95% CI]", "", fmt_ci(t)))
+    if "answer_follows_think" in a:
+        rows.append(("answers that follow the model's own think block", f"{b['answer_follows_think']:.3f}",
+                     f"{a['answer_follows_think']:.3f}"))
     if "think_direction_accuracy" in a:
         rows.append(("think-direction accuracy (turn named in the think block) [95% CI]",
-                     f"{b['think_direction_accuracy']:.3f} [{b['think_direction_ci95'][0]:.3f}, {b['think_direction_ci95'][1]:.3f}]",
-                     f"{a['think_direction_accuracy']:.3f} [{a['think_direction_ci95'][0]:.3f}, {a['think_direction_ci95'][1]:.3f}]"))
+                     _fmt_dir(b), _fmt_dir(a)))
     out = [
         "# Learning demo: tiny Qwen3-VL, navigation yaw true/false, CPU",
         "",
         f"**Verdict.** {res['verdict']}",
+        "",
+        f"**What was learned.** {res['learned']}",
         "",
         f"Held-out: the release's test split, {a['n']} navigation yaw true/false questions from "
         f"{res['data']['test_episodes']} episodes (rooms) that training never sees; train: "
@@ -387,13 +450,15 @@ def markdown(res: dict, attempts: list[dict]) -> str:
         "|---|---|",
         "| chance | 0.500 |",
         f"| majority class of the held-out answers (\"{res['majority_answer']}\") | {base['majority_class']:.3f} |",
-        f"| best text-only rule (per stated direction, from train: {res['text_rule']}) | {base['text_only_rule']:.3f} |",
+        f"| best text-only rule (per stated direction, from train: {res['text_rule']}) | "
+        f"{base['text_only_rule']:.3f} |",
         "",
         "| setting | value |",
         "|---|---|",
         f"| model | tiny Qwen3-VL, {res['model_parameters']:,} parameters (text {s['hidden_size']} x {s['layers']} layers, "
         f"vision {s['vision_hidden']} x 2, patch 16, merge 2) |",
-        f"| image size | at most {s['image_size']} px per side ({res['image_tokens']} image tokens per image) |",
+        f"| image size | at most {s['image_size']} px per side ({res['image_tokens']} image "
+        f"token{'s' if res['image_tokens'] != 1 else ''} per image) |",
         f"| training | SFT, completion `{s['completion']}` (loss on the whole completion after `<think>`), "
         f"lr {s['lr']:g} cosine, batch {s['batch_size']}, max steps {s['max_steps']} |",
         f"| steps run | {res['steps']}{' (stopped by the time budget)' if res['stopped_by_time_budget'] else ''} |",
@@ -417,8 +482,10 @@ def markdown(res: dict, attempts: list[dict]) -> str:
     if attempts:
         out += ["", "## What we tried", "",
                 "Each row is one run of this script with the settings shown (held-out = the same "
-                f"{a['n']} questions). The final numbers above come from one clean run with the "
-                "defaults.", "", *attempts_table(attempts)]
+                f"{a['n']} questions). The attempts ran two at a time on a CPU shared with other jobs "
+                "(#4-#7 with a 14-minute guard), so their step times are not comparable; only the run "
+                "above is held to the 10-minute budget. The final numbers above come from one clean "
+                "run with the defaults.", "", *attempts_table(attempts)]
         notes = [x for x in attempts if x.get("comment")]
         if notes:
             out += ["", *[f"- **#{attempts.index(x) + 1}**: {x['comment']}" for x in notes]]
@@ -455,7 +522,7 @@ def plot(res: dict, path: Path) -> None:
     ax2.axhline(res["baselines"]["text_only_rule"], color="tab:red", ls="-.", lw=1,
                 label=f"text-only rule {res['baselines']['text_only_rule']:.2f}")
     for i, v in enumerate(vals):
-        ax2.text(i, v + 0.02, f"{v:.3f}", ha="center")
+        ax2.text(i, v + errs[1][i] + 0.02, f"{v:.3f}", ha="center")
     ax2.set_ylim(0, 1.05)
     ax2.set_ylabel(f"held-out accuracy (n={res['after']['n']}), 95% Wilson CI")
     ax2.set_title("navigation yaw true/false, held-out")
@@ -468,36 +535,57 @@ def plot(res: dict, path: Path) -> None:
 # --------------------------------------------------------------------------- main ---
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-root", type=Path, default=REPO / "data" / "learning_demo")
     p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget for training")
-    p.add_argument("--max-steps", type=int, default=1500)
+    p.add_argument("--max-steps", type=int, default=3000)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--image-size", type=int, default=64)
-    p.add_argument("--completion", choices=["think", "restate", "answer"], default="think")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--completion", choices=["think", "restate", "answer"], default="restate")
     p.add_argument("--no-augment", dest="augment", action="store_false")
-    p.add_argument("--extra-worlds", type=int, default=0,
+    p.add_argument("--extra-worlds", type=int, default=2,
                    help="also train on every question of this many more worlds (synthetic seeds 1..N: other rooms)")
-    p.add_argument("--vision-hidden", type=int, default=32)
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--vision-hidden", type=int, default=64)
+    p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--hidden-size", type=int, default=64)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (1: the tiny model gains nothing from more, and 2 threads on 2 busy "
                         "cores slow a step from ~0.15 s to ~4 s)")
-    p.add_argument("--limit-test", type=int, default=None, help="evaluate on the first N held-out questions (smoke tests)")
+    p.add_argument("--limit-test", type=int, default=None,
+                   help="evaluate on the first N held-out questions (smoke tests)")
     p.add_argument("--limit-train", type=int, default=None, help="train on the first N train questions (smoke tests)")
     p.add_argument("--out-dir", type=Path, default=RESULTS, help="where learning_demo.{json,md,png} go")
     p.add_argument("--attempt", default=None, help="record this run as an attempt (note); outputs go to --attempt-dir")
     p.add_argument("--comment", default=None, help="a sentence on the attempt, for the report")
+    p.add_argument("--render-only", action="store_true",
+                   help="re-render learning_demo.md and .png from the existing learning_demo.json (no training)")
     p.add_argument("--attempt-dir", type=Path, default=Path(tempfile.gettempdir()) / "learning_demo_attempts")
     return p.parse_args(argv)
 
 
+def load_attempts() -> list[dict]:
+    if not ATTEMPTS.is_file():
+        return []
+    return [json.loads(line) for line in ATTEMPTS.read_text().splitlines() if line.strip()]
+
+
+def render(res: dict, out_dir: Path, attempts: list[dict]) -> str:
+    md = markdown(res, attempts)
+    (out_dir / "learning_demo.md").write_text(md)
+    plot(res, out_dir / "learning_demo.png")
+    return md
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.render_only:
+        res = json.loads((args.out_dir / "learning_demo.json").read_text())
+        print(render(res, args.out_dir, load_attempts()))
+        return res
     t_start = time.perf_counter()
     import torch
 
@@ -581,16 +669,18 @@ def main(argv=None) -> dict:
         "loss_curve": curve,
         "release_s": round(release_s, 1),
         "threads": torch.get_num_threads(),
-        "examples": [{k: r[k] for k in ("question_id", "answer", "parsed", "correct", "completion")} for r in records[:8]],
+        "examples": [{k: r[k] for k in ("question_id", "answer", "parsed", "correct", "completion")}
+                     for r in records[:8]],
     }
     res["verdict"] = verdict(before, after, {k: v for k, v in baselines.items()})
+    res["learned"] = learned(before, after, on_train)
     res["total_wall_s"] = round(time.perf_counter() - t_start, 1)
 
     out_dir = args.out_dir
     if args.attempt:
         out_dir = args.attempt_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    attempts = [json.loads(line) for line in ATTEMPTS.read_text().splitlines() if line.strip()] if ATTEMPTS.is_file() else []
+    attempts = load_attempts()
     if args.attempt:
         record = {k: res[k] for k in ("settings", "model_parameters", "before", "after", "after_on_train", "baselines", "steps",
                                       "train_wall_s", "stopped_by_time_budget", "final_loss", "total_wall_s")}
@@ -599,11 +689,8 @@ def main(argv=None) -> dict:
         with ATTEMPTS.open("a") as f:
             f.write(json.dumps(record) + "\n")
         attempts.append(record)
-    md = markdown(res, attempts)
     (out_dir / "learning_demo.json").write_text(json.dumps(res, indent=1))
-    (out_dir / "learning_demo.md").write_text(md)
-    plot(res, out_dir / "learning_demo.png")
-    print(md)
+    print(render(res, out_dir, attempts))
     print(f"wrote {out_dir / 'learning_demo.json'}, .md, .png", flush=True)
     return res
 

@@ -76,6 +76,7 @@ def test_summary_and_verdict(demo):
                            f"<answer>{r['answer']}</answer>"} for r in rows]
     s = demo.summary(good, rows, "think")
     assert s["accuracy"] == 1.0 and s["think_direction_accuracy"] == 1.0 and s["true_share"] == 0.5
+    assert s["answer_follows_think"] == 1.0
     blind = [{"correct": r["answer"] == "false", "parsed": "false", "completion": "<answer>false</answer>"} for r in rows]
     b = demo.summary(blind, rows, "think")
     assert b["true_share"] == 0.0 and b["think_direction_accuracy"] == 0.0
@@ -85,11 +86,14 @@ def test_summary_and_verdict(demo):
     assert demo.verdict(none, none, base).startswith("It did not learn")
     big = {**s, "n": 400, "accuracy": 0.9, "ci95": [0.87, 0.93]}
     assert demo.verdict(none, big, base).startswith("It learned")
+    memorised = {**s, "think_direction_accuracy": 0.5, "think_direction_ci95": [0.45, 0.55]}
+    assert "memorised" in demo.learned(none, memorised, {**s, "think_direction_accuracy": 0.9})
 
 
 def test_report_renders(demo, tmp_path):
     s = {"n": 10, "correct": 7, "accuracy": 0.7, "ci95": [0.4, 0.9], "format_failure_rate": 0.0, "true_share": 0.5,
-         "n_parsed": 10, "think_direction_accuracy": 0.7, "think_direction_ci95": [0.4, 0.9], "eval_s": 1.0}
+         "n_parsed": 10, "think_direction_accuracy": 0.7, "think_direction_ci95": [0.4, 0.9], "eval_s": 1.0,
+         "answer_follows_think": 1.0}
     none = {**s, "correct": 0, "accuracy": 0.0, "ci95": [0.0, 0.3], "format_failure_rate": 1.0, "true_share": None,
             "n_parsed": 0, "think_direction_accuracy": 0.0}
     settings = vars(demo.parse_args([]))
@@ -99,7 +103,7 @@ def test_report_renders(demo, tmp_path):
            "baselines": {"chance": 0.5, "majority_class": 0.6, "text_only_rule": 0.5}, "majority_answer": "true",
            "text_rule": {"left": "true", "right": "false"}, "steps": 3, "train_wall_s": 1.0,
            "stopped_by_time_budget": False, "final_loss": 0.1, "release_s": 0.0, "total_wall_s": 2.0, "threads": 1,
-           "loss_curve": [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5}], "verdict": "v"}
+           "loss_curve": [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5}], "verdict": "v", "learned": "l"}
     attempt = {**res, "note": "try", "comment": "a note"}
     md = demo.markdown(res, [attempt])
     assert "| accuracy [95% Wilson CI] | 0.000 [0.000, 0.300] | 0.700 [0.400, 0.900] |" in md
