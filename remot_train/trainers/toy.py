@@ -35,8 +35,10 @@ def ramp_pair(seed: int, size: int = 64):
     return Image.fromarray(np.ascontiguousarray(a)), Image.fromarray(np.ascontiguousarray(b)), left
 
 
-def toy_row(seed: int, size: int = 64, with_completion: bool = True) -> dict:
-    """One true/false row with every column the trainers, rewards and evaluation read."""
+def toy_row(seed: int, size: int = 64, with_completion: bool = True, rationale: bool = False) -> dict:
+    """One true/false row with every column the trainers, rewards and evaluation read. The SFT
+    completion has an empty think block, or with ``rationale`` one that states what the images
+    show (for ``include_think`` SFT; see :mod:`remot_train.collator`)."""
     img1, img2, left = ramp_pair(seed, size)
     answer = "true" if left else "false"
     row = {
@@ -70,17 +72,16 @@ def toy_row(seed: int, size: int = 64, with_completion: bool = True) -> dict:
         "relations": json.dumps([]),
     }
     if with_completion:
+        from remot_train.data import sft_completion
+
         view = "right" if left else "left"
-        row["completion"] = [
-            {
-                "role": "assistant",
-                "content": f"<think>\nfrom image 1 to image 2 the view shifts to the {view}\n</think>\n"
-                f"<answer>{answer}</answer>",
-            }
-        ]
+        reasoning = f"from image 1 to image 2 the view shifts to the {view}" if rationale else ""
+        row["completion"] = sft_completion(answer, reasoning)
+        if rationale:
+            row["rationale_source"] = "metadata"
     return row
 
 
-def toy_rows(n: int, seed: int = 0, size: int = 64, with_completion: bool = True) -> list[dict]:
+def toy_rows(n: int, seed: int = 0, size: int = 64, with_completion: bool = True, rationale: bool = False) -> list[dict]:
     """``n`` toy rows with seeds ``seed .. seed + n - 1``."""
-    return [toy_row(seed + i, size, with_completion) for i in range(n)]
+    return [toy_row(seed + i, size, with_completion, rationale) for i in range(n)]
