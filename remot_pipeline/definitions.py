@@ -60,6 +60,9 @@ def make_definitions(data_root: str | None = None, sources_file: str | None = No
             "paths": RemotPaths(data_root=data_root, sources_file=sources_file),
             "config": RemotConfig(),
             "training": TrainingConfig(),
+            # Launches `python -m remot_train train|evaluate` for the training assets; swap in
+            # dagster_k8s.PipesK8sClient (or any Pipes client) to run them on a cluster.
+            "pipes_client": dg.PipesSubprocessClient(),
             "io_manager": StageIOManager(root=os.path.join(data_root, "stages")),
         },
     )

@@ -1,11 +1,16 @@
-"""Evaluation: batched greedy generation over question rows, scored and summarised.
+"""Evaluation: batched generation over question rows, scored and summarised.
 
 Prompts are rendered with the generation prompt (Thinking templates open ``<think>\\n`` there, so
 a completion starts inside its think block), left-padded so that every row's completion starts
 at the same column, and decoded with special tokens skipped (the tags are not special, so they
-stay). Each completion is scored by :func:`remot_train.scoring.score`; the per-question records
-are summarised by :func:`remot_train.scoring.summarize` (overall triplet accuracy, partial
-accuracy, format failures, logical consistency, and breakdowns).
+stay). Decoding is greedy unless ``sampling`` says otherwise; ``sampling=None`` keeps what the
+checkpoint's ``generation_config.json`` says (real Thinking checkpoints ship Qwen's sampling
+settings there). A completion that used all ``max_new_tokens`` without ending its turn is
+**truncated**: it is scored like any other (usually a format failure) and counted in the
+``truncation_rate``, so a budget too small for a Thinking model shows as such, not as a model
+that cannot answer. Each completion is scored by :func:`remot_train.scoring.score`; the
+per-question records are summarised by :func:`remot_train.scoring.summarize` (overall triplet
+accuracy, partial accuracy, format failures, truncations, logical consistency, breakdowns).
 """
 
 from __future__ import annotations
@@ -54,33 +59,43 @@ def encode_prompts(processor, rows: list[dict]):
     return processor(text=texts, images=images or None, padding=True, padding_side="left", return_tensors="pt")
 
 
-def generate(model, processor, rows: list[dict], batch_size: int = 8, max_new_tokens: int = 256) -> list[str]:
-    """Greedy completions for ``rows`` (in order), decoded without special tokens."""
+def generate(model, processor, rows: list[dict], batch_size: int = 8, max_new_tokens: int = 256,
+             sampling: dict | None = None, seed: int = 0, return_truncated: bool = False):
+    """Completions for ``rows`` (in order), decoded without special tokens.
+
+    ``sampling``: ``None`` for greedy decoding, ``{}`` for the checkpoint's own generation
+    config, or ``do_sample`` / ``temperature`` / ``top_p`` / ``top_k`` to set (``seed`` makes
+    sampling repeatable). With ``return_truncated``, also one flag per row: True when the
+    completion used all ``max_new_tokens`` without an end-of-turn token."""
     import torch
 
     tok = processor.tokenizer
     eos = sorted({tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")} - {None, tok.unk_token_id})
+    if sampling is None:
+        decoding = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    else:
+        decoding = dict(sampling)
+        if decoding.get("do_sample") is False:
+            decoding.update(temperature=None, top_p=None, top_k=None)
     was_training = model.training
     model.eval()
     out: list[str] = []
+    truncated: list[bool] = []
     try:
-        for chunk in batches(list(rows), batch_size):
+        for i, chunk in enumerate(batches(list(rows), batch_size)):
             enc = encode_prompts(processor, chunk).to(model.device)
+            if decoding.get("do_sample") or (sampling == {} and getattr(model.generation_config, "do_sample", False)):
+                torch.manual_seed(seed + i)
             with torch.inference_mode():
-                ids = model.generate(
-                    **enc,
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    temperature=None,
-                    top_p=None,
-                    top_k=None,
-                    eos_token_id=eos,
-                    pad_token_id=tok.pad_token_id,
-                )
-            out += tok.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+                ids = model.generate(**enc, max_new_tokens=max_new_tokens, eos_token_id=eos,
+                                     pad_token_id=tok.pad_token_id, **decoding)
+            new = ids[:, enc["input_ids"].shape[1]:]
+            out += tok.batch_decode(new, skip_special_tokens=True)
+            ended = torch.isin(new, torch.tensor(eos, device=new.device)).any(dim=1)
+            truncated += [bool(not e and new.shape[1] >= max_new_tokens) for e in ended.tolist()]
     finally:
         model.train(was_training)
-    return out
+    return (out, truncated) if return_truncated else out
 
 
 def _relations(value: Any) -> list[dict]:
@@ -125,9 +140,60 @@ def evaluate(
     batch_size: int = 8,
     max_new_tokens: int = 256,
     by: tuple[str, ...] = ("domain", "attribute", "question_type"),
+    sampling: dict | None = None,
+    seed: int = 0,
 ) -> EvalResult:
-    """Generate greedily for every row, score each completion and summarise."""
+    """Generate for every row (see :func:`generate` for ``sampling``), score each completion and
+    summarise; records carry ``truncated``."""
     rows = list(rows)
-    completions = generate(model, processor, rows, batch_size, max_new_tokens)
-    records = [score_row(r, c) for r, c in zip(rows, completions, strict=True)]
+    completions, truncated = generate(model, processor, rows, batch_size, max_new_tokens, sampling, seed,
+                                      return_truncated=True)
+    records = [{**score_row(r, c), "truncated": t} for r, c, t in zip(rows, completions, truncated, strict=True)]
     return EvalResult(summarize(records, by=by), records)
+
+
+def bench_subset(rows: list[dict], per_domain: int | None) -> list[dict]:
+    """All questions of the first ``per_domain`` triplets (by id) of each domain (None: all rows).
+
+    >>> rows = [dict(domain="a", triplet_id=t, question_id=q) for t, q in (("t2", 1), ("t1", 2), ("t1", 3), ("t3", 4))]
+    >>> [r["question_id"] for r in bench_subset(rows, 1)]
+    [2, 3]
+    """
+    if per_domain is None:
+        return rows
+    keep: dict[str, list[str]] = {}
+    for r in sorted(rows, key=lambda r: r["triplet_id"]):
+        ids = keep.setdefault(r["domain"], [])
+        if r["triplet_id"] not in ids and len(ids) < per_domain:
+            ids.append(r["triplet_id"])
+    chosen = {t for ids in keep.values() for t in ids}
+    return [r for r in rows if r["triplet_id"] in chosen]
+
+
+METRICS = ("overall", "partial", "logical_consistency", "format_failure_rate", "truncation_rate")
+
+
+def summary_row(model: str, m: dict) -> dict:
+    """One model's line of the comparison table: each headline metric (value, 95% interval, n)
+    and partial accuracy per domain and per question type."""
+    def v(block, key):
+        x = block.get(key)
+        return None if x is None else {"value": x["value"], "ci95": list(x["ci95"]), "n": x["n"]}
+
+    row = {"model": model, **{k: v(m, k) for k in METRICS}}
+    for key in ("domain", "question_type"):
+        for value, block in m["by"].get(key, {}).items():
+            row[f"partial/{key}={value}"] = block["partial"]["value"]
+    return row
+
+
+def comparison_markdown(table: list[dict]) -> str:
+    """The comparison table in Markdown (percent with 95% Wilson intervals)."""
+    def cell(x):
+        return "-" if x is None else f"{100 * x['value']:.1f} [{100 * x['ci95'][0]:.0f}, {100 * x['ci95'][1]:.0f}]"
+
+    lines = ["| model | Overall | Partial | consistency | format failures | truncated |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {cell(r['overall'])} | {cell(r['partial'])} | {cell(r['logical_consistency'])} "
+              f"| {cell(r['format_failure_rate'])} | {cell(r.get('truncation_rate'))} |" for r in table]
+    return "\n".join(lines) + ("\n\nPercent, with 95% Wilson intervals; Overall counts a triplet only when all its "
+                               "questions are right; truncated: the completion used the whole generation budget.\n")

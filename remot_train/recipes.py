@@ -12,13 +12,22 @@ A recipe's keys:
   (teacher-guided GRPO, :mod:`remot_train.trainers.ffr`).
 * ``model: tiny`` with an optional ``tiny:`` section (``seed``, ``image_size`` and
   :data:`remot_train.model.TINY_DEFAULTS` keys), or ``model_path:``.
-* ``dtype`` (``float32``, ``bfloat16``), ``include_think`` (SFT loss on the think span too).
+* ``precision``: the precision policy (:mod:`remot_train.precision`: ``fp32``, ``bf16-mixed``,
+  ``bf16-lora``, ``bf16``): the weights' dtype and bf16 autocast. The trainer sections may not set
+  ``bf16`` / ``fp16`` themselves.
+* ``include_think``: the SFT loss covers the think span too, and SFT rows reason from the
+  metadata; without it the think block is empty (:mod:`remot_train.collator`).
 * ``sft:`` / ``grpo:``: trainer arguments. ``rewards:``: reward function name -> weight.
+  ``reward_options:``: reward name -> options of its factory (``length_reward``:
+  :func:`remot_train.rewards.make_length_reward`'s ``target_tokens`` (whitespace words) and
+  ``normaliser``).
 * ``alternating:``: ``k_sft``, ``k_grpo``, optional ``sft_batch_size``.
 * ``ffr:``: ``kappa``, ``repairs``, ``threshold``, ``rir_weight``, ``coordinates``, ``teacher``
   (``metadata`` | ``model`` | ``http``) with ``teacher_options``, ``release``/``release_id``.
 * ``lora:``: ``peft.LoraConfig`` arguments (needs peft), or absent for full fine-tuning.
-* ``eval:``: ``batch_size``, ``max_new_tokens``. ``description``: free text.
+* ``eval:``: ``batch_size``, ``max_new_tokens``, ``dtype`` (default bfloat16 on a GPU, float32 on
+  CPU), sampling (``do_sample``, ``temperature``, ``top_p``, ``top_k``; unset: the checkpoint's
+  ``generation_config.json``), ``seed``. ``description``: free text.
 """
 
 from __future__ import annotations
@@ -35,11 +44,12 @@ TOP_KEYS = {
     "model",
     "model_path",
     "tiny",
-    "dtype",
+    "precision",
     "include_think",
     "sft",
     "grpo",
     "rewards",
+    "reward_options",
     "alternating",
     "ffr",
     "lora",
@@ -48,7 +58,9 @@ TOP_KEYS = {
 ALTERNATING_KEYS = {"k_sft", "k_grpo", "sft_batch_size"}
 FFR_KEYS = {"kappa", "repairs", "threshold", "rir_weight", "coordinates", "teacher", "teacher_options", "release",
             "release_id"}
-EVAL_KEYS = {"batch_size", "max_new_tokens"}
+EVAL_KEYS = {"batch_size", "max_new_tokens", "dtype", "do_sample", "temperature", "top_p", "top_k", "seed"}
+#: Rewards that take options (``reward_options:``), by name -> the factory that builds them.
+REWARD_FACTORIES = {"length_reward": "remot_train.rewards:make_length_reward"}
 #: Sections each method needs.
 NEEDS = {
     "sft": ("sft",),
@@ -108,8 +120,13 @@ def validate(recipe: dict, source: str = "recipe", check_trainer_args: bool = Tr
     """
     from remot_train.model import TINY_DEFAULTS
 
+    from remot_train.precision import POLICIES
+
     if not isinstance(recipe, dict):
         raise RecipeError(f"{source}: a recipe is a mapping, got {type(recipe).__name__}")
+    if "dtype" in recipe:
+        raise RecipeError(f"{source}: dtype: is replaced by precision: (one of {list(POLICIES)}; fp32 is float32 "
+                          "weights, bf16-lora bf16 weights with fp32 LoRA adapters, see remot_train/precision.py)")
     _unknown(source, recipe, TOP_KEYS)
     method = recipe.get("method")
     if method not in METHODS:
@@ -129,6 +146,23 @@ def validate(recipe: dict, source: str = "recipe", check_trainer_args: bool = Tr
     _unknown(f"{source}: ffr", recipe.get("ffr") or {}, FFR_KEYS)
     if (recipe.get("ffr") or {}).get("teacher", "metadata") not in ("metadata", "model", "http"):
         raise RecipeError(f"{source}: ffr: teacher must be metadata, model or http")
+    precision = recipe.get("precision", "fp32")
+    if precision not in POLICIES:
+        raise RecipeError(f"{source}: precision must be one of {list(POLICIES)}, got {precision!r}")
+    if POLICIES[precision].needs_lora and not isinstance(recipe.get("lora"), dict):
+        raise RecipeError(f"{source}: precision {precision} trains LoRA adapters and needs a lora: section")
+    for kind in ("sft", "grpo"):
+        clash = sorted({"bf16", "fp16"} & set(recipe.get(kind) or {}))
+        if clash:
+            raise RecipeError(f"{source}: {kind}: sets {clash}; the recipe's precision: decides autocast")
+    options = recipe.get("reward_options") or {}
+    if not isinstance(options, dict) or any(not isinstance(v, dict) for v in options.values()):
+        raise RecipeError(f"{source}: reward_options: maps a reward name to a mapping of options")
+    for name in options:
+        if name not in (recipe.get("rewards") or {}):
+            raise RecipeError(f"{source}: reward_options: {name!r} is not one of the recipe's rewards")
+        if name not in REWARD_FACTORIES:
+            raise RecipeError(f"{source}: reward_options: {name!r} takes no options (only {sorted(REWARD_FACTORIES)})")
     if method == "alternating":
         alt = recipe["alternating"]
         if "k_sft" not in alt or "k_grpo" not in alt:
@@ -186,12 +220,19 @@ def resolve_rewards(recipe: dict, reward_funcs: Mapping[str, Callable] | None = 
     """``(functions, weights)`` for a recipe's ``rewards:``; names come from ``reward_funcs`` or,
     by default, from ``remot_train.rewards``. A function whose name differs from its recipe name
     is wrapped in :class:`NamedReward` (async functions are passed as they are)."""
+    import importlib
+
     names = list((recipe.get("rewards") or {}).keys())
     if reward_funcs is None:
-        import importlib
-
         module = importlib.import_module("remot_train.rewards")
         reward_funcs = {n: getattr(module, n) for n in names if hasattr(module, n)}
+    reward_funcs = dict(reward_funcs)
+    for name, options in (recipe.get("reward_options") or {}).items():
+        module_name, factory = REWARD_FACTORIES[name].split(":")
+        try:
+            reward_funcs[name] = getattr(importlib.import_module(module_name), factory)(**options)
+        except TypeError as e:
+            raise RecipeError(f"reward_options: {name}: {e}") from None
     missing = [n for n in names if n not in reward_funcs]
     if missing:
         raise RecipeError(f"reward function(s) {missing} not found; have {sorted(reward_funcs)}")
@@ -234,7 +275,7 @@ def run_recipe(
         recipe = load_recipe(recipe)
     run_dir = Path(run_dir)
     model = model_for(recipe, run_dir)
-    common = dict(dtype=recipe.get("dtype", "float32"), lora=recipe.get("lora"), callbacks=callbacks)
+    common = dict(precision=recipe.get("precision", "fp32"), lora=recipe.get("lora"), callbacks=callbacks)
     method = recipe["method"]
     if method == "sft":
         return trainers.sft(

@@ -238,8 +238,9 @@ def summarize(rows: list[dict], by: tuple[str, ...] = ("domain", "attribute", "q
     ``rows``: one dict per question with ``triplet_id``, ``correct`` (bool), ``format_ok`` (bool)
     and the breakdown keys (and, for the consistency metric, ``consistency_group_id``,
     ``relations`` and ``parsed``). Returns ``overall`` (the fraction of triplets whose questions
-    are *all* correct), ``partial`` (per-question accuracy), ``format_failure_rate`` and, when
-    there are consistency groups, ``logical_consistency``, each with its count and 95% Wilson
+    are *all* correct), ``partial`` (per-question accuracy), ``format_failure_rate``, when the
+    rows carry ``truncated`` the ``truncation_rate`` and, when there are consistency groups,
+    ``logical_consistency``, each with its count and 95% Wilson
     interval, and the same per value of every key in ``by``.
 
     >>> rows = [dict(triplet_id="t1", correct=True, format_ok=True, domain="nav"),
@@ -263,6 +264,8 @@ def summarize(rows: list[dict], by: tuple[str, ...] = ("domain", "attribute", "q
             return {"value": k / n if n else 0.0, "count": k, "n": n, "ci95": wilson_interval(k, n)}
 
         out = {"overall": metric(ok_t, n_t), "partial": metric(ok_q, n_q), "format_failure_rate": metric(bad_fmt, n_q)}
+        if any("truncated" in r for r in rs):
+            out["truncation_rate"] = metric(sum(bool(r.get("truncated")) for r in rs), n_q)
         logic = consistency_rate(rs)
         if logic is not None:
             out["logical_consistency"] = logic

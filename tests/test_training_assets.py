@@ -20,7 +20,8 @@ def trained(tmp_path_factory):
     resources = {"config": RemotConfig(synthetic=SyntheticWorldConfig(**SMALL)),
                  "paths": RemotPaths(data_root=str(root)), "io_manager": StageIOManager(root=str(root / "stages")),
                  "training": TrainingConfig(recipe_family="tiny", image_max_side=32, max_train_questions=64,
-                                            eval_triplets_per_domain=3, eval_batch_size=8, eval_max_new_tokens=12)}
+                                            eval_triplets_per_domain=3, eval_batch_size=8, eval_max_new_tokens=12),
+                 "pipes_client": dg.PipesSubprocessClient()}
     instance = dg.DagsterInstance.ephemeral()
     dg.materialize(definitions.DATA_ASSETS, resources=resources, instance=instance, tags=definitions.ALL_DOMAINS_TAGS)
     result = dg.materialize([*definitions.DATA_ASSETS, *TRAINING_ASSETS], resources=resources, instance=instance,

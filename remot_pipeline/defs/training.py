@@ -4,20 +4,27 @@ One asset per schedule (``sft_model``, ``grpo_model``, ``sft_grpo_model``, ``alt
 ``ffr_model``) trains from the release's train split with a recipe (``remot_train/recipes/``) and
 records the ``release_id``, the recipe, the final metrics and the loss / reward curves.
 ``base_model`` is the untrained starting point. ``evaluation`` scores every model on remot-bench
-(the release's test split) with the shared scoring module and writes a comparison table and
-plot. All of the logic lives in ``remot_train``; these functions only wire it up.
+(the release's test split) with the shared scoring module and writes a comparison table and plot.
+
+Training and evaluation run as **the same entry point a user runs by hand**,
+``python -m remot_train train|evaluate ...`` (:mod:`remot_train.cli`), launched through Dagster
+Pipes by the ``pipes_client`` resource (a ``PipesSubprocessClient`` by default). The subprocess
+streams its log lines and reports its metadata back; the UI shows them as usual. ``launcher``
+(``TrainingConfig``) puts a launcher in front: ``["accelerate", "launch", "--config_file",
+"zero2.yaml"]`` runs the same command on several GPUs. A cluster user replaces ``pipes_client``
+with Dagster's Kubernetes Pipes client (``dagster_k8s.PipesK8sClient``, given an image with remot
+installed and the data root on shared storage). All of the logic lives in ``remot_train``; these
+functions only wire it up.
 """
 
 import hashlib
 import json
-import time
+import sys
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from data_contracts.tables import atomic_write_bytes
+import yaml
 
 from remot_pipeline.defs import plots
 from remot_pipeline.defs.resources import RemotPaths
@@ -27,7 +34,7 @@ MODEL_ASSETS = ("base_model", *(f"{s}_model" for s in SCHEDULES))
 
 
 class TrainingConfig(dg.ConfigurableResource):
-    """Which recipes train which models on which part of the release.
+    """Which recipes train which models on which part of the release, and how they are launched.
 
     ``recipe_family`` is a folder under ``remot_train/recipes/`` (``cpu-demo``, ``tiny``,
     ``qwen3-vl-4b-thinking``); ``recipes`` overrides single schedules with a recipe name or a
@@ -45,10 +52,15 @@ class TrainingConfig(dg.ConfigurableResource):
     #: (None: as released). The tiny model wants small images.
     max_train_questions: int | None = None
     image_max_side: int | None = 64
-    #: remot-bench triplets evaluated per domain (None: all 200), and the generation budget.
+    #: remot-bench triplets evaluated per domain (None: all 200). Generation settings come from
+    #: the family's recipes (``eval:``: batch size, max new tokens, dtype, sampling); these
+    #: override them when set.
     eval_triplets_per_domain: int | None = 40
-    eval_batch_size: int = 16
-    eval_max_new_tokens: int = 48
+    eval_batch_size: int | None = None
+    eval_max_new_tokens: int | None = None
+    #: What runs ``-m remot_train ...``: empty for this Python, or a launcher such as
+    #: ``["accelerate", "launch", "--config_file", "remot_train/recipes/qwen3-vl-4b-thinking/accelerate/zero2.yaml"]``.
+    launcher: list[str] = []
 
     def recipe(self, schedule: str) -> dict:
         from remot_train.recipes import load_recipe
@@ -62,6 +74,22 @@ class TrainingConfig(dg.ConfigurableResource):
     def filters(self) -> dict:
         return dict(domains=self.domains or None, attributes=self.attributes or None, binary=self.binary)
 
+    def command(self, *args: str) -> list[str]:
+        """``[launcher..., -m, remot_train, *args]`` (this Python when no launcher is set)."""
+        return [*(self.launcher or [sys.executable]), "-m", "remot_train", *args]
+
+    def data_args(self) -> list[str]:
+        out = []
+        if self.domains:
+            out += ["--domains", *self.domains]
+        if self.attributes:
+            out += ["--attributes", *self.attributes]
+        if self.binary:
+            out.append("--binary")
+        if self.image_max_side:
+            out += ["--image-max-side", str(self.image_max_side)]
+        return out
+
 
 def _run_dir(paths: RemotPaths, release_id: str, schedule: str, recipe: dict, training: TrainingConfig) -> Path:
     key = json.dumps({"recipe": recipe, "data": training.filters(), "max": training.max_train_questions,
@@ -69,52 +97,50 @@ def _run_dir(paths: RemotPaths, release_id: str, schedule: str, recipe: dict, tr
     return paths.root / "models" / release_id / schedule / hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def _rows(release: dict, training: TrainingConfig, split: str = "train"):
-    from remot_train.data import question_rows
-
-    return question_rows(release["path"], split=split, with_completion=True, image_max_side=training.image_max_side,
-                         limit=training.max_train_questions, **training.filters())
+def _launch(context, pipes_client, command: list[str]) -> dict:
+    """Run ``command`` through the Pipes client; return the metadata the process reported."""
+    context.log.info("launching: " + " ".join(command))
+    invocation = pipes_client.run(context=context, command=command)
+    results = invocation.get_results()
+    return dict(results[0].metadata or {}) if results else {}
 
 
 def train_schedule(context: dg.AssetExecutionContext, schedule: str, training: TrainingConfig, paths: RemotPaths,
-                   release: dict, start_from: dict | None = None) -> dg.Output:
-    import yaml
-
-    from remot_train.recipes import run_recipe
-
+                   release: dict, pipes_client, start_from: dict | None = None) -> dg.Output:
     recipe = training.recipe(schedule)
     if start_from is not None:  # continue from an upstream model (FFR starts from the SFT model)
         recipe = {k: v for k, v in recipe.items() if k not in ("model", "tiny")} | {"model_path": start_from["checkpoint"]}
     if schedule == "ffr":  # the teacher reads the triplets' metadata from this release
         recipe["ffr"] = {**(recipe.get("ffr") or {}), "release": release["path"]}
     run_dir = _run_dir(paths, release["release_id"], schedule, recipe, training)
-    rows = _rows(release, training)
-    if not rows:
-        raise dg.Failure(f"release {release['release_id']}: no train questions match {training.filters()}; "
-                         "widen the domains / attributes filters")
-    context.log.info(f"{schedule}: {len(rows)} train questions, recipe {recipe.get('description')}, run dir {run_dir}")
-    started = time.perf_counter()
-    result = run_recipe(recipe, run_dir, sft_rows=rows, grpo_rows=rows)
-    wall_s = time.perf_counter() - started
-    history = result.log_history
-    train = [h for h in history if "loss" in h]
-    rewards = sorted({k for h in history for k in h if k.startswith("rewards/") and k.endswith("/mean")})
-    value = {"schedule": schedule, "release_id": release["release_id"], "checkpoint": str(result.final_checkpoint),
+    run_dir.mkdir(parents=True, exist_ok=True)
+    recipe_file = run_dir / "recipe.yaml"
+    recipe_file.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    cmd = training.command("train", "--recipe", str(recipe_file), "--release", release["path"], "--out", str(run_dir),
+                           *training.data_args())
+    if training.max_train_questions:
+        cmd += ["--max-questions", str(training.max_train_questions)]
+    reported = _launch(context, pipes_client, cmd)
+    run = json.loads((run_dir / "run.json").read_text())
+    history = run["log_history"]
+    value = {"schedule": schedule, "release_id": release["release_id"], "checkpoint": run["checkpoint"],
              "recipe": recipe}
-    (run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
-    metadata = {
-        "release_id": release["release_id"], "checkpoint": dg.MetadataValue.path(str(result.final_checkpoint)),
+    metadata: dict[str, Any] = {
+        **reported,
+        "release_id": release["release_id"], "checkpoint": dg.MetadataValue.path(run["checkpoint"]),
         "recipe": dg.MetadataValue.md(f"```yaml\n{yaml.safe_dump(recipe, sort_keys=False)}```"),
-        "train_questions": len(rows), "steps": len(result.phases) or len(train), "wall_s": round(wall_s, 1),
-        "final_loss": float(train[-1]["loss"]) if train else float("nan"),
-        "phases": " ".join(result.phases[:60]) + (" ..." if len(result.phases) > 60 else ""),
+        "command": " ".join(cmd),
+        "phases": " ".join(_phases(history)[:60]) + (" ..." if len(_phases(history)) > 60 else ""),
         "curves": plots.training_curves(history, schedule),
-        **{f"final/{k}": float([h[k] for h in history if k in h][-1]) for k in rewards},
         **_ffr_metrics(history),
     }
     if start_from is not None:
         metadata["started_from"] = start_from["schedule"]
     return dg.Output(value, metadata=metadata)
+
+
+def _phases(history: list[dict]) -> list[str]:
+    return [h["phase"] for h in history if "loss" in h and "step" in h and "phase" in h]
 
 
 def _ffr_metrics(history: list[dict]) -> dict:
@@ -128,10 +154,12 @@ def _ffr_metrics(history: list[dict]) -> dict:
 
 
 def _schedule_asset(schedule: str):
-    @dg.asset(name=f"{schedule}_model", group_name="training", code_version="1",
-              description=f"A model trained with the {schedule} schedule on the release's train split.")
-    def _asset(context: dg.AssetExecutionContext, training: TrainingConfig, paths: RemotPaths, release: dict):
-        return train_schedule(context, schedule, training, paths, release)
+    @dg.asset(name=f"{schedule}_model", group_name="training", code_version="2",
+              description=f"A model trained with the {schedule} schedule on the release's train split "
+                          "(python -m remot_train train, launched through Dagster Pipes).")
+    def _asset(context: dg.AssetExecutionContext, training: TrainingConfig, paths: RemotPaths,
+               pipes_client: dg.ResourceParam[dg.PipesClient], release: dict):
+        return train_schedule(context, schedule, training, paths, release, pipes_client)
 
     return _asset
 
@@ -150,83 +178,42 @@ def base_model(context: dg.AssetExecutionContext, training: TrainingConfig, path
 schedule_models = [_schedule_asset(s) for s in SCHEDULES if s != "ffr"]
 
 
-@dg.asset(group_name="training", code_version="1")
-def ffr_model(context: dg.AssetExecutionContext, training: TrainingConfig, paths: RemotPaths, release: dict,
-              sft_model: dict):
+@dg.asset(group_name="training", code_version="2")
+def ffr_model(context: dg.AssetExecutionContext, training: TrainingConfig, paths: RemotPaths,
+              pipes_client: dg.ResourceParam[dg.PipesClient], release: dict, sft_model: dict):
     """Teacher-guided GRPO (FFR) from the SFT model: failed groups get a metadata teacher's
     evidence patch, repaired rollouts compete, and the chosen one is trained on its own tokens
     under the original prompt (RIR with patch tax kappa)."""
-    return train_schedule(context, "ffr", training, paths, release, start_from=sft_model)
+    return train_schedule(context, "ffr", training, paths, release, pipes_client, start_from=sft_model)
 
 
-@dg.asset(group_name="training", code_version="1", ins={name: dg.AssetIn(name) for name in MODEL_ASSETS})
-def evaluation(context: dg.AssetExecutionContext, training: TrainingConfig, paths: RemotPaths, release: dict,
-               **models: dict):
-    """Every model on remot-bench, scored by the shared module: Overall, Partial, logical
-    consistency, format failures, with breakdowns; a comparison table and plot across models."""
-    from remot_train.data import question_rows
-    from remot_train.evaluate import evaluate
-    from remot_train.model import load
-
-    rows = question_rows(release["path"], split="test", image_max_side=training.image_max_side)
-    rows = _bench_subset(rows, training.eval_triplets_per_domain)
+@dg.asset(group_name="training", code_version="2", ins={name: dg.AssetIn(name) for name in MODEL_ASSETS})
+def evaluation(context: dg.AssetExecutionContext, training: TrainingConfig, paths: RemotPaths,
+               pipes_client: dg.ResourceParam[dg.PipesClient], release: dict, **models: dict):
+    """Every model on remot-bench, scored by the shared module (``python -m remot_train evaluate``
+    through Pipes, on the GPU when there is one, in the recipes' eval settings): Overall,
+    Partial, logical consistency, format failures and truncations, with breakdowns; a comparison
+    table and plot across models."""
     out_dir = paths.root / "evaluations" / release["release_id"]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table, records = [], []
+    cmd = training.command("evaluate", "--release", release["path"], "--out", str(out_dir),
+                           "--recipe", training.recipes.get("sft") or f"{training.recipe_family}/sft")
     for name in MODEL_ASSETS:
-        if name not in models:
-            continue
-        m = models[name]
-        model, processor = load(m["checkpoint"])
-        res = evaluate(model, processor, rows, batch_size=training.eval_batch_size,
-                       max_new_tokens=training.eval_max_new_tokens)
-        table.append(_summary_row(m["schedule"], res.metrics))
-        records += [{**r, "model": m["schedule"], "relations": json.dumps(r.get("relations") or [])} for r in res.records]
-        context.log.info(f"{m['schedule']}: {table[-1]}")
-    atomic_write_bytes(out_dir / "comparison.json", json.dumps(table, indent=2).encode())
-    pq.write_table(pa.Table.from_pylist(records), out_dir / ".records.parquet.tmp")
-    (out_dir / ".records.parquet.tmp").replace(out_dir / "records.parquet")
-    md = _markdown(table)
-    atomic_write_bytes(out_dir / "comparison.md", md.encode())
+        if name in models:
+            cmd += ["--model", f"{models[name]['schedule']}={models[name]['checkpoint']}"]
+    if training.eval_triplets_per_domain is not None:
+        cmd += ["--triplets-per-domain", str(training.eval_triplets_per_domain)]
+    if training.image_max_side:
+        cmd += ["--image-max-side", str(training.image_max_side)]
+    if training.eval_batch_size:
+        cmd += ["--batch-size", str(training.eval_batch_size)]
+    if training.eval_max_new_tokens:
+        cmd += ["--max-new-tokens", str(training.eval_max_new_tokens)]
+    reported = _launch(context, pipes_client, cmd)
+    table = json.loads((out_dir / "comparison.json").read_text())
     return dg.Output({"release_id": release["release_id"], "path": str(out_dir), "table": table}, metadata={
-        "release_id": release["release_id"], "bench_questions": len(rows),
-        "comparison": dg.MetadataValue.md(md), "plot": plots.model_comparison(table),
-        "records": dg.MetadataValue.path(str(out_dir / "records.parquet"))})
-
-
-def _bench_subset(rows: list[dict], per_domain: int | None) -> list[dict]:
-    """All questions of the first ``per_domain`` triplets (by id) of each domain."""
-    if per_domain is None:
-        return rows
-    keep: dict[str, list[str]] = {}
-    for r in sorted(rows, key=lambda r: r["triplet_id"]):
-        ids = keep.setdefault(r["domain"], [])
-        if r["triplet_id"] not in ids and len(ids) < per_domain:
-            ids.append(r["triplet_id"])
-    chosen = {t for ids in keep.values() for t in ids}
-    return [r for r in rows if r["triplet_id"] in chosen]
-
-
-def _summary_row(model: str, m: dict) -> dict:
-    def v(block, key):
-        x = block.get(key)
-        return None if x is None else {"value": x["value"], "ci95": list(x["ci95"]), "n": x["n"]}
-
-    row = {"model": model, **{k: v(m, k) for k in ("overall", "partial", "logical_consistency", "format_failure_rate")}}
-    for key in ("domain", "question_type"):
-        for value, block in m["by"].get(key, {}).items():
-            row[f"partial/{key}={value}"] = block["partial"]["value"]
-    return row
-
-
-def _markdown(table: list[dict]) -> str:
-    def cell(x):
-        return "-" if x is None else f"{100 * x['value']:.1f} [{100 * x['ci95'][0]:.0f}, {100 * x['ci95'][1]:.0f}]"
-
-    lines = ["| model | Overall | Partial | consistency | format failures |", "|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {cell(r['overall'])} | {cell(r['partial'])} | {cell(r['logical_consistency'])} "
-              f"| {cell(r['format_failure_rate'])} |" for r in table]
-    return "\n".join(lines) + "\n\nPercent, with 95% Wilson intervals; Overall counts a triplet only when all its questions are right.\n"
+        **reported, "release_id": release["release_id"], "command": " ".join(cmd),
+        "comparison": dg.MetadataValue.md((out_dir / "comparison.md").read_text()),
+        "plot": plots.model_comparison(table), "records": dg.MetadataValue.path(str(out_dir / "records.parquet"))})
 
 
 TRAINING_ASSETS = [base_model, *schedule_models, ffr_model, evaluation]

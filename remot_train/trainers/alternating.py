@@ -23,13 +23,14 @@ from pathlib import Path
 from remot_train.trainers.common import (
     SAFE_DEFAULTS,
     TrainResult,
+    check_precision,
     finish,
     left_padding,
     lora_config,
-    merged_args,
     resolve_model,
     resume_target,
     to_dataset,
+    trainer_args,
 )
 
 
@@ -83,6 +84,22 @@ def sft_batch_indices(batch: int, batch_size: int, n_rows: int, seed: int = 0) -
     return out
 
 
+def backward_kwargs(accelerator) -> dict:
+    """What ``accelerator.backward`` needs so the loss is divided by the accumulation steps once.
+
+    The SFT step divides its loss itself (as ``Trainer.training_step`` does). DeepSpeed's engine
+    would divide it again by its own ``gradient_accumulation_steps`` unless told not to, so under
+    DeepSpeed pass ``scale_wrt_gas=False`` (what transformers' Trainer passes there too).
+
+    >>> from types import SimpleNamespace
+    >>> backward_kwargs(SimpleNamespace(distributed_type="DEEPSPEED")), backward_kwargs(SimpleNamespace(distributed_type="MULTI_GPU"))
+    ({'scale_wrt_gas': False}, {})
+    """
+    from accelerate.utils import DistributedType
+
+    return {"scale_wrt_gas": False} if accelerator.distributed_type == DistributedType.DEEPSPEED else {}
+
+
 def _alternating_trainer_class():
     """The ``GRPOTrainer`` subclass (built lazily so importing this module stays light)."""
     from transformers import Trainer
@@ -128,8 +145,8 @@ def _alternating_trainer_class():
                 loss = model(**batch, use_cache=False).loss  # the unpatched forward: plain cross-entropy
             self._metrics["train"]["sft/loss"].append(float(loss.detach()))
             self._metrics["train"]["sft/answer_tokens"].append(float((batch["labels"] != -100).sum()))
-            loss = loss / ga
-            self.accelerator.backward(loss)
+            loss = loss / ga  # the one division by the accumulation steps, as Trainer.training_step does
+            self.accelerator.backward(loss, **backward_kwargs(self.accelerator))
             return loss.detach() if isinstance(loss, torch.Tensor) else loss
 
         def log(self, logs: dict, start_time: float | None = None) -> None:
@@ -154,7 +171,7 @@ def alternating(
     sft_batch_size: int | None = None,
     include_think: bool = False,
     processor=None,
-    dtype: str = "float32",
+    precision: str = "fp32",
     lora: dict | None = None,
     callbacks: Sequence | None = None,
     resume: bool | str | None = True,
@@ -169,13 +186,14 @@ def alternating(
     from remot_train.collator import AnswerSpanCollator
 
     output_dir = Path(output_dir)
-    merged = merged_args(
-        {**SAFE_DEFAULTS, "reward_weights": list(reward_weights) if reward_weights is not None else None}, args
+    merged = trainer_args(
+        {**SAFE_DEFAULTS, "reward_weights": list(reward_weights) if reward_weights is not None else None}, args,
+        precision, lora,
     )
     if int(merged.get("max_steps", -1)) <= 0:
         raise ValueError("alternating needs args['max_steps'] > 0 (the schedule is defined over optimizer steps)")
     phase_at(0, k_sft, k_grpo)  # validates k_sft / k_grpo
-    model, processor = resolve_model(model, processor, dtype)
+    model, processor = resolve_model(model, processor, precision)
     config = GRPOConfig(output_dir=str(output_dir), **merged)
     if sft_batch_size is None:
         sft_batch_size = max(1, config.per_device_train_batch_size // (config.num_generations or 1))
@@ -193,6 +211,7 @@ def alternating(
         k_grpo=k_grpo,
         sft_batch_size=sft_batch_size,
     )
+    check_precision(trainer, precision)
     with left_padding(processor):  # GRPO steps need it (see left_padding); the SFT collator is padding-agnostic
         trainer.train(resume_from_checkpoint=resume_target(output_dir, resume))
     return finish(trainer, output_dir, "alternating", schedule(trainer.state.global_step, k_sft, k_grpo))

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: Defaults under every run; a recipe's trainer arguments override them. CPU-safe: no bf16, no
-#: gradient checkpointing, no reporting service, no dataloader workers, a log line per step.
+#: Defaults under every run; a recipe's trainer arguments override them. CPU-safe: no gradient
+#: checkpointing, no reporting service, no dataloader workers, a log line per step. Autocast
+#: (bf16) comes from the recipe's precision policy, not from here.
 SAFE_DEFAULTS: dict[str, Any] = {
-    "bf16": False,
-    "fp16": False,
     "activation_checkpointing": False,
     "dataloader_pin_memory": False,
     "report_to": "none",
@@ -38,12 +37,14 @@ class TrainResult:
     log_history: list[dict]
     final_checkpoint: Path
     phases: list[str] = field(default_factory=list)  # phase of each optimizer step, in order
+    precision: dict | None = None  # check_precision's report: policy, dtypes, share of vanishing updates
 
     def to_json(self) -> dict:
         return {
             "output_dir": str(self.output_dir),
             "final_checkpoint": str(self.final_checkpoint),
             "phases": list(self.phases),
+            "precision": self.precision,
             "log_history": self.log_history,
         }
 
@@ -66,16 +67,51 @@ def to_dataset(rows):
     return Dataset.from_list(list(rows))
 
 
-def resolve_model(model, processor=None, dtype: str = "float32"):
-    """``(model, processor)`` from a local checkpoint path, or from a model object plus its
-    processor."""
+def resolve_model(model, processor=None, precision: str = "fp32"):
+    """``(model, processor)`` from a local checkpoint path, loaded in the weights dtype of the
+    ``precision`` policy (:mod:`remot_train.precision`), or from a model object plus its processor
+    (used as it is)."""
     from remot_train.model import load
+    from remot_train.precision import policy
 
     if isinstance(model, (str, Path)):
-        return load(model, dtype=dtype)
+        return load(model, dtype=policy(precision).weights)
     if processor is None:
         raise ValueError("pass the processor along with an in-memory model (or pass a checkpoint path)")
     return model, processor
+
+
+def trainer_args(defaults: dict, overrides: dict | None, precision: str, lora: dict | None) -> dict:
+    """Trainer keyword arguments: ``defaults``, then the recipe's ``overrides``, then the
+    precision policy's autocast (``bf16``). Raises :class:`remot_train.precision.PrecisionError`
+    when the arguments set ``bf16`` / ``fp16`` themselves or a LoRA policy has no ``lora``."""
+    from remot_train.precision import PrecisionError, policy
+
+    chosen = policy(precision)
+    clash = sorted({"bf16", "fp16"} & set(overrides or {}))
+    if clash:
+        raise PrecisionError(f"trainer arguments set {clash}; the recipe's precision: ({precision}) decides autocast")
+    if chosen.needs_lora and not lora:
+        raise PrecisionError(f"precision {precision} trains LoRA adapters; add a lora: section (peft.LoraConfig "
+                             "arguments), or use precision: bf16-mixed for full fine-tuning")
+    merged = {**merged_args(defaults, overrides), "bf16": chosen.bf16, "fp16": False}
+    if "use_cpu" not in merged:  # no CUDA: say so, so a multi-process launch forms a CPU (gloo) process group
+        import torch
+
+        merged["use_cpu"] = not torch.cuda.is_available()
+    return merged
+
+
+def check_precision(trainer, precision: str) -> dict:
+    """Before training: the share of trainable weights whose updates would be rounded away at the
+    run's learning rate (:func:`remot_train.precision.check_updates_land`; raises when most
+    would). The report is kept on the trainer (``trainer.precision_report``) and logged."""
+    from remot_train.precision import check_updates_land
+
+    report = check_updates_land(trainer.model, trainer.args.learning_rate, precision)
+    report = {"policy": precision, "learning_rate": trainer.args.learning_rate, **report}
+    trainer.precision_report = report
+    return report
 
 
 @contextmanager
@@ -159,6 +195,7 @@ def finish(trainer, output_dir: Path, phase: str, phases: list[str] | None = Non
     trainer.processing_class.save_pretrained(str(final))
     history = tag_phase(trainer.state.log_history, phase)
     steps = [e["phase"] for e in history if "loss" in e and "step" in e]
-    result = TrainResult(output_dir, history, final, phases if phases is not None else steps)
+    result = TrainResult(output_dir, history, final, phases if phases is not None else steps,
+                         getattr(trainer, "precision_report", None))
     (output_dir / "result.json").write_text(json.dumps(result.to_json(), indent=1, default=str))
     return result

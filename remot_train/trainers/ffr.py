@@ -65,13 +65,14 @@ from remot_train.rir import DEFAULT_KAPPA, make_rir_reward
 from remot_train.trainers.common import (
     SAFE_DEFAULTS,
     TrainResult,
+    check_precision,
     finish,
     left_padding,
     lora_config,
-    merged_args,
     resolve_model,
     resume_target,
     to_dataset,
+    trainer_args,
 )
 
 log = logging.getLogger(__name__)
@@ -589,7 +590,7 @@ def ffr(
     coordinates: bool = True,
     args: dict | None = None,
     processor=None,
-    dtype: str = "float32",
+    precision: str = "fp32",
     lora: dict | None = None,
     callbacks: Sequence | None = None,
     resume: bool | str | None = True,
@@ -604,7 +605,7 @@ def ffr(
     from trl import GRPOConfig
 
     output_dir = Path(output_dir)
-    model, processor = resolve_model(model, processor, dtype)
+    model, processor = resolve_model(model, processor, precision)
     funcs = list(reward_funcs)
     weights = list(reward_weights) if reward_weights is not None else [1.0] * len(funcs)
     if len(weights) != len(funcs):
@@ -612,7 +613,8 @@ def ffr(
     if not any(getattr(f, "__name__", None) == "rir" for f in funcs):
         funcs.append(make_rir_reward(kappa))
         weights.append(float(rir_weight))
-    config = GRPOConfig(output_dir=str(output_dir), **merged_args({**SAFE_DEFAULTS, "reward_weights": weights}, args))
+    config = GRPOConfig(output_dir=str(output_dir),
+                        **trainer_args({**SAFE_DEFAULTS, "reward_weights": weights}, args, precision, lora))
     cls = trainer_cls or __getattr__("FFRTrainer")
     trainer = cls(
         model=model,
@@ -628,6 +630,7 @@ def ffr(
         sample_lookup=sample_lookup,
         coordinates=coordinates,
     )
+    check_precision(trainer, precision)
     with left_padding(processor):  # trl re-tokenizes prompts for the image-token marks; see left_padding
         trainer.train(resume_from_checkpoint=resume_target(output_dir, resume))
     result = finish(trainer, output_dir, "ffr")

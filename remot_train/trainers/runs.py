@@ -2,7 +2,9 @@
 
 Each builder takes a model (a local checkpoint path, or a model object with its processor),
 rows in the data adapter's format (a list of dicts or a ``datasets.Dataset``), an output folder
-and trainer arguments (``SFTConfig`` / ``GRPOConfig`` keywords over :data:`SAFE_DEFAULTS`). A
+and trainer arguments (``SFTConfig`` / ``GRPOConfig`` keywords over :data:`SAFE_DEFAULTS`), and a
+precision policy (:mod:`remot_train.precision`: the weights' dtype and bf16 autocast; updates that
+would round away stop the run before it starts). A
 run resumes from the last ``checkpoint-N`` in its output folder (``resume=True``), so a killed
 run continues where its last checkpoint left off. Each returns a :class:`TrainResult`.
 """
@@ -15,14 +17,15 @@ from pathlib import Path
 from remot_train.trainers.common import (
     SAFE_DEFAULTS,
     TrainResult,
+    check_precision,
     finish,
     left_padding,
     lora_config,
-    merged_args,
     resolve_model,
     resume_target,
     tag_phase,
     to_dataset,
+    trainer_args,
 )
 
 #: ReMoT's GRPO settings: 4 rollouts per prompt, 16 completions per step, KL 0.01. The tiny
@@ -38,7 +41,7 @@ def sft(
     args: dict | None = None,
     include_think: bool = False,
     processor=None,
-    dtype: str = "float32",
+    precision: str = "fp32",
     lora: dict | None = None,
     callbacks: Sequence | None = None,
     resume: bool | str | None = True,
@@ -50,10 +53,10 @@ def sft(
     from remot_train.collator import AnswerSpanCollator
 
     output_dir = Path(output_dir)
-    model, processor = resolve_model(model, processor, dtype)
+    model, processor = resolve_model(model, processor, precision)
     config = SFTConfig(
         output_dir=str(output_dir),
-        **merged_args({**SAFE_DEFAULTS, "dataset_kwargs": {"skip_prepare_dataset": True}}, args),
+        **trainer_args({**SAFE_DEFAULTS, "dataset_kwargs": {"skip_prepare_dataset": True}}, args, precision, lora),
     )
     trainer = SFTTrainer(
         model=model,
@@ -64,6 +67,7 @@ def sft(
         peft_config=lora_config(lora),
         callbacks=list(callbacks or []),
     )
+    check_precision(trainer, precision)
     trainer.train(resume_from_checkpoint=resume_target(output_dir, resume))
     return finish(trainer, output_dir, "sft")
 
@@ -77,7 +81,7 @@ def grpo(
     reward_weights: Sequence[float] | None = None,
     args: dict | None = None,
     processor=None,
-    dtype: str = "float32",
+    precision: str = "fp32",
     lora: dict | None = None,
     callbacks: Sequence | None = None,
     resume: bool | str | None = True,
@@ -91,10 +95,10 @@ def grpo(
     from trl import GRPOConfig, GRPOTrainer
 
     output_dir = Path(output_dir)
-    model, processor = resolve_model(model, processor, dtype)
+    model, processor = resolve_model(model, processor, precision)
     weights = list(reward_weights) if reward_weights is not None else None
     config = GRPOConfig(
-        output_dir=str(output_dir), **merged_args({**SAFE_DEFAULTS, "reward_weights": weights}, args)
+        output_dir=str(output_dir), **trainer_args({**SAFE_DEFAULTS, "reward_weights": weights}, args, precision, lora)
     )
     trainer = GRPOTrainer(
         model=model,
@@ -105,6 +109,7 @@ def grpo(
         peft_config=lora_config(lora),
         callbacks=list(callbacks or []),
     )
+    check_precision(trainer, precision)
     with left_padding(processor):  # trl re-tokenizes prompts for the image-token marks; see left_padding
         trainer.train(resume_from_checkpoint=resume_target(output_dir, resume))
     return finish(trainer, output_dir, "grpo")
@@ -122,7 +127,7 @@ def sequential(
     grpo_args: dict | None = None,
     include_think: bool = False,
     processor=None,
-    dtype: str = "float32",
+    precision: str = "fp32",
     lora: dict | None = None,
     callbacks: Sequence | None = None,
     resume: bool | str | None = True,
@@ -138,7 +143,7 @@ def sequential(
         args=sft_args,
         include_think=include_think,
         processor=processor,
-        dtype=dtype,
+        precision=precision,
         lora=lora,
         callbacks=callbacks,
         resume=resume,
@@ -150,7 +155,7 @@ def sequential(
         reward_funcs=reward_funcs,
         reward_weights=reward_weights,
         args=grpo_args,
-        dtype=dtype,
+        precision=precision,
         lora=lora,
         callbacks=callbacks,
         resume=resume,
