@@ -190,7 +190,7 @@ def train_rows(release: str, recipe: dict, args) -> list[dict]:
 
 def cmd_train(args) -> dict:
     from remot_train.data import resolve_release
-    from remot_train.precision import PrecisionError
+    from remot_train.precision import PrecisionError, update_monitor
     from remot_train.recipes import RecipeError, model_for, run_recipe
 
     pipes = _pipes()
@@ -212,8 +212,9 @@ def cmd_train(args) -> dict:
     _say(pipes, f"{recipe['method']}: {len(rows)} train questions from release {release_id}, "
                 f"recipe {recipe.get('description', args.recipe)}, {state.num_processes} process(es), out {out}")
     started = time.perf_counter()
+    monitor = update_monitor()
     try:
-        result = run_recipe(recipe, out, sft_rows=rows, grpo_rows=rows, callbacks=[_progress_callback(pipes)])
+        result = run_recipe(recipe, out, sft_rows=rows, grpo_rows=rows, callbacks=[_progress_callback(pipes), monitor])
     except (PrecisionError, RecipeError) as e:
         raise CLIError(str(e)) from None
     wall_s = time.perf_counter() - started
@@ -223,10 +224,10 @@ def cmd_train(args) -> dict:
     summary = {
         "method": recipe["method"], "release": str(release_dir), "release_id": release_id,
         "checkpoint": str(result.final_checkpoint), "train_questions": len(rows),
-        "steps": len(result.phases) or len(losses), "processes": state.num_processes, "wall_s": round(wall_s, 2),
+        "steps": result.global_step or len(result.phases) or len(losses), "processes": state.num_processes, "wall_s": round(wall_s, 2),
         "final_loss": float(losses[-1]["loss"]) if losses else None,
         "final_rewards": {k: float([h[k] for h in history if k in h][-1]) for k in rewards},
-        "precision": result.precision, "recipe": recipe,
+        "precision": result.precision, "changed_fraction": monitor.changed_fraction, "recipe": recipe,
     }
     if state.is_main_process:
         import yaml
@@ -237,10 +238,15 @@ def cmd_train(args) -> dict:
         atomic_write_bytes(out / "run.json", json.dumps({**summary, "log_history": history}, indent=1,
                                                          default=str).encode())
         _say(pipes, f"done in {wall_s:.1f} s: {summary['steps']} steps, final loss {summary['final_loss']}, "
+                    f"{_percent(monitor.changed_fraction)} of the trainable weights changed, "
                     f"checkpoint {result.final_checkpoint}")
         if pipes is not None:
             pipes.report_asset_materialization(metadata=_pipes_metadata(summary))
     return summary
+
+
+def _percent(x: float | None) -> str:
+    return "?" if x is None or x != x else f"{100 * x:.1f}%"
 
 
 def _pipes_metadata(summary: dict) -> dict:
@@ -257,6 +263,10 @@ def _pipes_metadata(summary: dict) -> dict:
     }
     if summary["final_loss"] is not None:
         md["final_loss"] = summary["final_loss"]
+    if summary.get("changed_fraction") is not None and summary["changed_fraction"] == summary["changed_fraction"]:
+        md["trainable_weights_changed"] = float(summary["changed_fraction"])
+    if "lora_merge" in precision:
+        md["lora_merge/kept"] = float(precision["lora_merge"]["kept"])
     md.update({f"final/{k}": v for k, v in summary["final_rewards"].items()})
     return md
 

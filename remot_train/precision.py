@@ -153,7 +153,7 @@ def changed_fraction(before: dict[str, Any], model, sample: int | None = None) -
         new = now[name].detach() if sample is None else _sample(now[name], sample)
         changed += int(torch.ne(new, old.to(new.device)).sum())
         total += old.numel()
-    return changed / total if total else 0.0
+    return changed / total if total else float("nan")  # nan: nothing to compare (e.g. ZeRO-3 shards)
 
 
 def update_monitor(sample: int = 1 << 16):
@@ -179,3 +179,29 @@ def update_monitor(sample: int = 1 << 16):
                     state.log_history[-1]["train/changed_fraction"] = self.changed_fraction
 
     return UpdateMonitor()
+
+
+def lora_merge_report(peft_model) -> dict[str, Any]:
+    """What merging the LoRA adapters into the base weights keeps, before the merge: over every
+    adapted weight, the share of elements the adapter moves (``adapted``) and the share that still
+    differ once the merged weight is rounded to the base dtype (``kept``). With bf16 base weights
+    and a short run the two differ: small updates round away in the merged checkpoint, which is
+    why the adapter is saved beside it (``final/adapter``)."""
+    import torch
+
+    moved = kept = total = 0
+    with torch.no_grad():
+        for module in peft_model.modules():
+            if not hasattr(module, "get_delta_weight") or not hasattr(module, "base_layer"):
+                continue
+            weight = module.base_layer.weight
+            for adapter in getattr(module, "active_adapters", []):
+                if adapter not in getattr(module, "lora_A", {}):
+                    continue
+                delta = module.get_delta_weight(adapter).float()
+                merged = weight.float() + delta
+                moved += int((delta != 0).sum())
+                kept += int((merged.to(weight.dtype) != weight).sum())
+                total += weight.numel()
+    return {"adapted": moved / total if total else 0.0, "kept": kept / total if total else 0.0,
+            "weights": total}

@@ -36,3 +36,28 @@ def _no_telemetry(monkeypatch):
 
 def pytest_configure(config):
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(scope="session")
+def small_release(tmp_path_factory) -> Path:
+    """A data root holding one release of a small synthetic world (3 episodes x 90 frames per
+    domain), built once for all test workers (a file lock in the shared base temp folder)."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every xdist worker
+    root = shared / "small_release"
+    with FileLock(str(shared / "small_release.lock")):
+        if not (root / "releases" / "LATEST").is_file():
+            import dagster as dg
+
+            from remot_pipeline import definitions
+            from remot_pipeline.defs.resources import RemotConfig, RemotPaths, SyntheticWorldConfig
+            from remot_pipeline.defs.store import StageIOManager
+
+            resources = {"config": RemotConfig(synthetic=SyntheticWorldConfig(**SMALL)),
+                         "paths": RemotPaths(data_root=str(root)),
+                         "io_manager": StageIOManager(root=str(root / "stages"))}
+            result = dg.materialize(definitions.DATA_ASSETS, resources=resources,
+                                    instance=dg.DagsterInstance.ephemeral(), tags=definitions.ALL_DOMAINS_TAGS)
+            assert result.success
+    return root

@@ -268,8 +268,19 @@ def test_shipped_recipes_validate_and_typos_fail():
         assert ("model_path" in recipe) != ("model" in recipe)
     big = load_recipe("qwen3-vl-4b-thinking/grpo")
     assert (big["grpo"]["num_generations"], big["grpo"]["per_device_train_batch_size"], big["grpo"]["beta"]) == (4, 16, 0.01)
-    assert big["grpo"]["bf16"] and big["grpo"]["activation_checkpointing"]
+    assert big["precision"] == "bf16-lora" and big["lora"]["r"] == 64 and big["grpo"]["activation_checkpointing"]
+    assert (big["grpo"]["max_completion_length"], big["grpo"]["mask_truncated_completions"], big["grpo"]["loss_type"]) == (
+        2048, True, "dapo")
+    assert big["reward_options"]["length_reward"]["target_tokens"] == 1024 and big["eval"]["max_new_tokens"] >= 2048
     tiny = load_recipe("tiny/sft")
+    with pytest.raises(RecipeError, match="dtype: is replaced by precision:"):
+        validate({**tiny, "dtype": "float32"})
+    with pytest.raises(RecipeError, match="precision bf16-lora trains LoRA adapters and needs a lora: section"):
+        validate({**tiny, "precision": "bf16-lora"})
+    with pytest.raises(RecipeError, match=r"sft: sets \['bf16'\]; the recipe's precision: decides autocast"):
+        validate({**tiny, "sft": {**tiny["sft"], "bf16": True}})
+    with pytest.raises(RecipeError, match="reward_options: 'task_reward' takes no options"):
+        validate({**big, "reward_options": {"task_reward": {"x": 1}}}, check_trainer_args=False)
     with pytest.raises(RecipeError, match=r"unknown key\(s\) \['lerning_rate'\] in .*: sft"):
         validate({**tiny, "sft": {**tiny["sft"], "lerning_rate": 1e-3}})
     with pytest.raises(RecipeError, match=r"unknown key\(s\) \['epochs'\]"):

@@ -38,6 +38,7 @@ class TrainResult:
     final_checkpoint: Path
     phases: list[str] = field(default_factory=list)  # phase of each optimizer step, in order
     precision: dict | None = None  # check_precision's report: policy, dtypes, share of vanishing updates
+    global_step: int = 0  # optimizer steps taken (counted across a resumed run)
 
     def to_json(self) -> dict:
         return {
@@ -45,6 +46,7 @@ class TrainResult:
             "final_checkpoint": str(self.final_checkpoint),
             "phases": list(self.phases),
             "precision": self.precision,
+            "global_step": self.global_step,
             "log_history": self.log_history,
         }
 
@@ -183,19 +185,30 @@ def tag_phase(log_history: list[dict], phase: str) -> list[dict]:
 
 
 def finish(trainer, output_dir: Path, phase: str, phases: list[str] | None = None) -> TrainResult:
-    """Save the final model and processor under ``output_dir/final`` and write ``result.json``."""
+    """Save the final model and processor under ``output_dir/final`` and write ``result.json``
+    (files by the main process only; every process returns the result). A LoRA run saves the
+    merged model there and the adapter alone in ``final/adapter``, and records in the precision
+    report how much of the adapter's update survived the merge into the base dtype."""
     output_dir = Path(output_dir)
     final = output_dir / "final"
+    main = trainer.accelerator.is_main_process
     model = trainer.accelerator.unwrap_model(trainer.model)
     if hasattr(model, "merge_and_unload"):  # LoRA: the final checkpoint is the merged full model
-        model = model.merge_and_unload()
-        model.save_pretrained(str(final))
+        from remot_train.precision import lora_merge_report
+
+        if getattr(trainer, "precision_report", None) is not None:
+            trainer.precision_report["lora_merge"] = lora_merge_report(model)
+        if main:
+            model.save_pretrained(str(final / "adapter"))  # the adapter alone, exact whatever the base dtype
+            model.merge_and_unload().save_pretrained(str(final))
     else:
-        trainer.save_model(str(final))
-    trainer.processing_class.save_pretrained(str(final))
+        trainer.save_model(str(final))  # every process: under ZeRO-3 the weights are gathered first
     history = tag_phase(trainer.state.log_history, phase)
     steps = [e["phase"] for e in history if "loss" in e and "step" in e]
     result = TrainResult(output_dir, history, final, phases if phases is not None else steps,
-                         getattr(trainer, "precision_report", None))
-    (output_dir / "result.json").write_text(json.dumps(result.to_json(), indent=1, default=str))
+                         getattr(trainer, "precision_report", None), trainer.state.global_step)
+    if main:
+        trainer.processing_class.save_pretrained(str(final))
+        (output_dir / "result.json").write_text(json.dumps(result.to_json(), indent=1, default=str))
+    trainer.accelerator.wait_for_everyone()
     return result

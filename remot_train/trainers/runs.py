@@ -163,4 +163,5 @@ def sequential(
     offset = max((e["step"] for e in first.log_history if "step" in e), default=0)
     shifted = [{**e, "step": e["step"] + offset} if "step" in e else e for e in second.log_history]
     history = tag_phase(first.log_history, "sft") + tag_phase(shifted, "grpo")
-    return TrainResult(output_dir, history, second.final_checkpoint, first.phases + second.phases)
+    return TrainResult(output_dir, history, second.final_checkpoint, first.phases + second.phases, second.precision,
+                       first.global_step + second.global_step)
