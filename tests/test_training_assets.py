@@ -26,6 +26,7 @@ def trained(tmp_path_factory):
     dg.materialize(definitions.DATA_ASSETS, resources=resources, instance=instance, tags=definitions.ALL_DOMAINS_TAGS)
     result = dg.materialize([*definitions.DATA_ASSETS, *TRAINING_ASSETS], resources=resources, instance=instance,
                             selection=TRAINING_ASSETS)
+    result.logs = [e.user_message for e in instance.all_logs(result.run_id)]
     return root, result
 
 
@@ -48,6 +49,20 @@ def test_every_schedule_trains_from_the_release_and_records_its_lineage(trained)
     assert any(k.startswith("final/rewards/") for k in _metadata(result, "grpo_model"))
     ffr = _metadata(result, "ffr_model")
     assert ffr["started_from"].value == "sft" and "ffr/intervention_rate" in ffr and "ffr/leak_drops" in ffr
+
+
+def test_training_runs_the_entry_point_through_pipes(trained):
+    """Each schedule ran `python -m remot_train train` in a subprocess launched by the Pipes
+    client; its step lines reached the run's log and its metadata the materialization."""
+    root, result = trained
+    for asset in MODEL_ASSETS[1:]:
+        md = _metadata(result, asset)
+        assert "-m remot_train train --recipe" in md["command"].value
+        assert md["precision"].value == "fp32" and md["precision/vanishing_update_fraction"].value == 0.0
+        assert md["trainable_weights_changed"].value > 0.0 and md["processes"].value == 1
+        assert (root / "models").rglob("run.json")
+    assert any(m.startswith("step 1/") for m in result.logs) and any(m.startswith("done in") for m in result.logs)
+    assert "-m remot_train evaluate" in _metadata(result, "evaluation")["command"].value
 
 
 def test_evaluation_compares_every_model_on_remot_bench(trained):
