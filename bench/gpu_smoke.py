@@ -51,14 +51,16 @@ Smoke-only choices (all in the JSON's ``notes``/``note``):
   completion would be masked and the gradient would be zero).
 * **Reward.** A random model earns the same (nothing) from remot's rewards on every completion,
   so the group advantages, and the GRPO gradient, would be zero. A smoke-only reward
-  ``smoke_parity_reward`` (the parity of the sum of the sampled ids, weight 1) is added to the
-  recipe's four rewards (and to FFR's RIR): it varies within a group.
+  ``smoke_id_reward`` (the sum of the sampled ids modulo 1000, over 1000; weight 1) is added to
+  the recipe's four rewards (and to FFR's RIR): it varies within every group.
 * **Schedule.** ``lr_scheduler_type: constant`` and no warm-up (the recipes warm up over 10
   steps or 3%, which would leave the first steps at learning rate 0), no checkpoints; the
   learning rates are the recipes' (SFT 1e-4, GRPO 1e-5). KL beta stays 0.01: with LoRA, trl's
   reference model is the same weights with the adapters off, so there is no reference reload.
 * **Saving.** Each trainer builder saves its final (merged) model, ~9 GB at 4B, into the
-  temporary folder; it is timed apart from the steps and deleted after each schedule.
+  temporary folder; it is timed apart from the steps and deleted after each schedule. On a
+  machine with a slow disk, ``--tmpdir /dev/shm`` keeps the base model and these saves in memory
+  (at most ~18 GB at once).
 
 Time budget: under 8 minutes on one H100 80GB (about 1 min to build and save the random model,
 ~10-20 s per model load and per final save, 5 + 5 + 6 + 3 steps of a few to ~15 s each, 32
@@ -120,24 +122,26 @@ SCHEDULES = TRAINED + ("evaluate",)
 BUDGET_S = 480
 #: A trained schedule passes when at least this share of its trainable weights changed.
 MIN_CHANGED = 0.9
-SMOKE_REWARD_NOTE = ("smoke-only reward: smoke_parity_reward (parity of the sum of the sampled completion ids, "
-                     "weight 1.0) is added to the recipe's rewards in grpo, alternating and ffr, because a random model "
-                     "earns the same from remot's rewards on every completion (all unformatted), which would make "
-                     "every group advantage, and so the GRPO gradient, zero")
+SMOKE_REWARD_NOTE = ("smoke-only reward: smoke_id_reward (the sum of the sampled completion ids modulo 1000, "
+                     "divided by 1000; weight 1.0) is added to the recipe's rewards in grpo, alternating and ffr, "
+                     "because a random model earns the same from remot's rewards on every completion (all "
+                     "unformatted), which would make every group advantage, and so the GRPO gradient, zero")
 
 
 # --------------------------------------------------------------------------------------------
 # rows, rewards, counters
 
 
-def smoke_parity_reward(prompts, completions, completion_ids=None, **kwargs) -> list[float]:
-    """1.0 when the sum of a completion's sampled ids is odd, else 0.0: random tokens give a
-    reward that varies within each group (module doc, "Reward").
+def smoke_id_reward(prompts, completions, completion_ids=None, **kwargs) -> list[float]:
+    """The sum of a completion's sampled ids modulo 1000, divided by 1000: random tokens give a
+    reward that varies within each group (module doc, "Reward"). Unlike a parity (all four
+    rollouts of a group agree with probability 1/8), all four agree with probability ~1e-9, so
+    every group has a non-zero advantage and every step a gradient.
 
-    >>> smoke_parity_reward(["p", "p"], ["a", "b"], completion_ids=[[1, 2], [2, 2]])
-    [1.0, 0.0]
+    >>> smoke_id_reward(["p", "p"], ["a", "b"], completion_ids=[[1, 2], [999, 2]])
+    [0.003, 0.001]
     """
-    return [float(sum(int(i) for i in ids) % 2) for ids in completion_ids]
+    return [(sum(int(i) for i in ids) % 1000) / 1000 for ids in completion_ids]
 
 
 def pick_rows(release: str, split: str, n: int, size: tuple[int, int], images: int = 4, **kwargs) -> tuple[list, int]:
@@ -322,7 +326,7 @@ def run_trained(name: str, model_dir: Path, work: Path, rows: list[dict], opts, 
     funcs, weights = [], []
     if section == "grpo":
         funcs, weights = resolve_rewards(recipe)
-        funcs, weights = funcs + [smoke_parity_reward], weights + [1.0]
+        funcs, weights = funcs + [smoke_id_reward], weights + [1.0]
     _reset_peak(on_gpu)
     t0 = time.perf_counter()
     if name == "sft":
@@ -396,12 +400,24 @@ def run_trained(name: str, model_dir: Path, work: Path, rows: list[dict], opts, 
     }
     if sft_losses:
         summary["sft_losses"] = sft_losses
+    if len(set(result.phases)) > 1:  # alternating: the two phases cost very differently
+        by_phase: dict[str, list[int]] = {}
+        for i, phase in enumerate(result.phases[: len(secs)]):
+            by_phase.setdefault(phase, []).append(i)
+        summary["by_phase"] = {
+            phase: {"steps": len(ix),
+                    "step_mean_s": statistics.fmean([secs[i] for i in ix if i] or [secs[i] for i in ix]),
+                    "tokens_per_s": (sum(tokens[i] for i in ix) / sum(secs[i] for i in ix)) if ix else None}
+            for phase, ix in by_phase.items()}
     if name == "sft":  # cross-check: trl's own SFT token count
         trl_tokens = [e["num_tokens"] for e in history if "num_tokens" in e]
         summary["trl_num_tokens"] = trl_tokens[-1] if trl_tokens else None
     if section == "grpo":
         summary["reward_funcs"] = [getattr(f, "__name__", str(f)) for f in funcs]
-        summary["reward_weights"] = weights
+        summary["reward_weights"] = list(weights)
+        if name == "ffr":  # the builder appends the RIR
+            summary["reward_funcs"].append("rir")
+            summary["reward_weights"].append(float((recipe.get("ffr") or {}).get("rir_weight", 1.0)))
         summary["completions_per_step"] = opts.grpo_batch_size
         summary["num_generations"] = opts.num_generations
     del result
@@ -487,11 +503,13 @@ def markdown(result: dict) -> str:
             lines.append(f"| {name} | {r['status']} | error: {r['error'].splitlines()[-1][:80]} | | | | | | |")
             continue
         lines.append(f"| {name} | {r['status']} | {r['steps']} | {f(r['first_step_s'], '.2f')} "
-                     f"| {f(r['step_mean_s'], '.2f')} | {f(r['tokens_per_s'], '.0f')} | {f(r['peak_memory_gib'], '.1f')} "
+                     f"| {f(r['step_mean_s'], '.2f')} | {f(r['tokens_per_s'], '.0f')} "
+                     f"| {f(r['peak_memory_gib'], '.1f')} "
                      f"| {f(r['changed_fraction'], '.3f')} | {r['checks']['losses_finite']} |")
     e = result["schedules"].get("evaluate")
     if e is not None:
-        lines += ["", "| evaluation | status | questions | questions/s | new tokens | new tokens/s | truncation | peak GiB |",
+        lines += ["", "| evaluation | status | questions | questions/s | new tokens | new tokens/s | truncation "
+                      "| peak GiB |",
                   "|---|---|---|---|---|---|---|---|"]
         if "error" in e:
             lines.append(f"| evaluate | {e['status']} | error: {e['error'].splitlines()[-1][:80]} | | | | | |")
@@ -605,7 +623,8 @@ def _run(opts, on_gpu: bool) -> dict:
     n_train = max(opts.sft_batch_size * opts.sft_grad_accum * opts.sft_steps, prompts * opts.grpo_steps,
                   prompts * opts.ffr_steps, prompts * opts.alternating_steps + alt_sft * opts.alternating_steps, 1)
     t0 = time.perf_counter()
-    train_rows, train_four = pick_rows(str(release), "train", n_train, size, with_completion=True, rationale=True)
+    train_rows, train_four = pick_rows(str(release), "train", n_train, size, with_completion=True, rationale=True) \
+        if set(TRAINED) & set(schedules) else ([], 0)
     eval_rows, eval_four = pick_rows(str(release), "test", opts.eval_questions, size) if "evaluate" in schedules \
         else ([], 0)
     rows_s = time.perf_counter() - t0
