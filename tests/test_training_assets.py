@@ -15,15 +15,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
+def trained(small_release):
+    """The training assets on the shared small release (its stage outputs hold the `release`
+    value; models and evaluations land beside it under their own release id)."""
+    root = small_release
     resources = {"config": RemotConfig(synthetic=SyntheticWorldConfig(**SMALL)),
                  "paths": RemotPaths(data_root=str(root)), "io_manager": StageIOManager(root=str(root / "stages")),
                  "training": TrainingConfig(recipe_family="tiny", image_max_side=32, max_train_questions=64,
                                             eval_triplets_per_domain=3, eval_batch_size=8, eval_max_new_tokens=12),
                  "pipes_client": dg.PipesSubprocessClient()}
     instance = dg.DagsterInstance.ephemeral()
-    dg.materialize(definitions.DATA_ASSETS, resources=resources, instance=instance, tags=definitions.ALL_DOMAINS_TAGS)
     result = dg.materialize([*definitions.DATA_ASSETS, *TRAINING_ASSETS], resources=resources, instance=instance,
                             selection=TRAINING_ASSETS)
     result.logs = [e.user_message for e in instance.all_logs(result.run_id)]
@@ -59,7 +60,9 @@ def test_training_runs_the_entry_point_through_pipes(trained):
         md = _metadata(result, asset)
         assert "-m remot_train train --recipe" in md["command"].value
         assert md["precision"].value == "fp32" and md["precision/vanishing_update_fraction"].value == 0.0
-        assert md["trainable_weights_changed"].value > 0.0 and md["processes"].value == 1
+        assert md["processes"].value == 1 and 0.0 <= md["trainable_weights_changed"].value <= 1.0
+        if asset in ("sft_model", "sft_grpo_model", "alternating_model"):  # the SFT loss moves the weights;
+            assert md["trainable_weights_changed"].value > 0.9  # GRPO from scratch earns no reward, so may not
         assert (root / "models").rglob("run.json")
     assert any(m.startswith("step 1/") for m in result.logs) and any(m.startswith("done in") for m in result.logs)
     assert "-m remot_train evaluate" in _metadata(result, "evaluation")["command"].value
