@@ -29,6 +29,7 @@ from remot_train.trainers.common import (
     lora_config,
     resolve_model,
     resume_target,
+    span_cross_entropy,
     to_dataset,
     trainer_args,
 )
@@ -142,7 +143,7 @@ def _alternating_trainer_class():
             batch = Trainer._prepare_inputs(self, self.sft_collator(rows))
             model.train()
             with self.compute_loss_context_manager():
-                loss = model(**batch, use_cache=False).loss  # the unpatched forward: plain cross-entropy
+                loss, _, _ = span_cross_entropy(model, batch)  # mean cross-entropy over the labelled tokens
             self._metrics["train"]["sft/loss"].append(float(loss.detach()))
             self._metrics["train"]["sft/answer_tokens"].append(float((batch["labels"] != -100).sum()))
             loss = loss / ga  # the one division by the accumulation steps, as Trainer.training_step does

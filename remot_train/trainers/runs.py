@@ -23,6 +23,7 @@ from remot_train.trainers.common import (
     lora_config,
     resolve_model,
     resume_target,
+    span_sft_trainer_class,
     tag_phase,
     to_dataset,
     trainer_args,
@@ -47,8 +48,9 @@ def sft(
     resume: bool | str | None = True,
 ) -> TrainResult:
     """Supervised fine-tuning with trl's ``SFTTrainer`` and :class:`AnswerSpanCollator` (loss on
-    the ``<answer>`` span only, or on the think span too with ``include_think``)."""
-    from trl import SFTConfig, SFTTrainer
+    what follows the reasoning, or on the reasoning too with ``include_think``), its loss computed
+    only at the labelled positions (:func:`remot_train.trainers.common.span_cross_entropy`)."""
+    from trl import SFTConfig
 
     from remot_train.collator import AnswerSpanCollator
 
@@ -58,7 +60,7 @@ def sft(
         output_dir=str(output_dir),
         **trainer_args({**SAFE_DEFAULTS, "dataset_kwargs": {"skip_prepare_dataset": True}}, args, precision, lora),
     )
-    trainer = SFTTrainer(
+    trainer = span_sft_trainer_class()(
         model=model,
         args=config,
         train_dataset=to_dataset(train_rows),
