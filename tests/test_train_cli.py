@@ -129,3 +129,15 @@ def test_two_processes_train_grpo_and_evaluate_like_one(small_release, tmp_path)
     assert a == b and len(a) >= 9  # one triplet of each domain, three questions each
     table = json.loads((tmp_path / "e2" / "comparison.json").read_text())
     assert table[0]["truncation_rate"]["value"] == 1.0  # 6 new tokens: every completion is cut
+
+
+@pytest.mark.parametrize("name, kind, stage", [("zero2", "DEEPSPEED", 2), ("zero3", "DEEPSPEED", 3), ("ddp", "MULTI_GPU", None)])
+def test_shipped_launch_configs_are_valid_accelerate_configs(name, kind, stage):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    path = REPO / "remot_train" / "recipes" / "qwen3-vl-4b-thinking" / "accelerate" / f"{name}.yaml"
+    config = load_config_from_file(str(path))
+    assert config.distributed_type == kind and config.num_processes == 8 and config.mixed_precision == "bf16"
+    if stage is not None:
+        assert config.deepspeed_config["zero_stage"] == stage
+        assert config.deepspeed_config.get("zero3_save_16bit_model", stage != 3) is True  # ZeRO-3 gathers the weights
