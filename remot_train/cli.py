@@ -227,7 +227,7 @@ def cmd_train(args) -> dict:
         "steps": result.global_step or len(result.phases) or len(losses), "processes": state.num_processes, "wall_s": round(wall_s, 2),
         "final_loss": float(losses[-1]["loss"]) if losses else None,
         "final_rewards": {k: float([h[k] for h in history if k in h][-1]) for k in rewards},
-        "precision": result.precision, "changed_fraction": monitor.changed_fraction, "recipe": recipe,
+        "precision": result.precision, "changed_fraction": _changed(monitor, history), "recipe": recipe,
     }
     if state.is_main_process:
         import yaml
@@ -238,11 +238,19 @@ def cmd_train(args) -> dict:
         atomic_write_bytes(out / "run.json", json.dumps({**summary, "log_history": history}, indent=1,
                                                          default=str).encode())
         _say(pipes, f"done in {wall_s:.1f} s: {summary['steps']} steps, final loss {summary['final_loss']}, "
-                    f"{_percent(monitor.changed_fraction)} of the trainable weights changed, "
+                    f"{_percent(summary['changed_fraction'])} of the trainable weights changed, "
                     f"checkpoint {result.final_checkpoint}")
         if pipes is not None:
             pipes.report_asset_materialization(metadata=_pipes_metadata(summary))
     return summary
+
+
+def _changed(monitor, history: list[dict]) -> float | None:
+    """The share of trainable weights this run changed: measured now, or, for a run that had
+    already finished (returned as it was), as it recorded then."""
+    if monitor.changed_fraction is not None:
+        return monitor.changed_fraction
+    return next((h["train/changed_fraction"] for h in reversed(history) if "train/changed_fraction" in h), None)
 
 
 def _percent(x: float | None) -> str:

@@ -95,6 +95,19 @@ def test_sft_lowers_the_masked_loss_and_its_checkpoint_reloads(base, tmp_path):
     assert any("</think>\n\n<answer" in c for c in ours), ours  # SFT taught the format: close the think, answer
 
 
+def test_a_finished_run_is_returned_as_it_is(base, tmp_path):
+    """Materializing a finished run again trains nothing (transformers would resume mid-epoch and
+    take one more step); a larger max_steps continues it."""
+    rows = toy_rows(8, seed=0, size=SIZE)
+    args = dict(max_steps=2, per_device_train_batch_size=1, learning_rate=1e-2, save_steps=2)
+    first = sft(base, rows, tmp_path / "run", args=args)
+    again = sft(base, rows, tmp_path / "run", args=args)
+    assert first.global_step == again.global_step == 2 and again.log_history == first.log_history
+    assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*")) == ["checkpoint-2"]
+    longer = sft(base, rows, tmp_path / "run", args={**args, "max_steps": 3, "save_steps": 3})
+    assert longer.global_step == 3
+
+
 def test_a_killed_run_resumes_at_its_last_checkpoint(base, tmp_path):
     rows = toy_rows(8, seed=0, size=SIZE)
     args = dict(max_steps=4, per_device_train_batch_size=2, learning_rate=1e-2, save_steps=2)

@@ -25,6 +25,7 @@ from remot_train.trainers.common import (
     TrainResult,
     check_precision,
     finish,
+    finished_run,
     left_padding,
     lora_config,
     resolve_model,
@@ -187,6 +188,8 @@ def alternating(
     from remot_train.collator import AnswerSpanCollator
 
     output_dir = Path(output_dir)
+    if (done := finished_run(output_dir, args, resume)) is not None:
+        return done
     merged = trainer_args(
         {**SAFE_DEFAULTS, "reward_weights": list(reward_weights) if reward_weights is not None else None}, args,
         precision, lora,

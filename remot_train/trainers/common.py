@@ -214,6 +214,29 @@ def last_checkpoint(output_dir: Path) -> str | None:
     return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
 
 
+def finished_run(output_dir: Path, args: dict | None, resume: bool | str | None) -> TrainResult | None:
+    """The saved result of a run in ``output_dir`` that already reached its end, or None.
+
+    Resuming a finished run would not be a no-op: transformers 5.23 resumes mid-epoch by skipping
+    the trained batches and then takes one more step before it checks ``max_steps`` (measured:
+    a finished 120-step SFT run became 121 steps when materialized again). So a run whose last
+    checkpoint is at (or past) the requested ``max_steps`` (or, without one, at the end it was
+    planned for), and that wrote its ``result.json`` and ``final/``, is returned as it is."""
+    output_dir = Path(output_dir)
+    if resume is not True or not (output_dir / "result.json").is_file() or not (output_dir / "final").is_dir():
+        return None
+    checkpoint = last_checkpoint(output_dir)
+    if checkpoint is None:
+        return None
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    wanted = int((args or {}).get("max_steps", -1) or -1)
+    if state["global_step"] < (wanted if wanted > 0 else state["max_steps"]):
+        return None
+    saved = json.loads((output_dir / "result.json").read_text())
+    return TrainResult(Path(saved["output_dir"]), saved["log_history"], Path(saved["final_checkpoint"]),
+                       saved.get("phases", []), saved.get("precision"), saved.get("global_step", state["global_step"]))
+
+
 def resume_target(output_dir: Path, resume: bool | str | None) -> str | None:
     """What to pass as ``resume_from_checkpoint``: with ``resume=True`` the last checkpoint in
     ``output_dir`` if there is one; a string is a checkpoint path; False/None starts fresh."""

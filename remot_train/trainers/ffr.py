@@ -67,6 +67,7 @@ from remot_train.trainers.common import (
     TrainResult,
     check_precision,
     finish,
+    finished_run,
     left_padding,
     lora_config,
     resolve_model,
@@ -605,6 +606,8 @@ def ffr(
     from trl import GRPOConfig
 
     output_dir = Path(output_dir)
+    if (done := finished_run(output_dir, args, resume)) is not None:
+        return done
     model, processor = resolve_model(model, processor, precision)
     funcs = list(reward_funcs)
     weights = list(reward_weights) if reward_weights is not None else [1.0] * len(funcs)

@@ -19,6 +19,7 @@ from remot_train.trainers.common import (
     TrainResult,
     check_precision,
     finish,
+    finished_run,
     left_padding,
     lora_config,
     resolve_model,
@@ -55,6 +56,8 @@ def sft(
     from remot_train.collator import AnswerSpanCollator
 
     output_dir = Path(output_dir)
+    if (done := finished_run(output_dir, args, resume)) is not None:
+        return done
     model, processor = resolve_model(model, processor, precision)
     config = SFTConfig(
         output_dir=str(output_dir),
@@ -97,6 +100,8 @@ def grpo(
     from trl import GRPOConfig, GRPOTrainer
 
     output_dir = Path(output_dir)
+    if (done := finished_run(output_dir, args, resume)) is not None:
+        return done
     model, processor = resolve_model(model, processor, precision)
     weights = list(reward_weights) if reward_weights is not None else None
     config = GRPOConfig(
