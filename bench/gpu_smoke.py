@@ -167,8 +167,8 @@ def pick_rows(release: str, split: str, n: int, size: tuple[int, int], images: i
 
 
 class SFTTokens:
-    """Counts the non-padding tokens of the SFT forwards (the ones given ``labels`` with
-    gradients on), which advance neither ``state.num_input_tokens_seen`` nor, in the
+    """Counts the non-padding tokens of the SFT forwards (the ones given ``labels``, or the
+    boolean ``logits_to_keep`` mask of remot's SFT loss, with gradients on), which advance neither ``state.num_input_tokens_seen`` nor, in the
     alternating trainer, trl's ``num_tokens``. A forward pre-hook on the trained model,
     installed by :meth:`callback` at train begin and removed at train end."""
 
@@ -179,7 +179,9 @@ class SFTTokens:
     def _pre(self, module, args, kwargs):
         import torch
 
-        if torch.is_grad_enabled() and kwargs.get("labels") is not None:
+        keep = kwargs.get("logits_to_keep")
+        span_loss = isinstance(keep, torch.Tensor) and keep.dtype == torch.bool  # remot's SFT loss (span_cross_entropy)
+        if torch.is_grad_enabled() and (kwargs.get("labels") is not None or span_loss):
             mask = kwargs.get("attention_mask")
             self.count += int(mask.sum()) if mask is not None else int(kwargs["input_ids"].numel())
 
