@@ -100,12 +100,16 @@ def vanishing_fraction(model, learning_rate: float, sample: int = 1 << 20) -> di
     for p in model.parameters():
         if not p.requires_grad:
             continue
-        trainable += p.numel()
+        n = int(getattr(p, "ds_numel", p.numel()))  # DeepSpeed ZeRO-3 partitions a parameter: its full size
+        trainable += n
         dtypes.add(str(p.dtype).removeprefix("torch."))
         if p.dtype not in low:
             continue
-        low_count += p.numel()
-        flat = p.detach().reshape(-1)
+        low_count += n
+        local = p if p.numel() else getattr(p, "ds_tensor", p)  # ZeRO-3: this process's shard
+        flat = local.detach().reshape(-1)
+        if not flat.numel():
+            continue
         if flat.numel() > sample:
             flat = flat[:: flat.numel() // sample]
         vanishing += int((half_ulp(flat, MANTISSA_BITS[low[p.dtype]]) > learning_rate).sum())
