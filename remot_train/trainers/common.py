@@ -87,15 +87,9 @@ def trainer_args(defaults: dict, overrides: dict | None, precision: str, lora: d
     """Trainer keyword arguments: ``defaults``, then the recipe's ``overrides``, then the
     precision policy's autocast (``bf16``). Raises :class:`remot_train.precision.PrecisionError`
     when the arguments set ``bf16`` / ``fp16`` themselves or a LoRA policy has no ``lora``."""
-    from remot_train.precision import PrecisionError, policy
+    from remot_train.precision import check_policy
 
-    chosen = policy(precision)
-    clash = sorted({"bf16", "fp16"} & set(overrides or {}))
-    if clash:
-        raise PrecisionError(f"trainer arguments set {clash}; the recipe's precision: ({precision}) decides autocast")
-    if chosen.needs_lora and not lora:
-        raise PrecisionError(f"precision {precision} trains LoRA adapters; add a lora: section (peft.LoraConfig "
-                             "arguments), or use precision: bf16-mixed for full fine-tuning")
+    chosen = check_policy(precision, lora, {"trainer arguments": overrides})
     merged = {**merged_args(defaults, overrides), "bf16": chosen.bf16, "fp16": False}
     if "use_cpu" not in merged:  # no CUDA: say so, so a multi-process launch forms a CPU (gloo) process group
         import torch
@@ -107,7 +101,8 @@ def trainer_args(defaults: dict, overrides: dict | None, precision: str, lora: d
 def check_precision(trainer, precision: str) -> dict:
     """Before training: the share of trainable weights whose updates would be rounded away at the
     run's learning rate (:func:`remot_train.precision.check_updates_land`; raises when most
-    would). The report is kept on the trainer (``trainer.precision_report``) and logged."""
+    would). The report is kept on the trainer (``trainer.precision_report``) and lands in the
+    run's ``TrainResult.precision`` (``run.json``)."""
     from remot_train.precision import check_updates_land
 
     report = check_updates_land(trainer.model, trainer.args.learning_rate, precision)
