@@ -8,7 +8,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 # One run covers every domain partition (single-run backfill policy on the per-domain assets).
 ALL_DOMAINS := '{"dagster/asset_partition_range_start": "navigation", "dagster/asset_partition_range_end": "simulation"}'
 
-.PHONY: install run test ui bench train-demo clean
+.PHONY: install run test ui bench train-demo clean release-16k readme-tables
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,19 @@ bench: install
 	$(BIN)/python bench/bench_rewards.py
 	@if [ -d data/stages ]; then $(BIN)/python bench/label_flow_agreement.py data; else echo "label_flow_agreement: run make run first"; fi
 	@if [ -f data/releases/LATEST ]; then $(BIN)/python bench/teacher_leakage.py; else echo "teacher_leakage: run make run first"; fi
+
+# ReMoT-16K (16,500 triplets, 49,500 questions) under data-16k/, timed on CORES cores; the
+# numbers land in bench/results/release_scale_remot-16k.json and a Markdown line is printed.
+CORES ?= 2
+release-16k: install
+	$(BIN)/python bench/build_release_scale.py --config configs/remot-16k.yaml --cores $(CORES)
+
+# The README's remot-bench and coverage tables, recomputed from a release (RELEASE: a release
+# folder, a LATEST file or a data root) between their <!-- remot-bench:begin/end --> and
+# <!-- remot-coverage:begin/end --> markers.
+RELEASE ?= data/releases/LATEST
+readme-tables: install
+	$(BIN)/python bench/readme_tables.py $(RELEASE) --write README.md
 
 clean:
 	rm -rf data dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

@@ -19,8 +19,9 @@ Three rollouts in ten contradict themselves at most once.
   positions, "left side of the table", appearance), as a thinking model writes them.
 * ``dense``: every sentence is a claim, a stress test of the logic reward's grammar.
 
-Rows cycle through pair questions, image questions and true/false questions, with the matching
-``answer``, ``parse_rule``, ``options``, ``attribute`` and ``relations`` columns.
+Rows cycle through pair questions, image questions, true/false questions and numeric
+(``number_mra``, graded by mean relative accuracy) questions, with the matching ``answer``,
+``parse_rule``, ``options``, ``attribute`` and ``relations`` columns.
 
 Each reward is called exactly as trl 1.16's ``GRPOTrainer._calculate_rewards`` calls it
 (``prompts=, completions=, completion_ids=`` plus every dataset column and ``trainer_state``,
@@ -140,16 +141,21 @@ def workload(n: int, tokens: int, seed: int, dense: bool = False) -> tuple[list,
     columns: dict[str, list] = {k: [] for k in ("answer", "parse_rule", "options", "tolerance", "question_type",
                                                 "attribute", "relations", "domain")}
     for i in range(n):
-        kind = i % 3
-        options = (PAIR, IMAGE, TF)[kind]
-        answer = rng.choice(["A", "B"]) if kind < 2 else rng.choice(TF)
+        kind = i % 4
+        options = (PAIR, IMAGE, TF, [])[kind]
+
+        def draw(kind=kind):
+            if kind == 3:
+                return f"{rng.randint(5, 60)} deg"
+            return rng.choice(["A", "B"]) if kind < 2 else rng.choice(TF)
+
         prompts.append([{"role": "user", "content": "Which pair shows the larger rotation?"}])
-        completions.append([{"role": "assistant", "content": completion(rng, tokens, answer, dense)}])
-        columns["answer"].append(rng.choice(["A", "B"]) if kind < 2 else rng.choice(TF))
-        columns["parse_rule"].append("choice_letter" if kind < 2 else "true_false")
+        completions.append([{"role": "assistant", "content": completion(rng, tokens, draw(), dense)}])
+        columns["answer"].append(draw())
+        columns["parse_rule"].append(("choice_letter", "choice_letter", "true_false", "number_mra")[kind])
         columns["options"].append(options)
         columns["tolerance"].append(None)
-        columns["question_type"].append("multiple_choice" if kind < 2 else "true_false")
+        columns["question_type"].append(("multiple_choice", "multiple_choice", "true_false", "fill_blank")[kind])
         columns["attribute"].append(rng.choice(["yaw", "translation_lateral", "ee_lateral", "camera_motion"]))
         columns["relations"].append(RELATIONS if kind < 2 else "[]")
         columns["domain"].append(rng.choice(["navigation", "manipulation", "simulation"]))

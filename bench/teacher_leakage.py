@@ -52,7 +52,7 @@ def wrong_answer(sample: dict) -> str:
         return "B" if sample["answer"] == "A" else "A"
     if sample["parse_rule"] == "true_false":
         return "false" if sample["answer"] == "true" else "true"
-    if sample["parse_rule"] == "number":
+    if sample["parse_rule"] in ("number", "number_mra"):
         return "0"
     return opts[0] if opts else "unknown"
 

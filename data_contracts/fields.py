@@ -32,9 +32,10 @@ MOTION = pa.struct(
         ("rotation_angle_deg", pa.float64()),
         ("ee_disp_base_m", VEC3),
         ("ee_disp_cam_m", VEC3),
-        ("ee_wrist_rot_deg", pa.float64()),
+        ("ee_roll_image_cw_deg", pa.float64()),
         ("gripper_delta_m", pa.float64()),
         ("object_disp_a_m", VEC3),
+        ("object_yaw_ccw_deg", pa.float64()),
     ]
 )
 #: "Answering ``if_answer`` asserts ``left op right``" (remot_train.relations).
@@ -84,6 +85,9 @@ _FIELDS: list[Field] = [
     Field("input_sha256", pa.string(), "sha256 over the episode's raw input files."),
     Field("signals", pa.list_(pa.string()),
           "Signals the episode carries: camera_pose, ee_pose, gripper, objects, joint_state, video, images."),
+    Field("metric_scale", pa.bool_(),
+          "Whether the source's poses are in metres (true) or up to an unknown scale (SLAM/SfM poses, false); "
+          "metric distances are asked only when true."),
     Field("note", pa.string(), "What the reader could not map (e.g. joint-space only: no end-effector signal).",
           nullable=True),
     # --- episodes ---------------------------------------------------------------------
@@ -130,21 +134,30 @@ _FIELDS: list[Field] = [
     Field("ee_disp_base_m", VEC3, "End-effector displacement a->b.", unit="m", frame="robot base", nullable=True),
     Field("ee_disp_cam_m", VEC3, "End-effector displacement a->b in the (fixed) camera's axes.", unit="m",
           frame="camera (OpenCV axes)", nullable=True),
-    Field("ee_wrist_rot_deg", pa.float64(),
-          "End-effector rotation a->b about the base's vertical axis (counterclockwise seen from above).",
-          unit="deg", frame="robot base", nullable=True),
+    Field("ee_roll_image_cw_deg", pa.float64(),
+          "End-effector rotation a->b about camera a's optical axis (in-image rotation), positive = clockwise as "
+          "the image is seen: the forward-axis (z) component of the rotation vector of R_b R_a^T (robot base "
+          "frame) expressed in camera a's axes; a turn about +z takes image right (+x) towards image down (+y).",
+          unit="deg", frame=CAM, nullable=True),
     Field("gripper_delta_m", pa.float64(), "Gripper width change a->b (positive: opening).", unit="m",
           nullable=True),
     Field("phase", pa.string(),
-          "Manipulation phase (approach, grasp, lift, place) covering >= 80% of the frames a..b, forward pairs only.",
+          "Manipulation phase (approach, grasp, lift, place) covering >= 80% of the frames a..b, forward pairs "
+          "lasting at least min_phase_s (default 0.6 s) only.",
           nullable=True),
     Field("gripper_holding", pa.bool_(), "The gripper is closed at both ends and its width did not change.",
           nullable=True),
-    Field("object_id", pa.string(), "The object that moved most between a and b.", nullable=True),
+    Field("object_id", pa.string(),
+          "The object that moved most between a and b: largest of |displacement| and |turn about the vertical|, "
+          "compared as 10 deg per 0.35 m (the default band minima).", nullable=True),
     Field("object_color", pa.string(), "Rendered colour name of object_id.", nullable=True),
     Field("object_disp_a_m", VEC3,
           "The object's own displacement a->b (world motion, camera ego-motion removed) in camera a's axes.",
           unit="m", frame=CAM, nullable=True),
+    Field("object_yaw_ccw_deg", pa.float64(),
+          "The object's own turn a->b about the world vertical (+z up), positive = counterclockwise seen from "
+          "above: the world-z component of the rotation vector of R_b R_a^T (obj2world rotations; camera "
+          "ego-motion does not enter it).", unit="deg", frame="world (z up)", nullable=True),
     # --- labelled pairs ---------------------------------------------------------------
     Field("attribute", pa.string(), "Motion attribute the label is about (yaw, gripper, object_lateral, ...)."),
     Field("value", pa.string(), "The attribute's value (left, right, opening, ...)."),
@@ -199,7 +212,8 @@ _FIELDS: list[Field] = [
     Field("options", pa.list_(pa.string()),
           "Choices offered: the letters' texts, true/false, the blank's words; empty for a numeric blank."),
     Field("parse_rule", pa.string(),
-          "How a completion's answer is parsed (remot_train.scoring): choice_letter | true_false | categorical | number."),
+          "How a completion's answer is parsed (remot_train.scoring): choice_letter | true_false | categorical | "
+          "number_mra (scored by mean relative accuracy) | number (scored by tolerance; releases before contract 3.0)."),
     Field("tolerance", pa.float64(), "For parse_rule number: the largest accepted |answer - truth|, in the answer's "
           "unit (the unit written after the number in `answer`).", unit="see answer", nullable=True),
     Field("consistency_group_id", pa.string(),
@@ -207,6 +221,9 @@ _FIELDS: list[Field] = [
     Field("relations", RELATIONS, "Relations each possible answer asserts: answering `if_answer` asserts "
           "`left op right` (op < > =) between named quantities of the group (A, B: the pairs' magnitudes)."),
     Field("asserted_pair_id", pa.string(), "The motion pair whose label the answer asserts."),
+    Field("rationale", pa.string(),
+          "Step-by-step reasoning worded from the metadata (what the images show), naming the answer only in its "
+          "last step: the SFT target's <think> text."),
     # --- quarantine -------------------------------------------------------------------
     Field("stage", pa.string(), "Asset that rejected the row."),
     Field("file", pa.string(), "File the rejected row came from (absolute path).", nullable=True),

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from data_contracts.fields import FIELDS, IMAGE
 
 #: Bump on any breaking change to a contract (a removed/renamed column, a changed type).
-CONTRACT_VERSION = "2.1.0"
+CONTRACT_VERSION = "3.0.0"
 
 _SCHEMA_KEY = b"remot.contract"
 
@@ -72,7 +72,7 @@ CONTRACTS: dict[str, TableContract] = {
             "One row per ingested episode.",
             ("episode_id", "domain", "split", "source_name", "source_format", "source_root", "episode_path",
              "scene_id", "n_frames", "fps", "width_px", "height_px", "fx_px", "fy_px", "cx_px", "cy_px",
-             "input_sha256", "signals", "note"),
+             "input_sha256", "signals", "metric_scale", "note"),
         ),
         TableContract(
             "frames",
@@ -84,8 +84,9 @@ CONTRACTS: dict[str, TableContract] = {
             "motion_pairs",
             "Relative motion between two frames of one episode, expressed in frame a.",
             _PAIR_KEY + ("dt_s", "cam_translation_a_m", "cam_translation_norm_m", "cam_rotvec_a_rad", "yaw_left_deg", "pitch_up_deg",
-                         "roll_cw_deg", "rotation_angle_deg", "ee_disp_base_m", "ee_disp_cam_m", "ee_wrist_rot_deg",
-                         "gripper_delta_m", "phase", "gripper_holding", "object_id", "object_color", "object_disp_a_m"),
+                         "roll_cw_deg", "rotation_angle_deg", "ee_disp_base_m", "ee_disp_cam_m", "ee_roll_image_cw_deg",
+                         "gripper_delta_m", "phase", "gripper_holding", "object_id", "object_color", "object_disp_a_m",
+                         "object_yaw_ccw_deg"),
         ),
         TableContract(
             "labelled_pairs",
@@ -124,7 +125,7 @@ CONTRACTS: dict[str, TableContract] = {
             "Questions about a triplet; images are referenced by role and live in the triplet row.",
             ("question_id", "triplet_id", "episode_id", "domain", "split", "attribute", "question_type", "prompt",
              "image_roles", "answer", "options", "parse_rule", "tolerance", "consistency_group_id", "relations",
-             "asserted_pair_id"),
+             "asserted_pair_id", "rationale"),
         ),
         TableContract(
             "quarantine",

@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     con = duckdb.connect(str(catalog), read_only=True)
     try:
         print(f"-- {args.query}")
-        print(con.sql(EXAMPLE_QUERIES[args.query]))
+        sys.stdout.flush()
+        con.sql(EXAMPLE_QUERIES[args.query]).show(max_rows=10_000)  # every row: the summary is short
     finally:
         con.close()
     return 0

@@ -14,8 +14,9 @@ A row holds:
   ``{"type": "image"}`` placeholders in image order (the question's ``Image k: <image>`` lines);
 * ``images``: the images, in placeholder order;
 * ``completion`` (``with_completion=True``, for SFT): an empty think block and ``<answer>`` the
-  answer; with ``rationale=True``, the think block holds a short rationale stated from the
-  metadata (the pairs' labels and magnitudes) and ``rationale_source`` is ``"metadata"``. Use the
+  answer; with ``rationale=True``, the think block holds the release's rationale (the
+  questions' ``rationale`` column, worded from the metadata by the pipeline) and
+  ``rationale_source`` is ``"metadata"``. Use the
   rationale only when the SFT loss covers it (``include_think: true``): as mere context before an
   answer-only target it states the label, and the model learns to copy it instead of reading the
   images (:mod:`remot_train.collator` refuses that combination);
@@ -122,33 +123,15 @@ def prompt_messages(prompt: str) -> list[dict]:
 
 
 def rationale_text(row: dict) -> str:
-    """A short reasoning trace stated from the metadata: what each shown pair did.
-
-    The labels come from the triplet (the same ones the answer was derived from), so the trace
-    never disagrees with the answer."""
-    from remot_pipeline.core.questions import phrase
-
-    attr, color = row["attribute"], row["object_color"]
-    roles = list(row["image_roles"])
-
-    def said(which: str) -> str:
-        return phrase(attr, row[f"{which}_value"], color)
-
-    def size(which: str) -> str:
-        return f"{abs(row[f'{which}_magnitude']):.2g} {row['unit']}"
-
-    if len(roles) == 2:
-        which = roles[1]
-        if row["question_type"] == "fill_blank" and row["parse_rule"] == "number":
-            return f"from image 1 to image 2 {said(which)}, by about {size(which)}."
-        return f"from image 1 to image 2 {said(which)}."
-    first_a = "positive" if roles[1] == "positive" else "negative"
-    first_b = "negative" if first_a == "positive" else "positive"
-    if row["question_type"] == "comparative":
-        return f"in pair A the change is about {size(first_a)}; in pair B about {size(first_b)}."
-    if len(roles) == 3:
-        return f"from image 1 to image 2 {said(first_a)}; from image 1 to image 3 {said(first_b)}."
-    return f"in pair A {said(first_a)}; in pair B {said(first_b)}."
+    """The question's rationale, as the release stores it (the questions' ``rationale`` column:
+    the metadata's account of each shown pair, step by step, naming the answer only in its last
+    step). Releases built before data contract 3.0 have none: a clear error says what to do."""
+    text = row.get("rationale")
+    if not text:
+        raise ValueError(f"question {row.get('question_id')!r} has no rationale: the release was built before data "
+                         "contract 3.0 (which writes questions.rationale); rebuild it with `make run`, or train "
+                         "without the reasoning (include_think: false)")
+    return text
 
 
 def sft_completion(answer: str, reasoning: str = "") -> list[dict]:

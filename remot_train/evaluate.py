@@ -8,9 +8,11 @@ checkpoint's ``generation_config.json`` says (real Thinking checkpoints ship Qwe
 settings there), and explicit ``do_sample`` / ``temperature`` / ``top_p`` / ``top_k`` override it. A completion that used all ``max_new_tokens`` without ending its turn is
 **truncated**: it is scored like any other (usually a format failure) and counted in the
 ``truncation_rate``, so a budget too small for a Thinking model shows as such, not as a model
-that cannot answer. Each completion is scored by :func:`remot_train.scoring.score`; the
-per-question records are summarised by :func:`remot_train.scoring.summarize` (overall triplet
-accuracy, partial accuracy, format failures, truncations, logical consistency, breakdowns).
+that cannot answer. Each completion is scored by :func:`remot_train.scoring.score` (a record keeps
+its ``score``: 1/0, or the mean relative accuracy of a ``number_mra`` answer); the per-question
+records are summarised by :func:`remot_train.scoring.summarize` (overall triplet accuracy, partial
+accuracy as the mean score, exact-match rate, numeric MRA, format failures, truncations, logical
+consistency, breakdowns).
 """
 
 from __future__ import annotations
@@ -23,15 +25,17 @@ from remot_train.collator import clean_messages
 from remot_train.scoring import score, summarize
 
 #: Row columns copied into every record.
-RECORD_KEYS = ("question_id", "triplet_id", "domain", "attribute", "question_type", "consistency_group_id")
+RECORD_KEYS = ("question_id", "triplet_id", "domain", "attribute", "question_type", "parse_rule",
+               "consistency_group_id")
 
 
 @dataclass
 class EvalResult:
     """``metrics``: :func:`summarize`'s dict. ``records``: one dict per question, in row order,
-    with ``question_id``, ``completion``, ``parsed``, ``correct``, ``format_ok``, ``answer`` and
-    the row's ``triplet_id``, ``domain``, ``attribute``, ``question_type``,
-    ``consistency_group_id`` and ``relations`` (parsed from JSON)."""
+    with ``question_id``, ``completion``, ``parsed``, ``correct``, ``score`` (in [0, 1]),
+    ``format_ok``, ``answer`` and the row's ``triplet_id``, ``domain``, ``attribute``,
+    ``question_type``, ``parse_rule``, ``consistency_group_id`` and ``relations`` (parsed from
+    JSON)."""
 
     metrics: dict
     records: list[dict]
@@ -111,8 +115,12 @@ def score_row(row: dict, completion: str) -> dict:
     ...          question_type="true_false", answer="true", parse_rule="true_false",
     ...          options=["true", "false"], tolerance=None, relations="[]")
     >>> rec = score_row(r, "left</think><answer>yes</answer>")
-    >>> rec["correct"], rec["parsed"], rec["format_ok"]
-    (True, 'true', True)
+    >>> rec["correct"], rec["score"], rec["parsed"], rec["format_ok"]
+    (True, 1.0, 'true', True)
+    >>> rec = score_row(dict(r, question_type="fill_blank", answer="24 deg", parse_rule="number_mra", options=[]),
+    ...                 "</think><answer>30 degrees</answer>")
+    >>> rec["correct"], rec["score"], rec["parsed"], rec["parse_rule"]
+    (False, 0.5, '30', 'number_mra')
     """
     s = score(
         completion,
@@ -127,6 +135,7 @@ def score_row(row: dict, completion: str) -> dict:
         answer=row["answer"],
         parsed=s.parsed,
         correct=s.correct,
+        score=s.score,
         format_ok=s.format_ok,
         relations=_relations(row.get("relations")),
     )
@@ -170,18 +179,32 @@ def bench_subset(rows: list[dict], per_domain: int | None) -> list[dict]:
     return [r for r in rows if r["triplet_id"] in chosen]
 
 
-METRICS = ("overall", "partial", "logical_consistency", "format_failure_rate", "truncation_rate")
+METRICS = ("overall", "partial", "exact", "numeric_mra", "logical_consistency", "format_failure_rate",
+           "truncation_rate")
 
 
 def summary_row(model: str, m: dict) -> dict:
-    """One model's line of the comparison table: each headline metric (value, 95% interval, n)
-    and partial accuracy per domain and per question type."""
+    """One model's line of the comparison table: each headline metric (value, 95% interval, n;
+    None when the summary lacks it) and partial accuracy (the mean score) per domain, question
+    type and attribute.
+
+    >>> from remot_train.scoring import summarize
+    >>> recs = [dict(triplet_id="t", correct=True, score=1.0, format_ok=True, domain="sim", attribute="yaw",
+    ...              question_type="true_false", parse_rule="true_false"),
+    ...         dict(triplet_id="t", correct=False, score=0.5, format_ok=True, domain="sim", attribute="yaw",
+    ...              question_type="fill_blank", parse_rule="number_mra")]
+    >>> row = summary_row("m", summarize(recs))
+    >>> row["partial"]["value"], row["exact"]["value"], row["numeric_mra"]["value"], row["partial/question_type=fill_blank"]
+    (0.75, 0.5, 0.5, 0.5)
+    >>> row["partial/attribute=yaw"], row["logical_consistency"]
+    (0.75, None)
+    """
     def v(block, key):
         x = block.get(key)
         return None if x is None else {"value": x["value"], "ci95": list(x["ci95"]), "n": x["n"]}
 
     row = {"model": model, **{k: v(m, k) for k in METRICS}}
-    for key in ("domain", "question_type"):
+    for key in ("domain", "question_type", "attribute"):
         for value, block in m["by"].get(key, {}).items():
             row[f"partial/{key}={value}"] = block["partial"]["value"]
     return row
@@ -192,8 +215,14 @@ def comparison_markdown(table: list[dict]) -> str:
     def cell(x):
         return "-" if x is None else f"{100 * x['value']:.1f} [{100 * x['ci95'][0]:.0f}, {100 * x['ci95'][1]:.0f}]"
 
-    lines = ["| model | Overall | Partial | consistency | format failures | truncated |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {cell(r['overall'])} | {cell(r['partial'])} | {cell(r['logical_consistency'])} "
+    lines = ["| model | Overall | Partial | exact | numeric MRA | consistency | format failures | truncated |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {cell(r['overall'])} | {cell(r['partial'])} | {cell(r.get('exact'))} "
+              f"| {cell(r.get('numeric_mra'))} | {cell(r['logical_consistency'])} "
               f"| {cell(r['format_failure_rate'])} | {cell(r.get('truncation_rate'))} |" for r in table]
-    return "\n".join(lines) + ("\n\nPercent, with 95% Wilson intervals; Overall counts a triplet only when all its "
-                               "questions are right; truncated: the completion used the whole generation budget.\n")
+    return "\n".join(lines) + ("\n\nPercent, with 95% Wilson intervals (approximate for graded scores). Partial: the "
+                               "mean per-question score, where a numeric (number_mra) answer scores its mean relative "
+                               "accuracy over thresholds 0.50..0.95; exact: the share answered exactly (numeric: "
+                               "within 5%); numeric MRA: the mean score of the numeric questions; Overall: the mean "
+                               "over triplets of their lowest question score (all right, for 0/1 scores); "
+                               "truncated: the completion used the whole generation budget.\n")

@@ -191,12 +191,12 @@ def rir_components(completion: Any, answer: Any, parse_rule: Any, options: Any =
                    alignment_weight: float = 1.0, gate_alignment: bool = True) -> dict:
     """The RIR of one completion and its parts: ``outcome``, ``alignment``, ``tax``, ``rir``."""
     text = completion_text(completion)
-    correct = score_row(text, answer, parse_rule, options, tolerance).correct
+    scored = score_row(text, answer, parse_rule, options, tolerance)
     align = alignment_score(rationale(text), patch)
-    if gate_alignment and not correct:
+    if gate_alignment and not scored.correct:
         align = 0.0
     tax = kappa if bool(assisted) else 0.0
-    outcome = 1.0 if correct else 0.0
+    outcome = scored.score  # 1/0, or the mean relative accuracy of a numeric answer
     return {"outcome": outcome, "alignment": align, "tax": tax, "rir": outcome + alignment_weight * align - tax}
 
 

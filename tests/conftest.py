@@ -11,6 +11,21 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 SMALL = dict(episodes_per_domain=3, frames_per_episode=90)
 
 
+def small_config(synthetic: bool = True, **cfg):
+    """The pipeline's config on the small world. Three short episodes per domain cannot cover every
+    attribute value in both splits, so the coverage minimums are 0 here; the default world's
+    coverage is tested in tests/test_world_coverage.py and by `make run`'s release__coverage
+    (tests/test_cli.py runs it end to end)."""
+    from remot_pipeline.defs.resources import AuditConfig, CoverageConfig, RemotConfig, SyntheticWorldConfig
+
+    cfg.setdefault("coverage", CoverageConfig(min_train_triplets_per_value=0, min_bench_triplets_per_value=0))
+    # Its remot-bench is one episode per domain (~50 questions a cell): the shortcut audit is a gate on
+    # real-sized releases (the default world, run end to end by tests/test_cli.py) and is tested with
+    # planted shortcuts in tests/test_audit.py; here it would judge sampling noise.
+    cfg.setdefault("audit", AuditConfig(enabled=False))
+    return RemotConfig(synthetic=SyntheticWorldConfig(enabled=synthetic, **SMALL), **cfg)
+
+
 def real_path(*parts: str) -> Path:
     p = REAL.joinpath(*parts)
     if not p.exists():
@@ -51,10 +66,10 @@ def small_release(tmp_path_factory) -> Path:
             import dagster as dg
 
             from remot_pipeline import definitions
-            from remot_pipeline.defs.resources import RemotConfig, RemotPaths, SyntheticWorldConfig
+            from remot_pipeline.defs.resources import RemotPaths
             from remot_pipeline.defs.store import StageIOManager
 
-            resources = {"config": RemotConfig(synthetic=SyntheticWorldConfig(**SMALL)),
+            resources = {"config": small_config(),
                          "paths": RemotPaths(data_root=str(root)),
                          "io_manager": StageIOManager(root=str(root / "stages"))}
             result = dg.materialize(definitions.DATA_ASSETS, resources=resources,

@@ -37,6 +37,8 @@ def test_make_run_command_end_to_end(tmp_path):
     job = subprocess.run(commands[0], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
     assert "RUN_SUCCESS" in job.stdout + job.stderr
+    for check in ("release__coverage", "release__shortcut_audit"):  # the default world covers and passes
+        assert f"Asset check '{check}' on 'release' passed" in job.stdout + job.stderr, check
     report = subprocess.run(commands[1], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr
     assert f"release: {tmp_path / 'data' / 'releases'}" in report.stdout

@@ -3,6 +3,8 @@
 import json
 
 import cv2
+import math
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -45,7 +47,7 @@ def test_signed_magnitudes_read_vector_components_and_nulls():
         "ee_disp_cam_m": pa.array([[0.1, 0.0, -0.2], None], pa.list_(pa.float64(), 3)),
         "ee_disp_base_m": pa.array([[0.0, 0.0, 0.3], [0.0, 0.0, -0.1]], pa.list_(pa.float64(), 3)),
         "gripper_delta_m": pa.array([0.01, None], pa.float64()),
-        "ee_wrist_rot_deg": pa.array([-15.0, None], pa.float64()),
+        "ee_roll_image_cw_deg": pa.array([-15.0, None], pa.float64()),
     })
     m = signed_magnitudes(t, attrs)
     np.testing.assert_allclose(m[0], [0.1, 0.3, -0.2, 0.01, -15.0])
@@ -69,8 +71,9 @@ def test_object_motion_removes_camera_ego_motion():
     objs = np.stack([np.eye(4)] * 3)[:, None].repeat(2, axis=1)
     objs[:, 0, :3, 3] = [[0, 0, 5], [0, 0, 5], [0.5, 0, 5]]  # object 0 static, then moves +x
     objs[:, 1, :3, 3] = [0, 0, 8]
-    moved, disp = object_motion(cams, objs, np.array([0, 0]), np.array([1, 2]))
+    moved, disp, yaw = object_motion(cams, objs, np.array([0, 0]), np.array([1, 2]))
     np.testing.assert_allclose(disp[0], 0.0, atol=1e-12)  # camera moved, object did not
+    np.testing.assert_allclose(yaw, 0.0, atol=1e-12)  # nor did it turn (the camera's turn is not the object's)
     assert moved[1] == 0
     np.testing.assert_allclose(disp[1], [0.5, 0, 0], atol=1e-12)
 
@@ -103,6 +106,8 @@ def test_negatives_of_every_kind_have_the_other_value_recomputed():
         "descriptor": list(desc.values())}), "frame_features")
     episodes = _episodes(["s/e"], ["train"], ["room"])
     res = build_negatives(lab, motion, feats, episodes, "navigation")
+    from remot_pipeline.core.negatives import RETRIEVAL_CANDIDATES, _seed_bit
+
     assert res.balanced()
     rows = res.table.to_pylist()
     assert {r["negative_kind"] for r in rows if r["attribute"] == "yaw"} == {"temporal_reversal", "mirror", "retrieval"}
@@ -119,12 +124,37 @@ def test_negatives_of_every_kind_have_the_other_value_recomputed():
             assert r["negative_transform"] == "hflip" and r["negative_pair_id"] == r["positive_pair_id"] + "|hflip"
             assert r["negative_magnitude"] == pytest.approx(-r["positive_magnitude"], abs=1e-9)
         else:
-            # the hardest negative: no other-value pair of the episode ends in a view more similar to the positive's
+            # Recomputed independently: the k most similar other-value pairs (at the anchor first when the
+            # positive's seeded bit asks for the anchor form), and among them the first whose magnitude is
+            # larger and whose view changes more (or both smaller, by the seeded bit) than the positive's,
+            # then one whose view change agrees, else the most similar.
             pos = np.asarray(desc[r["positive_frame_index"]])
             others = [x for x in lab.to_pylist() if x["attribute"] == "yaw" and x["value"] != r["positive_value"]]
-            sims = [float(pos @ np.asarray(desc[x["frame_index_b"]])) for x in others]
-            best = max(v for v in sims if v <= 0.98)
-            assert r["negative_similarity"] == pytest.approx(best, abs=1e-6)
+            for x in others:
+                x["sim"] = float(pos @ np.asarray(desc[x["frame_index_b"]]))
+            others = [x for x in others if x["sim"] <= 0.98]
+            at_anchor = [x for x in others if x["frame_index_a"] == r["anchor_frame_index"]]
+            want = bool(_seed_bit(r["positive_pair_id"], "larger"))
+            change = lambda a, b: 1.0 - float(np.dot(desc[a], desc[b]))  # noqa: E731
+            pos_change = change(r["anchor_frame_index"], r["positive_frame_index"])
+            more = lambda x: (change(x["frame_index_a"], x["frame_index_b"]) > pos_change) == want  # noqa: E731
+            larger = lambda x: (abs(x["magnitude"]) > abs(r["positive_magnitude"])) == want  # noqa: E731
+            bucket = lambda m: math.floor(4 * math.log2(abs(m) + 1e-12))  # noqa: E731
+            buckets = lambda x: (bucket(x["magnitude"]), bucket(change(x["frame_index_a"], x["frame_index_b"])))  # noqa: E731
+            mine = (bucket(r["positive_magnitude"]), bucket(pos_change))
+            beyond = lambda x: all(b > m for b, m in zip(buckets(x), mine)) if want \
+                else all(b < m for b, m in zip(buckets(x), mine))  # noqa: E731
+
+            def level(pool):  # strictly larger (smaller) magnitude and view change first, else the k nearest
+                strict = [x for x in pool if beyond(x)]
+                if strict:
+                    return max(strict, key=lambda x: x["sim"])
+                top = sorted(pool, key=lambda x: -x["sim"])[:RETRIEVAL_CANDIDATES]
+                return next((x for x in top if more(x) and larger(x)), next((x for x in top if more(x)), top[0])) \
+                    if top else None
+
+            pick = (level(at_anchor) if _seed_bit(r["positive_pair_id"], "anchor-form") else None) or level(others)
+            assert r["negative_similarity"] == pytest.approx(pick["sim"], abs=1e-6)
             chosen = [x for x in others if x["frame_index_a"] == r["negative_anchor_frame_index"]
                       and x["frame_index_b"] == r["negative_frame_index"]]
             assert chosen and chosen[0]["pair_id"] == r["negative_pair_id"]
@@ -137,7 +167,8 @@ def _episodes(ids, splits, scenes):
         "source_format": ["tum"] * n, "source_root": ["/r"] * n, "episode_path": ids, "scene_id": scenes,
         "n_frames": [10] * n, "fps": [10.0] * n, "width_px": [64] * n, "height_px": [48] * n,
         "fx_px": [None] * n, "fy_px": [None] * n, "cx_px": [None] * n, "cy_px": [None] * n,
-        "input_sha256": ["x"] * n, "signals": [["camera_pose"]] * n, "note": [None] * n}), "episodes")
+        "input_sha256": ["x"] * n, "signals": [["camera_pose"]] * n, "metric_scale": [True] * n,
+        "note": [None] * n}), "episodes")
 
 
 def test_retrieval_falls_back_to_the_scene_then_the_domain_and_never_crosses_splits():
@@ -185,10 +216,11 @@ def test_mirror_motion_flips_exactly_what_a_mirror_flips():
         "cam_translation_a_m": pa.array([[0.1, 0.2, 0.3]], pa.list_(pa.float64(), 3)),
         "cam_rotvec_a_rad": pa.array([[0.4, 0.5, 0.6]], pa.list_(pa.float64(), 3)),
         "yaw_left_deg": [-28.6], "pitch_up_deg": [22.9], "roll_cw_deg": [34.4],
-        "ee_disp_cam_m": pa.nulls(1, pa.list_(pa.float64(), 3)), "ee_wrist_rot_deg": pa.nulls(1, pa.float64()),
-        "object_disp_a_m": pa.array([[1.0, 0.0, -1.0]], pa.list_(pa.float64(), 3)),
+        "ee_disp_cam_m": pa.nulls(1, pa.list_(pa.float64(), 3)), "ee_roll_image_cw_deg": pa.nulls(1, pa.float64()),
+        "object_disp_a_m": pa.array([[1.0, 0.0, -1.0]], pa.list_(pa.float64(), 3)), "object_yaw_ccw_deg": [12.0],
     })
     m = mirror_motion(t).to_pylist()[0]
+    assert m["object_yaw_ccw_deg"] == -12.0  # a spin seen in a mirror turns the other way
     assert m["cam_translation_a_m"] == [-0.1, 0.2, 0.3] and m["cam_rotvec_a_rad"] == [0.4, -0.5, -0.6]
     assert (m["yaw_left_deg"], m["pitch_up_deg"], m["roll_cw_deg"]) == (28.6, 22.9, -34.4)
     assert m["object_disp_a_m"] == [-1.0, 0.0, -1.0] and m["ee_disp_cam_m"] is None
@@ -201,11 +233,18 @@ def test_mirror_motion_flips_exactly_what_a_mirror_flips():
 def test_select_balanced_round_robins_strata():
     import polars as pl
 
+    # 90 left and 10 right; a retrieved negative's motion is the larger in every other one
     rows = [dict(positive_pair_id=f"p{i}", negative_frame_index=i, negative_kind="retrieval", episode_id="e",
-                 anchor_frame_index=i, attribute="yaw", positive_value="left" if i < 90 else "right") for i in range(100)]
+                 anchor_frame_index=i, attribute="yaw", positive_value="left" if i < 90 else "right",
+                 positive_magnitude=20.0, negative_magnitude=-30.0 if i % 2 else -12.0) for i in range(100)]
     chosen = select_balanced(pl.DataFrame(rows), 20, seed=0)
     counts = chosen.group_by("positive_value").len().sort("positive_value")["len"].to_list()
     assert counts == [10, 10]
+    larger = (chosen["negative_magnitude"].abs() > chosen["positive_magnitude"].abs()).sum()
+    assert larger == 10  # "the negative moved more" and "less" are strata of their own, taken equally
+    skewed = pl.DataFrame([dict(r, negative_magnitude=-30.0 if r["anchor_frame_index"] % 5 == 0 else -12.0) for r in rows])
+    left = select_balanced(skewed.filter(pl.col("positive_value") == "left"), 20, seed=0)
+    assert (left["negative_magnitude"].abs() > left["positive_magnitude"].abs()).sum() == 10  # 18 of 90 available
     assert select_balanced(pl.DataFrame(rows), 20, seed=0).equals(chosen)
 
 
@@ -226,7 +265,7 @@ def test_questions_are_correct_balanced_and_traceable():
     assert mc["question_type"] == "multiple_choice"
     pos_slot = mc["image_roles"].index("positive")
     assert mc["answer"] == "AB"[pos_slot - 1]
-    assert "the red object moved to the left" in mc["prompt"] and mc["prompt"].count("<image>") == 3
+    assert "the red object moved toward the left of the image" in mc["prompt"] and mc["prompt"].count("<image>") == 3
     # over many triplets: every plan occurs, letters and truth values balance out, and every
     # true/false and blank answer is the asked pair's own label
     kinds, letters, truths = set(), [], []
@@ -245,9 +284,9 @@ def test_questions_are_correct_balanced_and_traceable():
             elif q["parse_rule"] == "categorical":
                 assert q["answer"] == ti[f"{role}_value"] and q["options"] == ["left", "right"]
             else:
-                assert q["answer"] == "0.8 m" and q["tolerance"] == pytest.approx(0.24)  # 30% (floor 0.15 m)
+                assert q["answer"] == "0.80 m" and q["tolerance"] is None  # scored by mean relative accuracy
         letters.append(qs[0]["answer"])
-    assert kinds == {("true_false", "true_false"), ("fill_blank", "categorical"), ("fill_blank", "number")}
+    assert kinds == {("true_false", "true_false"), ("fill_blank", "categorical"), ("fill_blank", "number_mra")}
     assert 0.44 < letters.count("A") / 600 < 0.56
     assert 0.45 < truths.count("true") / len(truths) < 0.55
 
@@ -350,7 +389,9 @@ def test_manipulation_motion_columns_from_end_effector_signals():
     fwd = t["e:0-2"]
     np.testing.assert_allclose(fwd["ee_disp_base_m"], [0.2, 0.0, 0.0], atol=1e-12)
     np.testing.assert_allclose(fwd["ee_disp_cam_m"], [0.2, 0.0, 0.0], atol=1e-12)  # R_x(180) keeps x
-    assert fwd["ee_wrist_rot_deg"] == pytest.approx(20.0) and t["e:2-0"]["ee_wrist_rot_deg"] == pytest.approx(-20.0)
+    # A turn about base +z (counterclockwise from above) seen by a camera looking straight down
+    # (optical axis = base -z) is counterclockwise in the image too: negative.
+    assert fwd["ee_roll_image_cw_deg"] == pytest.approx(-20.0) and t["e:2-0"]["ee_roll_image_cw_deg"] == pytest.approx(20.0)
     assert fwd["gripper_delta_m"] == pytest.approx(-0.02)
     assert res.balanced()
 
@@ -359,7 +400,7 @@ def test_pair_questions_when_the_negative_pair_does_not_start_at_the_anchor():
     t = _triplet(triplet_id="t2", domain="navigation", attribute="yaw", object_color=None, positive_magnitude=20.0,
                  negative_magnitude=-20.0, negative_pair_id="e:5-1", negative_anchor_frame_index=5)
     mc = triplet_questions(t, seed=0)[0]
-    assert mc["prompt"].count("<image>") == 4 and "the camera turned to the left" in mc["prompt"] and "B) Pair B" in mc["prompt"]
+    assert mc["prompt"].count("<image>") == 4 and "the camera turned to its left" in mc["prompt"] and "B) Pair B" in mc["prompt"]
     first_pair = mc["image_roles"][:2]
     assert mc["answer"] == ("A" if first_pair == ["anchor", "positive"] else "B")
     assert sorted(mc["image_roles"]) == sorted(["anchor", "positive", "negative_anchor", "negative"])

@@ -17,14 +17,14 @@ from remot_pipeline.core.catalog import EXAMPLE_QUERIES
 from remot_pipeline.core.release import latest_release, verify_release
 from remot_pipeline.defs.resources import RemotConfig, RemotPaths, SyntheticWorldConfig
 from remot_pipeline.defs.store import StageIOManager, StageStore
-from tests.conftest import SMALL
+from tests.conftest import SMALL, small_config
 
 pytestmark = pytest.mark.slow
 DOMAINS = ["navigation", "manipulation", "simulation"]
 
 
 def materialize(data_root: Path, sources_file: str | None = None, synthetic: bool = True, **cfg):
-    config = RemotConfig(synthetic=SyntheticWorldConfig(enabled=synthetic, **SMALL), **cfg)
+    config = small_config(synthetic, **cfg)
     resources = {"config": config, "paths": RemotPaths(data_root=str(data_root), sources_file=sources_file),
                  "io_manager": StageIOManager(root=str(data_root / "stages"))}
     instance = dg.DagsterInstance.ephemeral()
@@ -128,7 +128,8 @@ def test_every_answer_is_traceable_to_the_metadata(run):
                 assert _BLANK[row["attribute"]][1][row["value"]] == row["answer"]
             else:
                 side = "positive" if row["asserted_pair_id"] == row["positive_pair_id"] else "negative"
-                assert (row["answer"], row["tolerance"]) == numeric_answer(row["attribute"], row[f"{side}_magnitude"])
+                assert row["answer"] == numeric_answer(row["attribute"], row[f"{side}_magnitude"])
+                assert row["parse_rule"] == "number_mra" and row["tolerance"] is None
         for row in both.filter(pl.col("question_type") == "comparative").iter_rows(named=True):
             pos_is_a = row["image_roles"][1] == "positive"
             pos_larger = abs(row["positive_magnitude"]) > abs(row["negative_magnitude"])
@@ -243,7 +244,7 @@ def test_drop_folder_is_detected_by_the_sensor_and_ingested(small_world, tmp_pat
     (request,) = sensor(ctx)
     assert request.partition_key == "navigation"
     assert isinstance(sensor(dg.build_sensor_context(resources={"paths": paths}, cursor=ctx.cursor)), dg.SkipReason)
-    config = RemotConfig(synthetic=SyntheticWorldConfig(**SMALL))
+    config = small_config()
     result = dg.materialize(definitions.DATA_ASSETS, partition_key=request.partition_key, instance=dg.DagsterInstance.ephemeral(),
                             resources={"config": config, "paths": paths, "io_manager": StageIOManager(root=str(root / "stages"))})
     assert result.success
@@ -309,18 +310,20 @@ def test_retrieved_negatives_are_more_similar_than_random_frames(run):
 
 
 def _chance(rule: str, options: list, answer: str, tolerance: float | None, attribute: str) -> float:
-    """Probability that a uniform random answer is right: 1/k for a choice, and for a number the
-    share of the attribute's magnitude band (in the answer's unit) within the tolerance."""
+    """Expected score of a uniform random answer: 1/k for a choice, and for a number (uniform over
+    the attribute's magnitude band, in the answer's unit) its expected mean relative accuracy:
+    the mean over thresholds theta of the band's share within (1 - theta) of the truth."""
     from remot_pipeline.core.labels import DEFAULT_BANDS
     from remot_pipeline.core.questions import _FAMILY, _NUMBER
+    from remot_train.scoring import MRA_THRESHOLDS
 
-    if rule != "number":
+    if rule != "number_mra":
         return 1 / len(options)
     lo, hi = DEFAULT_BANDS[_FAMILY[attribute]]
     scale = _NUMBER[_FAMILY[attribute]][2]
     truth = float(answer.split()[0])
     lo, hi = lo * scale, hi * scale
-    return (min(hi, truth + tolerance) - max(lo, truth - tolerance)) / (hi - lo)
+    return float(np.mean([max(0.0, min(hi, truth * (2 - th)) - max(lo, truth * th)) / (hi - lo) for th in MRA_THRESHOLDS]))
 
 
 def _guess(rng, rule, options, answer, attribute):
@@ -329,7 +332,7 @@ def _guess(rng, rule, options, answer, attribute):
 
     if rule == "choice_letter":
         return str(rng.choice(["A", "B"]))
-    if rule == "number":
+    if rule == "number_mra":
         lo, hi = DEFAULT_BANDS[_FAMILY[attribute]]
         return f"{rng.uniform(lo, hi) * _NUMBER[_FAMILY[attribute]][2]:.3f} {answer.split()[1]}"
     return str(rng.choice(options))
@@ -352,9 +355,9 @@ def test_an_oracle_reading_the_metadata_scores_every_question_and_chance_does_no
     for tid, dom, attr, qtype, answer, rule, opts, tol, group, rels in rows:
         base = {**dict(zip(keys, (tid, dom, attr, qtype))), "consistency_group_id": group, "relations": rels}
         s = score(f"<think>from the metadata</think><answer>{answer}</answer>", answer, rule, opts, tol)
-        oracle.append({**base, "correct": s.correct, "format_ok": s.format_ok, "parsed": s.parsed})
+        oracle.append({**base, "correct": s.correct, "score": s.score, "format_ok": s.format_ok, "parsed": s.parsed})
         s = score(f"<answer>{_guess(rng, rule, opts, answer, attr)}</answer>", answer, rule, opts, tol)
-        chance.append({**base, "correct": s.correct, "format_ok": s.format_ok, "parsed": s.parsed})
+        chance.append({**base, "correct": s.correct, "score": s.score, "format_ok": s.format_ok, "parsed": s.parsed})
         expected.setdefault(tid, []).append(_chance(rule, opts, answer, tol, attr))
     m = summarize(oracle)
     assert m["overall"]["value"] == 1.0 and m["partial"]["value"] == 1.0 and m["format_failure_rate"]["value"] == 0.0

@@ -105,7 +105,7 @@ def test_task_reward_passes_tolerance_on_only_when_set(monkeypatch):
 
     def fake_score(completion, answer, parse_rule, options=None, tolerance=None):
         calls.append(tolerance)
-        return SimpleNamespace(correct=True, parsed="1.0", format_ok=True)
+        return SimpleNamespace(correct=True, parsed="1.0", format_ok=True, score=1.0)
 
     monkeypatch.setattr(rewards.task.scoring, "score", fake_score)
     task_reward(completions=["<answer>1</answer>"] * 2, answer=["1", "1"], parse_rule=["number"] * 2,
@@ -122,6 +122,47 @@ def test_task_reward_with_scoring_tolerance():
     except ValueError:
         pytest.skip("this scoring has no number parse rule")
     assert got == [1.0, 0.0]
+
+
+NUMBER_MRA_CASES = [
+    # (answer in the completion, truth, expected reward: the MRA over thresholds 0.50 .. 0.95)
+    ("24 deg", "24 deg", 1.0),
+    ("about 25 degrees", "24 deg", 1.0),  # 4% off
+    ("30°", "24 deg", 0.5),  # 25% off
+    ("0.4189 rad", "24 deg", 1.0),  # 24.0 deg in radians
+    ("36", "24 deg", 0.0),  # 50% off
+    ("1.2 m", "1.4 m", 0.8),  # 14% off: passes 0.50 .. 0.85
+    ("140 cm", "1.4 m", 1.0),
+    ("2 metres", "24 deg", 0.0),  # a length for an angle: a format failure
+    ("a lot", "12 cm", 0.0),
+]
+
+
+@pytest.mark.parametrize("said, truth, expected", NUMBER_MRA_CASES)
+def test_task_reward_grades_number_mra(said, truth, expected):
+    got = task_reward(prompts=["q"], completions=[msg(f"x</think><answer>{said}</answer>")], answer=[truth],
+                      parse_rule=["number_mra"], options=[[]], tolerance=[None])
+    assert got == [pytest.approx(expected)]
+
+
+def test_task_reward_mra_is_graded_and_ignores_a_tolerance():
+    """Closer answers earn more; a stray tolerance does not change number_mra's score."""
+    said = [24, 25.5, 27, 29, 31, 33, 35, 40]
+    got = task_reward(completions=[f"x</think><answer>{v} deg</answer>" for v in said], answer=["24 deg"] * len(said),
+                      parse_rule=["number_mra"] * len(said), tolerance=[100.0] * len(said))
+    assert got == sorted(got, reverse=True) and got[0] == 1.0 and got[-1] == 0.0
+    assert len(set(got)) >= 5  # a graded signal, not 1/0
+
+
+def test_logic_reward_parses_number_mra_answers_as_scoring_does():
+    from remot_train.rewards.logic import parsed_answer
+
+    assert parsed_answer("x</think><answer>140 cm</answer>", "1.4 m", "number_mra") == "1.4"
+    assert parsed_answer("x</think><answer>2 metres</answer>", "24 deg", "number_mra") is None
+    got = logic_reward(completions=["It turned left by about 20 degrees.</think><answer>20 deg</answer>"],
+                       answer=["24 deg"], parse_rule=["number_mra"], options=[[]], tolerance=[None],
+                       attribute=["yaw"], relations=["[]"])
+    assert got[0] in (-1.0, 0.0, 1.0)
 
 
 def test_task_reward_unknown_parse_rule_raises():

@@ -1,9 +1,23 @@
-"""The shared scoring module, table-driven: parsing, tolerance, metrics, consistency."""
+"""The shared scoring module, table-driven: parsing, tolerance, MRA, metrics, consistency."""
 
+import math
+
+import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from remot_train.relations import consistent
-from remot_train.scoring import consistency_rate, score, summarize
+from remot_train.scoring import (
+    MRA_THRESHOLDS,
+    PARSE_RULES,
+    Scored,
+    constant_answer_baseline,
+    consistency_rate,
+    mean_relative_accuracy,
+    score,
+    summarize,
+)
 
 ABC = ["Image 2", "Image 3"]
 
@@ -39,11 +53,171 @@ CASES = [
 def test_score_table(completion, answer, rule, options, tol, correct, format_ok):
     s = score(completion, answer, rule, options, tol)
     assert (s.correct, s.format_ok) == (correct, format_ok)
+    assert s.score == float(correct)  # the discrete rules and ``number`` score 1/0
 
 
 def test_unknown_parse_rule_is_an_error():
-    with pytest.raises(ValueError, match="unknown parse_rule 'essay'"):
+    with pytest.raises(ValueError, match="unknown parse_rule 'essay'.*number_mra"):
         score("<answer>x</answer>", "x", "essay")
+    assert PARSE_RULES == ("choice_letter", "true_false", "categorical", "number", "number_mra")
+
+
+def test_scored_defaults_its_score_to_correct():
+    assert Scored(True, "A", True).score == 1.0 and Scored(False, None, False).score == 0.0
+    assert Scored(False, "30", True, 0.5).score == 0.5
+
+
+# --------------------------------------------------------------------------------------------
+# number_mra: mean relative accuracy over thresholds 0.50 .. 0.95
+# --------------------------------------------------------------------------------------------
+
+MRA_CASES = [
+    # completion, answer, score, correct, format_ok
+    ("<answer>24 deg</answer>", "24 deg", 1.0, True, True),
+    ("<answer>about 25 degrees</answer>", "24 deg", 1.0, True, True),  # 4.2% off: within 5%
+    ("<answer>30°</answer>", "24 deg", 0.5, False, True),  # 25% off: 0.50 .. 0.70 pass
+    ("<answer>0.5 rad</answer>", "24 deg", 0.7, False, True),  # 28.65 deg, 19.4% off
+    ("<answer>12</answer>", "24 deg", 0.0, False, True),  # 50% off: no threshold passes
+    ("<answer>0.5 m</answer>", "50 cm", 1.0, True, True),
+    ("<answer>50 cm</answer>", "0.5 m", 1.0, True, True),
+    ("<answer>500 mm</answer>", "0.5 m", 1.0, True, True),
+    ("<answer>0.45 m</answer>", "50 cm", 0.8, False, True),  # exactly 10% off fails 0.90 (strict <)
+    ("<answer>1.4 m</answer>", "1.3 m", 0.9, False, True),
+    ("<answer>2 metres</answer>", "24 deg", 0.0, False, False),  # a length for an angle
+    ("<answer>about twenty</answer>", "24 deg", 0.0, False, False),
+    ("<answer>24 or 25</answer>", "24 deg", 0.0, False, False),
+    ("<think>24 deg</think>", "24 deg", 0.0, False, False),  # no answer block
+    ("<answer>-12 cm</answer>", "-12 cm", 1.0, True, True),
+]
+
+
+@pytest.mark.parametrize("completion, answer, expected, correct, format_ok", MRA_CASES)
+def test_number_mra_table(completion, answer, expected, correct, format_ok):
+    s = score(completion, answer, "number_mra")
+    assert s.score == pytest.approx(expected, abs=1e-12)
+    assert (s.correct, s.format_ok) == (correct, format_ok)
+    assert s.correct == (s.score == 1.0)
+    assert score(completion, answer, "number_mra", tolerance=100.0) == s  # the tolerance plays no part
+
+
+def test_number_is_unchanged_for_old_releases():
+    s = score("<answer>30 degrees</answer>", "24 deg", "number", tolerance=10.0)
+    assert (s.correct, s.score, s.parsed) == (True, 1.0, "30")
+    assert score("<answer>30 degrees</answer>", "24 deg", "number_mra").score == 0.5
+
+
+def test_mra_thresholds_are_vsi_benchs():
+    assert MRA_THRESHOLDS == (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+
+
+truths = st.floats(1e-3, 1e4).flatmap(lambda m: st.sampled_from([m, -m]))
+radii = np.array([1.0 - t for t in MRA_THRESHOLDS])
+
+
+def _off_boundary(rel: float) -> bool:
+    """Far from every pass/fail boundary, where rounding in a transformed input cannot flip it."""
+    return bool(np.min(np.abs(rel - radii)) > 1e-6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(p=st.floats(-1e6, 1e6), t=st.floats(-1e6, 1e6))
+def test_mra_is_a_multiple_of_a_tenth_in_0_1(p, t):
+    m = mean_relative_accuracy(p, t)
+    assert 0.0 <= m <= 1.0 and abs(m * 10 - round(m * 10)) < 1e-9
+
+
+@given(t=st.floats(-1e6, 1e6))
+def test_mra_is_one_at_the_truth(t):
+    assert mean_relative_accuracy(t, t) == 1.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(t=truths, a=st.floats(-1e5, 1e5), b=st.floats(-1e5, 1e5))
+def test_mra_does_not_increase_with_the_error(t, a, b):
+    near, far = sorted([a, b], key=lambda p: abs(p - t))
+    assert mean_relative_accuracy(near, t) >= mean_relative_accuracy(far, t)
+
+
+@settings(max_examples=300, deadline=None)
+@given(t=truths, rel=st.floats(0.0, 3.0))
+def test_mra_is_symmetric_in_the_sign_of_the_error(t, rel):
+    assume(_off_boundary(rel))
+    assert mean_relative_accuracy(t + rel * abs(t), t) == mean_relative_accuracy(t - rel * abs(t), t)
+
+
+@settings(max_examples=300, deadline=None)
+@given(t=truths, rel=st.floats(-3.0, 3.0), k=st.floats(1e-3, 1e3))
+def test_mra_is_scale_invariant(t, rel, k):
+    p = t * (1.0 + rel)
+    assume(_off_boundary(abs(p - t) / abs(t)))
+    assert mean_relative_accuracy(k * p, k * t) == mean_relative_accuracy(p, t)
+
+
+@settings(max_examples=200, deadline=None)
+@given(said_cm=st.integers(1, 100_000), truth_cm=st.integers(1, 100_000))
+def test_number_mra_converts_units_before_scoring(said_cm, truth_cm):
+    """Saying it in metres, centimetres or millimetres, against a truth in either unit, scores alike."""
+    ways = [f"{said_cm / 100:.2f} m", f"{said_cm} cm", f"{said_cm * 10} mm"]
+    truths_ = [f"{truth_cm} cm", f"{truth_cm / 100:.2f} m"]
+    scores = {score(f"<answer>{w}</answer>", t, "number_mra").score for w in ways for t in truths_}
+    assert scores == {mean_relative_accuracy(said_cm, truth_cm)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(p=st.floats(allow_nan=True, allow_infinity=True), t=st.floats(allow_nan=True, allow_infinity=True))
+def test_mra_scalar_path_matches_the_array_path(p, t):
+    """Two floats take a plain-Python path (the reward's, per completion); arrays take numpy's."""
+    assert mean_relative_accuracy(p, t) == mean_relative_accuracy(np.array([p]), np.array([t]))[0]
+
+
+def test_mra_vectorises_and_fails_non_numbers():
+    got = mean_relative_accuracy([24.0, 30.0, math.nan, 0.0, 1.0], [24.0, 24.0, 24.0, 0.0, 0.0])
+    assert got.tolist() == [1.0, 0.5, 0.0, 1.0, 0.0]
+
+
+# --------------------------------------------------------------------------------------------
+# constant-answer baseline
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_constant_answer_scores_well_below_half_on_a_spread_of_truths():
+    rng = np.random.default_rng(0)
+    train, test = (np.exp(rng.uniform(np.log(10.0), np.log(50.0), n)) for n in (2000, 1000))
+    b = constant_answer_baseline(train, test)
+    assert b["n_test"] == 1000
+    assert b["train_mra"] < 0.4 and b["test_mra"] < 0.4  # about 0.36: no shortcut
+    assert 12.0 < b["constant"] < 25.0  # a sensible constant: in the dense low end, below the median
+    # it is the best constant: no point of a fine grid does better on train
+    grid = np.linspace(5.0, 60.0, 1101)
+    assert b["train_mra"] >= mean_relative_accuracy(grid[:, None], train[None, :]).mean(axis=1).max() - 1e-12
+    # the old style of tolerance (here +-10 deg) let the same kind of constant score half the questions
+    assert np.mean(np.abs(train - 25.0) <= 10.0) > 0.5
+
+
+def test_constant_baseline_on_a_concentrated_attribute_and_edge_cases():
+    b = constant_answer_baseline([20.0, 20.2, 19.9, 20.1, 80.0], [20.0, 20.5, 40.0])
+    assert 19.9 <= b["constant"] <= 20.2 and b["train_mra"] == pytest.approx(0.8)
+    assert b["test_mra"] == pytest.approx((1.0 + 1.0 + 0.1) / 3)  # 40 is 49.7% off 20.1: passes 0.50 only
+    assert constant_answer_baseline([-5.0, -5.1, 3.0], [-5.0])["constant"] == -5.0  # the median breaks ties
+    assert constant_answer_baseline([0.0, 0.0, 1.0], [0.0])["constant"] == 0.0
+    empty = constant_answer_baseline([5.0, math.nan], [])
+    assert empty["n_test"] == 0 and math.isnan(empty["test_mra"]) and empty["constant"] == 5.0
+    with pytest.raises(ValueError, match="finite train"):
+        constant_answer_baseline([math.nan], [1.0])
+
+
+@settings(max_examples=100, deadline=None)
+@given(train=st.lists(st.floats(0.5, 200.0), min_size=1, max_size=40), seed=st.integers(0, 2**16))
+def test_constant_baseline_is_optimal_and_deterministic(train, seed):
+    b = constant_answer_baseline(train, train)
+    shuffled = list(np.random.default_rng(seed).permutation(train))
+    assert constant_answer_baseline(shuffled, train) == b  # order does not matter
+    assert b["test_mra"] == pytest.approx(b["train_mra"]) and b["n_test"] == len(train)
+    t = np.asarray(train)
+    grid = np.concatenate([t, np.geomspace(0.25, 400.0, 2000)])
+    best_on_grid = mean_relative_accuracy(grid[:, None], t[None, :]).mean(axis=1).max()
+    assert b["train_mra"] >= best_on_grid - 1e-12
+    assert b["train_mra"] == pytest.approx(float(np.mean(mean_relative_accuracy(b["constant"], t))))
 
 
 REL = [{"if_answer": "A", "left": "A", "op": ">", "right": "B"}, {"if_answer": "B", "left": "B", "op": ">", "right": "A"}]
@@ -73,3 +247,27 @@ def test_summarize_breaks_down_and_reports_consistency_only_with_groups():
     m = summarize(rows)
     assert "logical_consistency" not in m and m["overall"]["value"] == 1.0
     assert set(m["by"]["question_type"]) == {"mc", "tf"}
+    assert "numeric_mra" not in m and m["exact"]["value"] == m["partial"]["value"] == 1.0
+
+
+def test_summarize_averages_the_graded_score():
+    rows = [dict(triplet_id="t1", correct=True, score=1.0, format_ok=True, attribute="yaw", question_type="tf",
+                 parse_rule="true_false"),
+            dict(triplet_id="t1", correct=False, score=0.6, format_ok=True, attribute="yaw", question_type="fill",
+                 parse_rule="number_mra"),
+            dict(triplet_id="t2", correct=True, score=1.0, format_ok=True, attribute="roll", question_type="fill",
+                 parse_rule="number_mra"),
+            dict(triplet_id="t2", correct=False, score=0.0, format_ok=False, attribute="roll", question_type="fill",
+                 parse_rule="number_mra"),
+            dict(triplet_id="t3", correct=True, format_ok=True, attribute="roll", question_type="tf")]  # no score: 1/0
+    m = summarize(rows, by=("attribute", "question_type"))
+    assert m["partial"]["value"] == pytest.approx(3.6 / 5) and m["partial"]["count"] == pytest.approx(3.6)
+    assert m["exact"]["value"] == pytest.approx(3 / 5) and m["exact"]["count"] == 3
+    assert m["overall"]["value"] == pytest.approx((0.6 + 0.0 + 1.0) / 3)  # each triplet's lowest score
+    assert m["numeric_mra"]["value"] == pytest.approx(1.6 / 3) and m["numeric_mra"]["n"] == 3
+    lo, hi = m["partial"]["ci95"]
+    assert 0.0 <= lo < m["partial"]["value"] < hi <= 1.0
+    by_attr = m["by"]["attribute"]
+    assert by_attr["yaw"]["partial"]["value"] == pytest.approx(0.8) and by_attr["yaw"]["numeric_mra"]["value"] == 0.6
+    assert by_attr["roll"]["numeric_mra"]["value"] == 0.5 and "numeric_mra" not in m["by"]["question_type"]["tf"]
+    assert m["by"]["question_type"]["fill"]["partial"]["value"] == pytest.approx(1.6 / 3)

@@ -47,23 +47,31 @@ def _stems(text: str) -> set[str]:
     return {m[:4] for m in _MOTION.findall(text.lower())}
 
 
+def _reading(reasoning: str) -> str:
+    """The step that reads the metadata as motion words (a release rationale's last step, up to
+    its conclusion), or the whole reasoning when it has no steps."""
+    last = re.split(r"Step \d+: ", reasoning)[-1]
+    return re.split(r"; (?:the claim|the statement|it is)|: the blank", last)[0]
+
+
 def rule(row) -> str:
     reasoning, prompt = _reasoning(row), _prompt(row)
+    reading = _reading(reasoning)
     if row["question_type"] == "true_false":
         if not reasoning:
             return "true"
         claim = re.split(r"image 2[,:]?|true or false:", prompt.split("?")[0], flags=re.I)[-1]
-        return "true" if _stems(claim) and _stems(claim) <= _stems(reasoning) else "false"
+        return "true" if _stems(claim) and _stems(claim) <= _stems(reading) else "false"
     if not reasoning:
         return "A"
     if row["question_type"] == "comparative":
-        nums = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", reasoning)]
+        nums = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", reading)]
         if len(nums) < 2:
             return "A"
         want_larger = any(w in prompt.lower() for w in ("larger", "more", "bigger", "greater"))
         return "A" if (nums[0] > nums[1]) == want_larger else "B"
     asked = _stems(prompt.split("\nA)")[0].split("true that")[-1])
-    parts = [s for s in reasoning.split(";") if s.strip()]
+    parts = [s for s in re.split(r" and in pair b|;", reading, flags=re.I) if s.strip()]
     return "A" if parts and asked and asked <= _stems(parts[0]) else "B"
 
 

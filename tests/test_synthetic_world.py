@@ -18,6 +18,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from remot_pipeline.synthetic import WorldConfig, generate_world
+from remot_pipeline.synthetic.manipulation import GRIPPER_OPEN_M
+from remot_pipeline.synthetic.navigation import PITCH_LIMIT_RAD
 
 SMALL = WorldConfig(seed=7, episodes_per_domain=2, frames_per_episode=40)
 # Long enough that every episode runs through each kind of motion primitive at least once.
@@ -116,8 +118,8 @@ def test_navigation_tum_files(small_world):
         assert gt[0, 0] >= 1_700_000_000.0
         rotations = Rotation.from_quat(gt[:, 4:8]).as_matrix()  # scipy: xyzw
         np.testing.assert_allclose(np.linalg.det(rotations), 1.0, atol=1e-8)
-        # camera z (forward) stays within 25 deg of horizontal, camera y (down) points down-ish
-        assert np.all(np.abs(rotations[:, 2, 2]) <= np.sin(np.deg2rad(25.0)) + 1e-6)
+        # camera z (forward) stays within the pitch limit (50 deg) of horizontal, camera y (down) points down-ish
+        assert np.all(np.abs(rotations[:, 2, 2]) <= np.sin(PITCH_LIMIT_RAD) + 1e-6)
         assert np.all(rotations[:, 2, 1] < 0.0)
 
         rgb = [line.split() for line in (episode / "rgb.txt").read_text().splitlines() if not line.startswith("#")]
@@ -164,7 +166,7 @@ def test_manipulation_lerobot_v3_dataset(small_world):
     np.testing.assert_array_equal(data["index"].to_numpy(), np.arange(n_total))
     frame_index = data["frame_index"].to_numpy()
     np.testing.assert_allclose(data["timestamp"].to_numpy(), (frame_index / cfg.fps).astype(np.float32))
-    assert np.all((state[:, 6] >= 0.0) & (state[:, 6] <= 0.08 + 1e-7))
+    assert np.all((state[:, 6] >= 0.0) & (state[:, 6] <= GRIPPER_OPEN_M + 1e-7))
 
     episodes = pq.read_table(dataset / "meta/episodes/chunk-000/file-000.parquet").to_pylist()
     assert [e["episode_index"] for e in episodes] == [0, 1]

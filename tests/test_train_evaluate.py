@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from remot_train.evaluate import evaluate, generate, score_row
+from remot_train.evaluate import comparison_markdown, evaluate, generate, score_row, summary_row
 from remot_train.model import build_tiny_model, load
 from remot_train.trainers.toy import toy_rows
 
@@ -57,8 +57,8 @@ def test_evaluate_returns_records_and_metrics(tiny):
     assert model.training  # the mode is restored
     assert [r["question_id"] for r in result.records] == [r["question_id"] for r in rows]
     for rec, row in zip(result.records, rows):
-        assert {"question_id", "completion", "parsed", "correct", "format_ok", "domain", "attribute",
-                "question_type", "triplet_id"} <= set(rec)
+        assert {"question_id", "completion", "parsed", "correct", "score", "format_ok", "domain", "attribute",
+                "question_type", "parse_rule", "triplet_id"} <= set(rec)
         assert (rec["domain"], rec["attribute"], rec["triplet_id"]) == (row["domain"], row["attribute"],
                                                                          row["triplet_id"])
         assert isinstance(rec["relations"], list)
@@ -79,3 +79,30 @@ def test_scoring_uses_each_rows_rule_and_tolerance():
     rec = score_row(choice, "</think><answer>Image 3</answer>")
     assert (rec["correct"], rec["parsed"], rec["format_ok"]) == (True, "B", True)
     assert score_row(choice, "no answer")["format_ok"] is False
+
+
+def test_number_mra_records_carry_the_graded_score_into_the_summary():
+    from remot_train.scoring import summarize
+
+    base = dict(triplet_id="t", domain="simulation", attribute="yaw", question_type="fill_blank",
+                consistency_group_id=None, relations="[]", answer="24 deg", parse_rule="number_mra", options=[],
+                tolerance=None)
+    said = ["24 degrees", "30 deg", "0.5 rad", "two metres"]
+    records = [score_row(dict(base, question_id=f"q{i}", triplet_id=f"t{i}"), f"</think><answer>{s}</answer>")
+               for i, s in enumerate(said)]
+    assert [r["score"] for r in records] == [1.0, 0.5, 0.7, 0.0]
+    assert [r["correct"] for r in records] == [True, False, False, False]
+    assert [r["format_ok"] for r in records] == [True, True, True, False]
+    tf = dict(base, question_id="q9", triplet_id="t0", attribute="roll", question_type="true_false", answer="true",
+              parse_rule="true_false", options=["true", "false"])
+    records.append(score_row(tf, "</think><answer>yes</answer>"))
+    m = summarize(records)
+    assert m["partial"]["value"] == pytest.approx(3.2 / 5) and m["exact"]["value"] == pytest.approx(2 / 5)
+    assert m["numeric_mra"]["value"] == pytest.approx(2.2 / 4) and m["numeric_mra"]["n"] == 4
+    assert m["by"]["attribute"]["yaw"]["partial"]["value"] == pytest.approx(2.2 / 4)
+    assert m["by"]["question_type"]["fill_blank"]["numeric_mra"]["value"] == pytest.approx(2.2 / 4)
+    row = summary_row("m", m)
+    assert row["numeric_mra"]["value"] == pytest.approx(0.55) and row["partial/attribute=roll"] == 1.0
+    assert row["partial/question_type=fill_blank"] == pytest.approx(0.55)
+    md = comparison_markdown([row, {k: v for k, v in row.items() if k not in ("exact", "numeric_mra")}])
+    assert "numeric MRA" in md and "| 55.0 [" in md and md.count("| - |") >= 2  # an old table row still renders

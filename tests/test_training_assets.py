@@ -6,10 +6,10 @@ import dagster as dg
 import pytest
 
 from remot_pipeline import definitions
-from remot_pipeline.defs.resources import RemotConfig, RemotPaths, SyntheticWorldConfig
+from remot_pipeline.defs.resources import RemotPaths
 from remot_pipeline.defs.store import StageIOManager
 from remot_pipeline.defs.training import MODEL_ASSETS, TRAINING_ASSETS, TrainingConfig
-from tests.conftest import SMALL
+from tests.conftest import small_config
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,7 @@ def trained(small_release):
     """The training assets on the shared small release (its stage outputs hold the `release`
     value; models and evaluations land beside it under their own release id)."""
     root = small_release
-    resources = {"config": RemotConfig(synthetic=SyntheticWorldConfig(**SMALL)),
+    resources = {"config": small_config(),
                  "paths": RemotPaths(data_root=str(root)), "io_manager": StageIOManager(root=str(root / "stages")),
                  "training": TrainingConfig(recipe_family="tiny", image_max_side=32, max_train_questions=64,
                                             eval_triplets_per_domain=3, eval_batch_size=8, eval_max_new_tokens=12),

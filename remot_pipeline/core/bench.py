@@ -127,3 +127,25 @@ def composition(questions: pa.Table) -> pa.Table:
     """Questions per (domain, split, question_type, parse_rule)."""
     keys = ["domain", "split", "question_type", "parse_rule"]
     return questions.select(keys).group_by(keys).aggregate([([], "count_all")]).sort_by([(k, "ascending") for k in keys])
+
+
+def constant_answer_baselines(questions: pa.Table) -> pa.Table:
+    """Per (domain, attribute): the best constant numeric answer chosen on train, and its mean
+    relative accuracy on remot-bench (``remot_train.scoring.constant_answer_baseline``). What a
+    model that ignores the images scores on the numeric blanks."""
+    from remot_train.scoring import constant_answer_baseline
+
+    rows = [r for r in questions.select(["domain", "attribute", "split", "parse_rule", "answer"]).to_pylist()
+            if r["parse_rule"] == "number_mra"]
+    groups: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for r in rows:
+        groups.setdefault((r["domain"], r["attribute"]), {"train": [], "test": []})[r["split"]].append(
+            float(r["answer"].split()[0]))
+    out = []
+    for (d, a), g in sorted(groups.items()):
+        if g["train"] and g["test"]:
+            b = constant_answer_baseline(np.asarray(g["train"]), np.asarray(g["test"]))
+            unit = next(r["answer"].split()[1] for r in rows if (r["domain"], r["attribute"]) == (d, a))
+            out.append({"domain": d, "attribute": a, "constant": f"{b['constant']:.3g} {unit}",
+                        "n_test": len(g["test"]), "test_mra": round(float(b["test_mra"]), 4)})
+    return pa.Table.from_pylist(out) if out else pa.table({"domain": pa.array([], pa.string())})

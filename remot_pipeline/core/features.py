@@ -34,11 +34,27 @@ def descriptor(rgb: np.ndarray) -> np.ndarray:
     return v / norm if norm > 0 else v
 
 
+def jpeg_size(width_px: int, height_px: int, max_side_px: int) -> tuple[int, int]:
+    """The stored keyframe size: the longer side at most ``max_side_px``, the width a multiple of 16.
+
+    A width on the 16-pixel grid keeps a horizontally mirrored frame's JPEG blocks on the grid
+    (:func:`remot_pipeline.core.triplets.reencode_jpeg`). The height keeps the aspect ratio.
+
+    >>> jpeg_size(640, 480, 320), jpeg_size(256, 192, 320), jpeg_size(180, 320, 320), jpeg_size(1920, 1080, 320)
+    ((320, 240), (256, 192), (176, 313), (320, 180))
+    """
+    scale = min(1.0, max_side_px / max(width_px, height_px))
+    w = max(16, int(round(width_px * scale / 16.0)) * 16)
+    if w > width_px * scale + 8 or w > max_side_px:
+        w = max(16, int(width_px * scale // 16) * 16)
+    return w, max(1, int(round(height_px * w / width_px)))
+
+
 def encode_jpeg(rgb: np.ndarray, max_side_px: int, quality: int) -> bytes:
     h, w = rgb.shape[:2]
-    scale = max_side_px / max(h, w)
-    if scale < 1.0:
-        rgb = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    size = jpeg_size(w, h, max_side_px)
+    if size != (w, h):
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError("JPEG encoding failed")

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from data_contracts import conform, empty
 from remot_pipeline.core.ledger import StageResult, concat
-from remot_pipeline.sources import EpisodeRead, EpisodeRef, reader
+from remot_pipeline.sources import EpisodeRead, EpisodeRef, metric_scale, reader
 from remot_pipeline.sources.base import to_frames_arrow
 
 
@@ -76,7 +76,8 @@ def ingest_episodes(refs: list[EpisodeRef], test_fraction: float) -> tuple[pa.Ta
                 source_name=r.ref.spec.name, source_format=r.ref.spec.format, source_root=str(r.ref.spec.path),
                 episode_path=r.ref.episode_path, scene_id=r.ref.scene_id, n_frames=r.n_frames, fps=r.fps,
                 width_px=r.width_px, height_px=r.height_px, fx_px=intr[0], fy_px=intr[1], cx_px=intr[2],
-                cy_px=intr[3], input_sha256=r.ref.input_sha256(), signals=r.signals, note=r.note,
+                cy_px=intr[3], input_sha256=r.ref.input_sha256(), signals=r.signals,
+                metric_scale=metric_scale(r.ref.spec), note=r.note,
             )
         )
     episodes = conform(pa.Table.from_pylist(rows), "episodes") if rows else empty("episodes")

@@ -4,8 +4,8 @@ Every domain declares its attributes as signed magnitudes computed from ``motion
 columns. A pair is labelled with attribute X when
 
 1. X has the largest *normalised* magnitude ``|m| / band_min`` among all of the domain's
-   attributes (competitors that are never labelled, such as camera translation in the
-   simulation domain, take part here too),
+   attributes (competitors declared ``labelled=False``, which are never labels themselves,
+   take part here too),
 2. ``band_min <= |m_X| <= band_max``, and
 3. ``norm_X >= dominance_margin * norm_second`` (a 12 deg yaw with a 9 deg pitch is not "yaw").
 
@@ -31,13 +31,17 @@ from remot_pipeline.core.ledger import StageResult
 #: counter-turn was labelled "moved right" while the image mostly showed the turn: the flow check
 #: caught it). So the camera band is 0.5-3 m, and for the same reason an object's own motion must
 #: be at least 0.35 m (0.2 m let small slides under a camera pan through, where the pan dominates
-#: the image). An end effector moves 5-50 cm in a pick-and-place; a gripper change of 2 cm is a
-#: quarter of a typical 8 cm stroke.
+#: the image). An end effector moves 5-50 cm in a pick-and-place. The gripper minimum is what the
+#: image can show: a manipulation camera sees the fingers from about 0.6 m, where fx ~ 200 px puts
+#: 1 cm at ~3.5 px, so a 2 cm change (~7 px, the width of one finger) is lost in the blur and
+#: JPEG of a 256 px frame, while 4 cm (~14 px, half of a typical 8-11 cm stroke) clearly opens or
+#: closes the gap between the fingers. (The same 10 deg rotation minimum applies to an object's
+#: own turn and to the gripper's in-image rotation.)
 DEFAULT_BANDS: dict[str, tuple[float, float]] = {
     "rotation_deg": (10.0, 50.0),
     "camera_translation_m": (0.5, 3.0),
     "ee_translation_m": (0.05, 0.5),
-    "gripper_m": (0.02, 0.2),
+    "gripper_m": (0.04, 0.2),
     "object_translation_m": (0.35, 3.0),
 }
 
@@ -73,15 +77,18 @@ _SPECS: dict[str, tuple[Attribute, ...]] = {
         Attribute("ee_vertical", "ee_disp_base_m", 2, 1.0, ("up", "down"), "ee_translation_m"),
         Attribute("ee_depth", "ee_disp_cam_m", 2, 1.0, ("away", "toward"), "ee_translation_m"),
         Attribute("gripper", "gripper_delta_m", None, 1.0, ("opening", "closing"), "gripper_m"),
-        Attribute("wrist_rotation", "ee_wrist_rot_deg", None, 1.0, ("counterclockwise", "clockwise"), "rotation_deg"),
+        # In-image rotation of the gripper about the fixed camera's optical axis (what the camera sees).
+        Attribute("wrist_rotation", "ee_roll_image_cw_deg", None, 1.0, ("clockwise", "counterclockwise"), "rotation_deg"),
     ),
     "simulation": (
         Attribute("camera_yaw", "yaw_left_deg", None, 1.0, ("left", "right"), "rotation_deg"),
-        Attribute("camera_pitch", "pitch_up_deg", None, 1.0, ("up", "down"), "rotation_deg", labelled=False),
-        Attribute("camera_forward", "cam_translation_a_m", 2, 1.0, ("forward", "backward"), "camera_translation_m", labelled=False),
-        Attribute("camera_lateral", "cam_translation_a_m", 0, 1.0, ("right", "left"), "camera_translation_m", labelled=False),
+        Attribute("camera_pitch", "pitch_up_deg", None, 1.0, ("up", "down"), "rotation_deg"),
+        Attribute("camera_forward", "cam_translation_a_m", 2, 1.0, ("forward", "backward"), "camera_translation_m"),
+        Attribute("camera_lateral", "cam_translation_a_m", 0, 1.0, ("right", "left"), "camera_translation_m"),
         Attribute("object_lateral", "object_disp_a_m", 0, 1.0, ("right", "left"), "object_translation_m"),
         Attribute("object_depth", "object_disp_a_m", 2, 1.0, ("away", "toward"), "object_translation_m"),
+        # The moving object's own turn about the world vertical, seen from above (camera motion removed).
+        Attribute("object_rotation", "object_yaw_ccw_deg", None, 1.0, ("counterclockwise", "clockwise"), "rotation_deg"),
     ),
 }
 

@@ -16,16 +16,27 @@ import pyarrow.compute as pc
 
 from data_contracts import conform, empty
 from remot_pipeline.core import phases, se3
+from remot_pipeline.core.labels import DEFAULT_BANDS
 from remot_pipeline.core.ledger import StageResult
 
 
 @dataclass(frozen=True)
 class PairConfig:
+    """Which frame pairs are candidates, and how long a pair must be to carry a phase.
+
+    ``min_offset`` .. ``max_offset`` in steps of ``offset_step``: frame offsets ``b - a`` (both
+    directions); ``max_dt_s``: the longest pair; ``max_frame_gap_s``: consecutive frames further
+    apart than this are a tracking gap, which no pair spans. ``min_phase_s``: a pair gets a
+    manipulation ``phase`` only when it lasts at least this long, so that its two frames can show
+    the phase (a grasp or a place takes about a second; two frames 0.2 s apart look the same).
+    """
+
     min_offset: int = 2
     max_offset: int = 30
     offset_step: int = 2
     max_dt_s: float = 3.0
     max_frame_gap_s: float = 0.5
+    min_phase_s: float = 0.6
 
 
 def enumerate_pairs(n_frames: int, cfg: PairConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -155,18 +166,64 @@ def camera_motion(cam2world: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[s
     return _named(relative_motion_soa(q[:, a], rot[:, :, a], t[:, a], q[:, b], t[:, b]))
 
 
-def object_motion(cam2world: np.ndarray, obj2world: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The object that moved most a->b, and its own displacement in camera a's axes.
+#: When picking the object that "moved most", a turn of this many degrees counts as much as one
+#: metre of displacement: the ratio of the default band minima (rotation over object translation),
+#: so the pick agrees with the labels' normalised magnitudes and a pure spin names its own cube.
+OBJECT_DEG_PER_M = DEFAULT_BANDS["rotation_deg"][0] / DEFAULT_BANDS["object_translation_m"][0]
+
+
+def relative_rotvec_world(rot: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rotation vectors (rad) of ``R_b R_a^T``: the rotation a->b expressed in the fixed frame.
+
+    ``rot``: ``(F, ..., 3, 3)`` rotations to the fixed frame (obj2world, ee2base); returns
+    ``(N, ..., 3)``. Exact under inversion: the pair (b, a) gives the negated vector.
+    """
+    return se3.matrix_to_rotvec(rot[b] @ np.swapaxes(rot[a], -1, -2))
+
+
+def object_yaw_ccw_deg(obj2world: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Each object's own turn a->b about the world vertical (+z), counterclockwise seen from above.
+
+    ``obj2world``: ``(F, K, 4, 4)``; returns ``(N, K)`` degrees: the world-z component of the
+    rotation vector of ``R_b R_a^T``. The camera does not enter it (world frame). For a turn
+    about the vertical alone it is the signed turn angle; positive = counterclockwise from above.
+    """
+    return np.degrees(relative_rotvec_world(obj2world[:, :, :3, :3], a, b)[..., 2])
+
+
+def object_motion(cam2world: np.ndarray, obj2world: np.ndarray, a: np.ndarray, b: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The object that moved most a->b, its own displacement in camera a's axes, and its own turn.
 
     ``obj2world``: ``(F, K, 4, 4)``. World displacement ``p_b - p_a`` is rotated into camera a
-    (``R_a^T``), so camera ego-motion does not enter it. Returns ``(object index (N,), disp (N, 3))``.
+    (``R_a^T``), so camera ego-motion does not enter it. "Moved most" compares displacement and
+    turn about the vertical on one scale (:data:`OBJECT_DEG_PER_M` degrees per metre), so a cube
+    spinning in place is chosen over its still neighbours. Returns ``(object index (N,),
+    disp (N, 3) m, yaw_ccw (N,) deg)`` (see :func:`object_yaw_ccw_deg`).
     """
     p = obj2world[:, :, :3, 3]
     disp_world = p[b] - p[a]  # (N, K, 3)
-    moved = np.argmax(np.linalg.norm(disp_world, axis=-1), axis=1)
-    chosen = disp_world[np.arange(len(a)), moved]
+    yaw_deg = object_yaw_ccw_deg(obj2world, a, b)  # (N, K)
+    score = np.maximum(np.linalg.norm(disp_world, axis=-1) * OBJECT_DEG_PER_M, np.abs(yaw_deg))
+    moved = np.argmax(score, axis=1)
+    rows = np.arange(len(a))
+    chosen = disp_world[rows, moved]
     rot_a_t = np.swapaxes(cam2world[a, :3, :3], -1, -2)
-    return moved, np.einsum("nij,nj->ni", rot_a_t, chosen)
+    return moved, np.einsum("nij,nj->ni", rot_a_t, chosen), yaw_deg[rows, moved]
+
+
+def ee_roll_image_cw_deg(cam2world: np.ndarray, ee_rotvec_base_rad: np.ndarray, a: np.ndarray, b: np.ndarray
+                         ) -> np.ndarray:
+    """The end effector's rotation a->b about camera a's optical axis: clockwise in the image.
+
+    ``cam2world``: ``(F, 4, 4)`` (world = robot base for a fixed camera); ``ee_rotvec_base_rad``:
+    ``(F, 3)``. The rotation ``R_b R_a^T`` (in the base frame) has rotation vector ``r``; its
+    component along camera a's forward axis ``z_a`` (OpenCV axes) is ``r . z_a``. A positive turn
+    about +z takes +x (image right) towards +y (image down): clockwise as the image is seen.
+    Returns ``(N,)`` degrees, positive = clockwise in the image.
+    """
+    r = relative_rotvec_world(se3.rotvec_to_matrix(ee_rotvec_base_rad), a, b)  # (N, 3), base frame
+    return np.degrees(np.einsum("ni,ni->n", r, cam2world[a, :3, 2]))
 
 
 def _fixed_list(values: np.ndarray | None, width: int, n: int) -> pa.Array:
@@ -212,20 +269,17 @@ def episode_motion_pairs(frames: pa.Table, cfg: PairConfig) -> StageResult:
     if ee_disp_base is not None and cam2world is not None:
         ee_disp_cam = np.einsum("nij,nj->ni", np.swapaxes(cam2world[a, :3, :3], -1, -2), ee_disp_base)
     ee_rv = _matrices(frames.column("ee_rotvec_base_rad"), 3)
-    wrist = None
-    if ee_rv is not None:  # relative rotation R_b R_a^T in the base frame, its vertical component
-        r_a, r_b = se3.rotvec_to_matrix(ee_rv[a]), se3.rotvec_to_matrix(ee_rv[b])
-        wrist = np.degrees(se3.matrix_to_rotvec(r_b @ np.swapaxes(r_a, -1, -2))[:, 2])
+    ee_roll = None if ee_rv is None or cam2world is None else ee_roll_image_cw_deg(cam2world, ee_rv, a, b)
     grip = frames.column("gripper_width_m").to_numpy(zero_copy_only=False)
     grip = None if frames.column("gripper_width_m").null_count == n else np.asarray(grip, dtype=np.float64)
     phase = hold = None
     if grip is not None and ee is not None:
         per_frame = phases.frame_phases(ts, grip, ee)
-        idx, _ = phases.pair_phases(per_frame, a, b, phases.PhaseConfig().min_fraction)
+        idx, _ = phases.pair_phases(per_frame, a, b, phases.PhaseConfig().min_fraction, ts, cfg.min_phase_s)
         names = np.array([*phases.PHASES, None], dtype=object)
         phase = np.where(b > a, names[idx], None).tolist()  # time-directional: forward pairs only
         hold = phases.holding(grip, a, b).tolist()
-    obj_id = obj_color = obj_disp = None
+    obj_id = obj_color = obj_disp = obj_yaw = None
     objs = frames.column("objects")
     if objs.null_count < n and cam2world is not None:
         o = objs.combine_chunks()
@@ -236,7 +290,7 @@ def episode_motion_pairs(frames: pa.Table, cfg: PairConfig) -> StageResult:
             mats = pc.list_flatten(flat.field("obj2world")).to_numpy(zero_copy_only=False).reshape(n, k, 4, 4)
             ids = np.asarray(flat.field("object_id").to_pylist(), dtype=object).reshape(n, k)[0]
             colors = np.asarray(flat.field("color_name").to_pylist(), dtype=object).reshape(n, k)[0]
-            moved, obj_disp = object_motion(cam2world, mats, a, b)
+            moved, obj_disp, obj_yaw = object_motion(cam2world, mats, a, b)
             obj_id, obj_color = ids[moved].tolist(), colors[moved].tolist()
     domain = frames.column("domain")[0].as_py()
     split = frames.column("split")[0].as_py()
@@ -259,13 +313,14 @@ def episode_motion_pairs(frames: pa.Table, cfg: PairConfig) -> StageResult:
             "rotation_angle_deg": _scalar(cm["rotation_angle_deg"], m),
             "ee_disp_base_m": _fixed_list(ee_disp_base, 3, m),
             "ee_disp_cam_m": _fixed_list(ee_disp_cam, 3, m),
-            "ee_wrist_rot_deg": _scalar(wrist, m),
+            "ee_roll_image_cw_deg": _scalar(ee_roll, m),
             "gripper_delta_m": _scalar(None if grip is None else grip[b] - grip[a], m),
             "phase": pa.array(phase, pa.string()) if phase is not None else pa.nulls(m, pa.string()),
             "gripper_holding": pa.array(hold, pa.bool_()) if hold is not None else pa.nulls(m, pa.bool_()),
             "object_id": pa.array(obj_id, pa.string()) if obj_id is not None else pa.nulls(m, pa.string()),
             "object_color": pa.array(obj_color, pa.string()) if obj_color is not None else pa.nulls(m, pa.string()),
             "object_disp_a_m": _fixed_list(obj_disp, 3, m),
+            "object_yaw_ccw_deg": _scalar(obj_yaw, m),
         }
     )
     return StageResult(conform(table, "motion_pairs"), empty("quarantine"), rows_in, filtered)

@@ -39,7 +39,8 @@ from remot_pipeline.core.labels import label, signed_magnitudes
 from remot_pipeline.core.ledger import StageResult
 
 #: Attributes whose value a horizontal mirror reverses.
-MIRRORED = {"yaw", "roll", "translation_lateral", "camera_yaw", "object_lateral", "ee_lateral", "wrist_rotation"}
+MIRRORED = {"yaw", "roll", "translation_lateral", "camera_yaw", "camera_lateral", "object_lateral", "ee_lateral",
+            "wrist_rotation", "object_rotation"}
 MOTION_FIELDS = [f.name for f in MOTION]
 _SIGN_X = np.array([-1.0, 1.0, 1.0])
 
@@ -74,8 +75,10 @@ def mirror_motion(pairs: pa.Table) -> pa.Table:
         "yaw_left_deg": neg("yaw_left_deg"),
         "roll_cw_deg": neg("roll_cw_deg"),
         "ee_disp_cam_m": vec("ee_disp_cam_m", _SIGN_X),
-        "ee_wrist_rot_deg": neg("ee_wrist_rot_deg"),
+        "ee_roll_image_cw_deg": neg("ee_roll_image_cw_deg"),
         "object_disp_a_m": vec("object_disp_a_m", _SIGN_X),
+        # a spin about the vertical reverses its sense in a mirror (exact for a camera without roll)
+        **({"object_yaw_ccw_deg": neg("object_yaw_ccw_deg")} if "object_yaw_ccw_deg" in cols else {}),
     })
     return pa.table(cols)
 
@@ -104,7 +107,7 @@ def build_negatives(
     positives = positives.join(motion.rename({"pair_id": "positive_pair_id", "motion": "positive_motion"}),
                                on="positive_pair_id", how="left")
     other = lab.select(
-        "episode_id", "attribute",
+        "episode_id", "attribute", "object_color",
         pl.col("frame_index_a").alias("negative_anchor_frame_index"),
         pl.col("frame_index_b").alias("negative_frame_index"),
         pl.col("value").alias("negative_value"),
@@ -183,24 +186,44 @@ def _mirrored(positives: pl.DataFrame, motion_pairs: pa.Table, domain: str, band
 
 #: Retrieval search spaces, narrowest first: a positive takes its negative from the first level
 #: that has one. Every level stays inside the positive's split, so no test episode ever feeds a
-#: train triplet (and the reverse).
+#: train triplet (and the reverse). ``anchor`` (pairs that start at the positive's own anchor, so
+#: the question can show the anchor and two candidates) is tried first by half of the positives,
+#: drawn by seed, so both multiple-choice forms occur.
 SEARCH_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("anchor", ("episode_id", "_start")),
     ("episode", ("episode_id",)),
     ("scene", ("split", "scene_id")),
     ("domain", ("split",)),
 )
+#: Candidates ranked per positive; among them the most similar one whose motion is larger (or
+#: smaller, by a seeded bit) than the positive's is taken, so "the pair that changes more" is not
+#: an answer.
+RETRIEVAL_CANDIDATES = 8
+
+
+def _seed_bit(*parts: object) -> int:
+    from remot_pipeline.core.triplets import stable_key
+
+    return int(stable_key(*parts)[:8], 16) & 1
 
 
 def _retrieved(positives: pl.DataFrame, other: pl.DataFrame, features: pa.Table, episodes: pa.Table,
-               near_duplicate_max: float) -> tuple[pl.DataFrame, dict[str, int]]:
+               near_duplicate_max: float, k: int = RETRIEVAL_CANDIDATES) -> tuple[pl.DataFrame, dict[str, int]]:
     """Hard negatives: a pair ``c -> n`` with the other value whose end view ``n`` looks most like
     the positive's end view (cosine similarity of descriptors, below the near-duplicate bound):
     the same view reached by the opposite motion, so the image alone cannot tell them apart.
 
-    Searched in the same episode, then the same scene, then the whole domain (:data:`SEARCH_LEVELS`),
-    one grouped exact search per level (:func:`remot_pipeline.core.retrieval.grouped_top_k`): a
-    group is (scope, attribute, value) and conflicts with the same scope and attribute's other
-    value. Returns the matches and how many positives each level resolved.
+    **The same subject**: for an object's motion the negative pair's labelled motion is that of an
+    object with the same colour (the question names it), so "the red object moved left" is about
+    the red object in every pair it shows. Camera and gripper attributes have one subject.
+
+    Searched at the positive's anchor (for half of the positives), then in the same episode,
+    the same scene, the whole domain (:data:`SEARCH_LEVELS`), one grouped exact search per
+    level (:func:`remot_pipeline.core.retrieval.grouped_top_k`): a group is (scope, attribute,
+    subject, value) and conflicts with the same scope, attribute and subject's other value.
+    Among the ``k`` most similar candidates the first whose magnitude is larger than the
+    positive's (or smaller: a seeded bit per positive) is taken, else the most similar. Returns
+    the matches and how many positives each level resolved.
     """
     from remot_pipeline.core.retrieval import grouped_top_k
 
@@ -208,19 +231,43 @@ def _retrieved(positives: pl.DataFrame, other: pl.DataFrame, features: pa.Table,
     desc = np.asarray(features.column("descriptor").combine_chunks().flatten().to_numpy(), dtype=np.float32)
     desc = desc.reshape(features.num_rows, -1) if features.num_rows else desc.reshape(0, 1)
     eps = to_polars(episodes.select(["episode_id", "scene_id", "split"]))
+    subject = lambda df: (pl.col("object_color").fill_null("") if "object_color" in df.columns  # noqa: E731
+                          else pl.lit("")).alias("_subject")
+    positives = positives.with_columns(subject(positives), pl.col("anchor_frame_index").alias("_start"))
+    other = other.with_columns(subject(other), pl.col("negative_anchor_frame_index").alias("_start"))
+    start = lambda col: feat.rename({"frame_index": col, "row": "_start_row"})  # noqa: E731
     queries = positives.join(feat.rename({"frame_index": "positive_frame_index"}), on=["episode_id", "positive_frame_index"],
-                             how="inner").join(eps.drop("split"), on="episode_id", how="left")
+                             how="inner").join(start("anchor_frame_index"), on=["episode_id", "anchor_frame_index"],
+                                               how="inner").join(eps.drop("split"), on="episode_id", how="left")
+    ids = queries["positive_pair_id"].to_list() if "positive_pair_id" in queries.columns else list(range(queries.height))
+    queries = queries.with_row_index("_qid").with_columns(pl.Series("_want_larger", [_seed_bit(i, "larger") for i in ids], dtype=pl.Int8),
+                                   pl.Series("_anchor_form", [_seed_bit(i, "anchor-form") for i in ids], dtype=pl.Int8))
     base = (other.join(feat.rename({"frame_index": "negative_frame_index"}), on=["episode_id", "negative_frame_index"], how="inner")
+            .join(start("negative_anchor_frame_index"), on=["episode_id", "negative_anchor_frame_index"], how="inner")
             .join(eps, on="episode_id", how="left"))
+    # How much each pair's view changes (1 - cosine of its two frames' descriptors): a proxy of the
+    # global pixel change, balanced against the answer below.
+    change = lambda df: 1.0 - np.einsum("nd,nd->n", desc[df["row"].to_numpy()], desc[df["_start_row"].to_numpy()])  # noqa: E731
+    queries = queries.with_columns(pl.Series("_change", change(queries)))
+    base = base.with_columns(pl.Series("_change", change(base)))
     found_parts, resolved = [], {}
     pending = queries
     for level, scope in SEARCH_LEVELS:
-        if pending.height == 0 or base.height == 0:
+        searched = pending.filter(pl.col("_anchor_form") == 1) if level == "anchor" else pending
+        if searched.height == 0 or base.height == 0:
             resolved[level] = 0
             continue
-        matched, pending = _search_level(pending, base, desc, list(scope), near_duplicate_max, grouped_top_k)
+        # first among the pairs whose motion is strictly larger (or smaller: the seeded bit) than
+        # the positive's, then, for the rest, among all (preferring the wanted side)
+        strict, rest = _search_level(searched, base, desc, list(scope), near_duplicate_max, grouped_top_k, 1, strict=True)
+        relaxed, _ = _search_level(rest, base, desc, list(scope), near_duplicate_max, grouped_top_k, k) \
+            if rest.height else (strict.head(0), rest)
+        matched = pl.concat([strict, relaxed], how="diagonal_relaxed")
         resolved[level] = matched.height
         found_parts.append(matched)
+        done = set(matched["_qid"].to_list()) if matched.height else set()
+        pending = pending.filter(~pl.col("_qid").is_in(sorted(done))) if done else pending
+    drop = ["_subject", "_start", "_want_larger", "_anchor_form", "_qid", "object_color_right", "_start_row", "_change"]
     if not found_parts:
         empty_ = positives.head(0).with_columns(
             pl.lit(None, pl.String).alias("negative_episode_id"),
@@ -230,30 +277,83 @@ def _retrieved(positives: pl.DataFrame, other: pl.DataFrame, features: pa.Table,
         found_parts = [empty_]
     out = pl.concat(found_parts, how="diagonal_relaxed").with_columns(
         pl.lit("retrieval").alias("negative_kind"), pl.lit("none").alias("negative_transform"))
-    return out, resolved
+    return out.drop([c for c in drop if c in out.columns]), resolved
+
+
+#: Magnitude buckets per factor of two (a bucket spans a ratio of 2 ** (1/4) = 1.19).
+_BUCKETS_PER_OCTAVE = 4
+
+
+def _bucket(magnitude: pl.Expr) -> pl.Expr:
+    return (magnitude.abs() + 1e-12).log(2).mul(_BUCKETS_PER_OCTAVE).floor().cast(pl.Int64)
 
 
 def _search_level(queries: pl.DataFrame, base: pl.DataFrame, desc: np.ndarray, scope: list[str],
-                  near_duplicate_max: float, grouped_top_k) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One grouped search within ``scope``; returns (matched rows, queries still without a match)."""
-    q_key = queries.select(*scope, "attribute", pl.col("positive_value").alias("value"))
-    b_key = base.select(*scope, "attribute", pl.col("negative_value").alias("value"))
-    keys = pl.concat([q_key, b_key]).unique(maintain_order=True).with_row_index("group")
-    q_group = q_key.join(keys, on=[*scope, "attribute", "value"], how="left", maintain_order="left")["group"].to_numpy()
-    b_group = b_key.join(keys, on=[*scope, "attribute", "value"], how="left", maintain_order="left")["group"].to_numpy()
-    by_scope: dict[tuple, list[int]] = {}
-    rows = keys.select("group", *scope, "attribute").iter_rows()
-    for g, *rest in rows:
-        by_scope.setdefault(tuple(rest), []).append(int(g))
-    conflicts = {g: [h for h in members if h != g] for members in by_scope.values() for g in members}
+                  near_duplicate_max: float, grouped_top_k, k: int = RETRIEVAL_CANDIDATES, strict: bool = False
+                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One grouped search within ``scope``; returns (matched rows, queries still without a match).
+
+    ``strict``: a query may only match pairs whose magnitude and view change (``_change``) both lie
+    in strictly larger buckets than its own (or both strictly smaller, by its ``_want_larger``
+    bit), so the match's motion is larger (or smaller) for sure; the most similar such pair is
+    taken."""
+    if "_qid" not in queries.columns:
+        queries = queries.with_row_index("_qid")
+    key = [*scope, "attribute", "_subject"]
+    strict = strict and "positive_magnitude" in queries.columns and "_want_larger" in queries.columns
+    if strict:
+        q_key = queries.select(*key, pl.col("positive_value").alias("value"),
+                               _bucket(pl.col("positive_magnitude")).alias("_b"), _bucket(pl.col("_change")).alias("_c"),
+                               pl.col("_want_larger").alias("_w"))
+        b_key = base.select(*key, pl.col("negative_value").alias("value"), _bucket(pl.col("negative_magnitude")).alias("_b"),
+                            _bucket(pl.col("_change")).alias("_c"))
+        q_keys = q_key.unique(maintain_order=True).with_row_index("group")
+        b_keys = b_key.unique(maintain_order=True).with_row_index("group")
+        q_group = q_key.join(q_keys, on=q_key.columns, how="left", maintain_order="left")["group"].to_numpy()
+        b_group = b_key.join(b_keys, on=b_key.columns, how="left", maintain_order="left")["group"].to_numpy()
+        by_scope: dict[tuple, list[tuple[int, str, int, int]]] = {}
+        for g, *rest, value, bucket, chg in b_keys.select("group", *key, "value", "_b", "_c").iter_rows():
+            by_scope.setdefault(tuple(rest), []).append((int(g), value, bucket, chg))
+        conflicts = {}
+        for g, *rest, value, bucket, chg, want in q_keys.select("group", *key, "value", "_b", "_c", "_w").iter_rows():
+            conflicts[int(g)] = [h for h, v, b, c in by_scope.get(tuple(rest), [])
+                                 if v != value and ((b > bucket and c > chg) if want else (b < bucket and c < chg))]
+    else:
+        q_key = queries.select(*key, pl.col("positive_value").alias("value"))
+        b_key = base.select(*key, pl.col("negative_value").alias("value"))
+        keys = pl.concat([q_key, b_key]).unique(maintain_order=True).with_row_index("group")
+        q_group = q_key.join(keys, on=[*key, "value"], how="left", maintain_order="left")["group"].to_numpy()
+        b_group = b_key.join(keys, on=[*key, "value"], how="left", maintain_order="left")["group"].to_numpy()
+        members_of: dict[tuple, list[int]] = {}
+        for g, *rest in keys.select("group", *key).iter_rows():
+            members_of.setdefault(tuple(rest), []).append(int(g))
+        conflicts = {g: [h for h in members if h != g] for members in members_of.values() for g in members}
     idx, sim = grouped_top_k(desc[queries["row"].to_numpy()], q_group.astype(np.int64), desc[base["row"].to_numpy()],
-                             b_group.astype(np.int64), conflicts, k=1, max_similarity=near_duplicate_max)
-    found = idx[:, 0] >= 0
+                             b_group.astype(np.int64), conflicts, k=k, max_similarity=near_duplicate_max)
+    valid = idx >= 0
+    found = valid[:, 0]
+    # Prefer, among the k candidates, the first whose view changes more (or less: the seeded bit) than
+    # the positive's and whose magnitude is larger (or smaller); then one that agrees on the view
+    # change alone; else the most similar.
+    cand = np.where(valid, idx, 0)
+    want = queries["_want_larger"].to_numpy().astype(bool)[:, None] if "_want_larger" in queries.columns \
+        else np.ones((queries.height, 1), bool)
+    more_change = base["_change"].to_numpy()[cand] > queries["_change"].to_numpy()[:, None] \
+        if "_change" in queries.columns else np.zeros(idx.shape, bool)
+    ok_change = valid & (more_change == want)
+    ok = ok_change
+    if "positive_magnitude" in queries.columns:
+        neg_mag = np.abs(base["negative_magnitude"].to_numpy().astype(np.float64))
+        larger = neg_mag[cand] > np.abs(queries["positive_magnitude"].to_numpy().astype(np.float64))[:, None]
+        ok = ok_change & (larger == want)
+    pick = np.where(ok.any(axis=1), ok.argmax(axis=1), np.where(ok_change.any(axis=1), ok_change.argmax(axis=1), 0))
+    rows = np.arange(queries.height)
+    chosen_idx, chosen_sim = idx[rows, pick], sim[rows, pick]
     chosen = base.select(
         pl.col("episode_id").alias("negative_episode_id"), "negative_anchor_frame_index", "negative_frame_index",
-        "negative_value", "negative_magnitude", "negative_pair_id")[idx[found, 0].tolist()]
-    matched = pl.concat([queries.filter(pl.Series(found)).drop("row", "scene_id"), chosen], how="horizontal").with_columns(
-        pl.Series("negative_similarity", sim[found, 0].astype(np.float64)))
+        "negative_value", "negative_magnitude", "negative_pair_id")[chosen_idx[found].tolist()]
+    matched = pl.concat([queries.filter(pl.Series(found)).drop("row", "scene_id", "_start_row"), chosen], how="horizontal").with_columns(
+        pl.Series("negative_similarity", chosen_sim[found].astype(np.float64)))
     return matched, queries.filter(~pl.Series(found))
 
 

@@ -12,8 +12,9 @@ the robot base frame):
 "Closed" means narrower than the episode's widest opening minus ``closed_margin_m``.
 
 A pair ``(a, b)`` gets the phase that covers at least ``min_fraction`` of the frames between
-them (prefix sums: O(1) per pair), else none. Its gripper is *holding* when it is closed at
-both ends and its width changed by less than ``holding_tol_m``.
+them (prefix sums: O(1) per pair), provided it lasts at least the pair configuration's
+``min_phase_s`` (default 0.6 s: shorter pairs cannot show a phase), else none. Its gripper is
+*holding* when it is closed at both ends and its width changed by less than ``holding_tol_m``.
 """
 
 from __future__ import annotations
@@ -73,15 +74,28 @@ def frame_phases(timestamps_s: np.ndarray, gripper_width_m: np.ndarray, ee_pos_b
     return phase
 
 
-def pair_phases(phase: np.ndarray, a: np.ndarray, b: np.ndarray, min_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(phase index or -1, fraction of the pair's frames in it)`` for pairs spanning [min, max]."""
+def pair_phases(phase: np.ndarray, a: np.ndarray, b: np.ndarray, min_fraction: float,
+                timestamps_s: np.ndarray | None = None, min_duration_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """``(phase index or -1, fraction of the pair's frames in it)`` for pairs spanning [min, max].
+
+    With ``timestamps_s``, a pair shorter than ``min_duration_s`` gets no phase (-1): its two
+    frames are too close in time to show one.
+
+    >>> p = np.array([0, 0, 0, 0, 0, 1])
+    >>> pair_phases(p, np.array([0, 0]), np.array([2, 4]), 0.8, np.arange(6) * 0.2, 0.6)[0].tolist()
+    [-1, 0]
+    """
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     span = (hi - lo + 1).astype(np.float64)
     counts = np.stack([np.concatenate([[0], np.cumsum(phase == k)]) for k in range(len(PHASES))])  # (P, F+1)
     inside = counts[:, hi + 1] - counts[:, lo]  # (P, N)
     best = np.argmax(inside, axis=0)
     fraction = inside[best, np.arange(len(lo))] / span
-    return np.where(fraction >= min_fraction, best, -1), fraction
+    ok = fraction >= min_fraction
+    if timestamps_s is not None:
+        ts = np.asarray(timestamps_s, dtype=np.float64)
+        ok &= np.abs(ts[hi] - ts[lo]) >= min_duration_s - 1e-6  # float32 timestamps
+    return np.where(ok, best, -1), fraction
 
 
 def holding(gripper_width_m: np.ndarray, a: np.ndarray, b: np.ndarray, cfg: PhaseConfig = PhaseConfig()) -> np.ndarray:

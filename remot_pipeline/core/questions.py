@@ -17,14 +17,18 @@ Its two other questions follow one of three plans:
   about the pair's value or another value of the attribute, drawn per question, so that the
   answers are balanced.
 * ``fill`` (the other half): a **fill-in-the-blank** question about one pair (drawn) and a
-  true/false question about the other. The blank is numeric with a tolerance ("the angle
-  through which the camera turned was about ___ degrees", +-10 deg, or +-30% for distances with
-  a floor) for ordered attributes half of the time, else categorical ("the camera turned to
-  the ___", one of the attribute's values).
+  true/false question about the other. The blank is numeric ("the angle through which the
+  camera turned was about ___ degrees"), scored by mean relative accuracy over thresholds
+  0.50..0.95 (``parse_rule`` ``number_mra``, as VSI-Bench), for ordered attributes half of the
+  time, else categorical ("the camera turned to its ___", one of the attribute's values).
+  Distances are asked as numbers only when the source declares metric scale, and compared
+  across episodes only then.
 
 Every answer is traceable: ``asserted_pair_id`` names the motion pair whose label or magnitude it
 asserts (a comparative asserts the positive pair's magnitude against the negative's). No text
-ever contains its answer: the words are the same whatever the answer (a test checks it).
+ever contains its answer: the words are the same whatever the answer (a test checks it). Every
+question carries a ``rationale`` (:func:`rationale`): the metadata's account of each shown
+pair, step by step, naming the answer only in the last step.
 """
 
 from __future__ import annotations
@@ -39,27 +43,39 @@ SCAFFOLD = (
     "Think step by step inside <think> </think>, then give only the final answer inside <answer> </answer>."
 )
 
-# (attribute, value) -> the predicate, phrased per domain's natural subject.
+# (attribute, value) -> the predicate, phrased per domain's natural subject. Every direction is
+# stated in one frame: the camera's own (it turned to its left), the image (the gripper moved
+# toward the left of the image: the robot may face the camera, so "its left" would be ambiguous),
+# or a declared one (up, away from the table; seen from above).
 _PHRASES: dict[str, dict[str, str]] = {
-    "yaw": {"left": "the camera turned to the left", "right": "the camera turned to the right"},
+    "yaw": {"left": "the camera turned to its left", "right": "the camera turned to its right"},
     "camera_motion": {"stationary": "the camera stayed still", "moving": "the camera moved"},
     "pitch": {"up": "the camera tilted upwards", "down": "the camera tilted downwards"},
-    "roll": {"clockwise": "the camera rolled clockwise", "counterclockwise": "the camera rolled counterclockwise"},
+    "roll": {"clockwise": "the camera rolled clockwise (the image turned counterclockwise)",
+             "counterclockwise": "the camera rolled counterclockwise (the image turned clockwise)"},
     "translation_forward": {"forward": "the camera moved forward", "backward": "the camera moved backward"},
-    "translation_lateral": {"right": "the camera moved to the right", "left": "the camera moved to the left"},
+    "translation_lateral": {"right": "the camera moved to its right", "left": "the camera moved to its left"},
     "translation_vertical": {"up": "the camera moved up", "down": "the camera moved down"},
-    "ee_lateral": {"right": "the robot's gripper moved to the right", "left": "the robot's gripper moved to the left"},
-    "ee_vertical": {"up": "the robot's gripper moved up", "down": "the robot's gripper moved down"},
+    "ee_lateral": {"right": "the robot's gripper moved toward the right of the image",
+                   "left": "the robot's gripper moved toward the left of the image"},
+    "ee_vertical": {"up": "the robot's gripper moved up (away from the table)",
+                    "down": "the robot's gripper moved down (toward the table)"},
     "ee_depth": {"away": "the robot's gripper moved away from the camera", "toward": "the robot's gripper moved toward the camera"},
     "gripper": {"opening": "the robot's gripper opened", "closing": "the robot's gripper closed",
                 "holding": "the robot's gripper kept holding its object"},
     "phase": {"approach": "the robot was approaching the object", "grasp": "the robot was grasping the object",
               "lift": "the robot was lifting the object", "place": "the robot was placing the object"},
-    "wrist_rotation": {"counterclockwise": "the robot's gripper rotated counterclockwise (seen from above)",
-                       "clockwise": "the robot's gripper rotated clockwise (seen from above)"},
-    "camera_yaw": {"left": "the camera turned to the left", "right": "the camera turned to the right"},
-    "object_lateral": {"right": "the {color} object moved to the right", "left": "the {color} object moved to the left"},
+    "wrist_rotation": {"clockwise": "the robot's gripper rotated clockwise in the image",
+                       "counterclockwise": "the robot's gripper rotated counterclockwise in the image"},
+    "camera_yaw": {"left": "the camera turned to its left", "right": "the camera turned to its right"},
+    "camera_pitch": {"up": "the camera tilted upwards", "down": "the camera tilted downwards"},
+    "camera_forward": {"forward": "the camera moved forward", "backward": "the camera moved backward"},
+    "camera_lateral": {"right": "the camera moved to its right", "left": "the camera moved to its left"},
+    "object_lateral": {"right": "the {color} object moved toward the right of the image",
+                       "left": "the {color} object moved toward the left of the image"},
     "object_depth": {"away": "the {color} object moved away from the camera", "toward": "the {color} object moved toward the camera"},
+    "object_rotation": {"counterclockwise": "the {color} object spun counterclockwise (seen from above)",
+                        "clockwise": "the {color} object spun clockwise (seen from above)"},
 }
 
 
@@ -73,55 +89,69 @@ _QUANTITY: dict[str, str] = {
     "yaw": "the angle through which the camera turned (left or right)",
     "camera_yaw": "the angle through which the camera turned (left or right)",
     "pitch": "the angle through which the camera tilted (up or down)",
+    "camera_pitch": "the angle through which the camera tilted (up or down)",
     "roll": "the angle through which the camera rolled",
     "translation_forward": "the distance the camera moved forward or backward",
+    "camera_forward": "the distance the camera moved forward or backward",
     "translation_lateral": "the distance the camera moved sideways",
+    "camera_lateral": "the distance the camera moved sideways",
     "translation_vertical": "the distance the camera moved up or down",
-    "ee_lateral": "the distance the robot's gripper moved sideways",
+    "ee_lateral": "the distance the robot's gripper moved across the image",
     "ee_vertical": "the distance the robot's gripper moved up or down",
     "ee_depth": "the distance the robot's gripper moved toward or away from the camera",
     "gripper": "the change in the width of the robot's gripper opening",
-    "wrist_rotation": "the angle through which the robot's gripper rotated",
-    "object_lateral": "the distance the {color} object moved sideways",
+    "wrist_rotation": "the angle through which the robot's gripper rotated in the image",
+    "object_lateral": "the distance the {color} object moved across the image",
     "object_depth": "the distance the {color} object moved toward or away from the camera",
+    "object_rotation": "the angle through which the {color} object spun",
 }
 
 #: attribute -> (sentence with a blank, {value: the word that fills it}).
 _BLANK: dict[str, tuple[str, dict[str, str]]] = {
-    "yaw": ("the camera turned to the ___", {"left": "left", "right": "right"}),
-    "camera_yaw": ("the camera turned to the ___", {"left": "left", "right": "right"}),
+    "yaw": ("the camera turned to its ___", {"left": "left", "right": "right"}),
+    "camera_yaw": ("the camera turned to its ___", {"left": "left", "right": "right"}),
     "pitch": ("the camera tilted ___", {"up": "up", "down": "down"}),
+    "camera_pitch": ("the camera tilted ___", {"up": "up", "down": "down"}),
     "roll": ("the camera rolled ___", {"clockwise": "clockwise", "counterclockwise": "counterclockwise"}),
     "translation_forward": ("the camera moved ___", {"forward": "forward", "backward": "backward"}),
-    "translation_lateral": ("the camera moved to the ___", {"right": "right", "left": "left"}),
+    "camera_forward": ("the camera moved ___", {"forward": "forward", "backward": "backward"}),
+    "translation_lateral": ("the camera moved to its ___", {"right": "right", "left": "left"}),
+    "camera_lateral": ("the camera moved to its ___", {"right": "right", "left": "left"}),
     "translation_vertical": ("the camera moved ___", {"up": "up", "down": "down"}),
     "camera_motion": ("the camera was ___", {"stationary": "stationary", "moving": "moving"}),
-    "ee_lateral": ("the robot's gripper moved to the ___", {"right": "right", "left": "left"}),
-    "ee_vertical": ("the robot's gripper moved ___", {"up": "up", "down": "down"}),
+    "ee_lateral": ("the robot's gripper moved toward the ___ of the image", {"right": "right", "left": "left"}),
+    "ee_vertical": ("the robot's gripper moved ___ (relative to the table)", {"up": "up", "down": "down"}),
     "ee_depth": ("the robot's gripper moved ___ the camera", {"away": "away from", "toward": "toward"}),
     "gripper": ("the robot's gripper was ___", {"opening": "opening", "closing": "closing", "holding": "holding"}),
     "phase": ("the robot was in the ___ phase of its task",
               {"approach": "approach", "grasp": "grasp", "lift": "lift", "place": "place"}),
-    "wrist_rotation": ("the robot's gripper rotated ___ (seen from above)",
+    "wrist_rotation": ("the robot's gripper rotated ___ in the image",
                        {"clockwise": "clockwise", "counterclockwise": "counterclockwise"}),
-    "object_lateral": ("the {color} object moved to the ___", {"right": "right", "left": "left"}),
+    "object_lateral": ("the {color} object moved toward the ___ of the image", {"right": "right", "left": "left"}),
     "object_depth": ("the {color} object moved ___ the camera", {"away": "away from", "toward": "toward"}),
+    "object_rotation": ("the {color} object spun ___ (seen from above)",
+                        {"clockwise": "clockwise", "counterclockwise": "counterclockwise"}),
 }
 
-#: unit family -> (answer unit, words in the text, scale from the label's unit, decimals,
-#: absolute tolerance floor, relative tolerance).
+#: unit family -> (answer unit, words in the text, scale from the label's unit, decimals).
+#: Numeric answers are scored by mean relative accuracy (``parse_rule`` ``number_mra``,
+#: :func:`remot_train.scoring.mean_relative_accuracy`), so no tolerance is stored.
 _NUMBER = {
-    "rotation_deg": ("deg", "degrees", 1.0, 0, 10.0, 0.0),
-    "camera_translation_m": ("m", "metres", 1.0, 1, 0.25, 0.3),
-    "object_translation_m": ("m", "metres", 1.0, 1, 0.15, 0.3),
-    "ee_translation_m": ("cm", "centimetres", 100.0, 0, 2.0, 0.3),
-    "gripper_m": ("cm", "centimetres", 100.0, 0, 1.0, 0.3),
+    "rotation_deg": ("deg", "degrees", 1.0, 0),
+    "camera_translation_m": ("m", "metres", 1.0, 2),
+    "object_translation_m": ("m", "metres", 1.0, 2),
+    "ee_translation_m": ("cm", "centimetres", 100.0, 1),
+    "gripper_m": ("cm", "centimetres", 100.0, 1),
 }
 _FAMILY = {"yaw": "rotation_deg", "camera_yaw": "rotation_deg", "pitch": "rotation_deg", "roll": "rotation_deg",
-           "wrist_rotation": "rotation_deg", "translation_forward": "camera_translation_m",
-           "translation_lateral": "camera_translation_m", "translation_vertical": "camera_translation_m",
+           "camera_pitch": "rotation_deg", "wrist_rotation": "rotation_deg", "object_rotation": "rotation_deg",
+           "translation_forward": "camera_translation_m", "translation_lateral": "camera_translation_m",
+           "translation_vertical": "camera_translation_m", "camera_forward": "camera_translation_m",
+           "camera_lateral": "camera_translation_m",
            "ee_lateral": "ee_translation_m", "ee_vertical": "ee_translation_m", "ee_depth": "ee_translation_m",
            "gripper": "gripper_m", "object_lateral": "object_translation_m", "object_depth": "object_translation_m"}
+#: Families whose magnitude is a distance: asked as a number only when the source is metric.
+DISTANCE_FAMILIES = frozenset({"camera_translation_m", "object_translation_m", "ee_translation_m", "gripper_m"})
 
 
 def _fill_color(text: str, attribute: str, color: str | None) -> str:
@@ -132,18 +162,20 @@ def _fill_color(text: str, attribute: str, color: str | None) -> str:
     return text
 
 
-def numeric_answer(attribute: str, magnitude: float) -> tuple[str, float]:
-    """``(answer, tolerance)`` for a numeric blank about a pair with this signed magnitude.
+def numeric_answer(attribute: str, magnitude: float) -> str:
+    """The answer of a numeric blank about a pair with this signed magnitude (number and unit).
 
-    >>> numeric_answer("yaw", -23.6)
-    ('24 deg', 10.0)
-    >>> numeric_answer("ee_depth", 0.125)
-    ('12 cm', 3.75)
+    >>> numeric_answer("yaw", -23.6), numeric_answer("ee_depth", 0.125), numeric_answer("translation_forward", 1.234)
+    ('24 deg', '12.5 cm', '1.23 m')
     """
-    unit, _, scale, decimals, floor, rel = _NUMBER[_FAMILY[attribute]]
-    value = abs(magnitude) * scale
-    text = f"{value:.{decimals}f}"
-    return f"{text} {unit}", round(max(floor, rel * value), 4)
+    unit, _, scale, decimals = _NUMBER[_FAMILY[attribute]]
+    return f"{abs(magnitude) * scale:.{decimals}f} {unit}"
+
+
+def metric_ok(attribute: str, metric: bool) -> bool:
+    """Whether a magnitude of this attribute may be asked as a number: angles always, distances
+    only when the source declares metric scale."""
+    return attribute in _FAMILY and (metric or _FAMILY[attribute] not in DISTANCE_FAMILIES)
 
 
 def ordered(attribute: str, *values: str) -> bool:
@@ -195,8 +227,10 @@ def _bit(*parts: object) -> int:
 
 
 def shares_anchor(t: dict) -> bool:
-    """Whether the negative pair starts at the anchor's own (unmirrored) image."""
-    return t["negative_anchor_frame_index"] == t["anchor_frame_index"] and t["negative_transform"] == "none"
+    """Whether the negative pair starts at the anchor's own (unmirrored) image, in the same episode
+    (another episode's frame with the same index is another image)."""
+    return (t["negative_anchor_frame_index"] == t["anchor_frame_index"] and t["negative_transform"] == "none"
+            and t.get("negative_episode_id", t["episode_id"]) == t["episode_id"])
 
 
 #: Paraphrases, one drawn per question by seed. ``{claim}`` is a full clause ("the camera turned
@@ -263,10 +297,20 @@ def _pair_roles(t: dict, pos_first: bool) -> tuple[list[str], str]:
     return roles, "Pair A goes from image 1 to image 2; pair B goes from image 3 to image 4."
 
 
+def _metric(t: dict) -> bool:
+    """Whether both pairs' sources declare metric scale (``episodes.metric_scale``)."""
+    return bool(t.get("metric", True))
+
+
 def plan(t: dict, seed: int) -> str:
-    """Which questions follow the multiple choice: ``compare``, ``true_false`` or ``fill``."""
+    """Which questions follow the multiple choice: ``compare``, ``true_false`` or ``fill``.
+
+    A comparison needs ordered magnitudes that differ by :data:`COMPARE_MIN_RATIO`; distances
+    of a scale-free source are compared only within one episode (one unknown scale)."""
     a, b = abs(t["positive_magnitude"]), abs(t["negative_magnitude"])
-    if ordered(t["attribute"], t["positive_value"], t["negative_value"]) and min(a, b) > 0 \
+    attr = t["attribute"]
+    comparable = metric_ok(attr, _metric(t)) or t.get("negative_episode_id", t["episode_id"]) == t["episode_id"]
+    if ordered(attr, t["positive_value"], t["negative_value"]) and comparable and min(a, b) > 0 \
             and max(a, b) >= COMPARE_MIN_RATIO * min(a, b):
         return "compare"
     return ("true_false", "fill")[_bit(seed, t["triplet_id"], "plan")]
@@ -296,8 +340,10 @@ def _true_false(t: dict, seed: int, base: dict, which: str, shares: dict | None 
                                           t["triplet_id"], which)
     text = _template(TF_TEMPLATES, seed, t["triplet_id"], "tf-text", which).format(
         claim=phrase(t["attribute"], asked, t["object_color"]))
-    return _question(base, "true_false", text, [first, which], "true" if ask_true else "false", ["true", "false"],
-                     "true_false", pair_id)
+    q = _question(base, "true_false", text, [first, which], "true" if ask_true else "false", ["true", "false"],
+                  "true_false", pair_id)
+    q["_claim"] = asked
+    return q
 
 
 def _fill(t: dict, seed: int, base: dict, which: str) -> dict:
@@ -306,11 +352,12 @@ def _fill(t: dict, seed: int, base: dict, which: str) -> dict:
         ("anchor", t["positive_value"], t["positive_magnitude"], t["positive_pair_id"]) if which == "positive"
         else ("negative_anchor", t["negative_value"], t["negative_magnitude"], t["negative_pair_id"]))
     roles = [first, which]
-    if ordered(attr, t["positive_value"], t["negative_value"]) and _bit(seed, t["triplet_id"], "numeric"):
-        answer, tol = numeric_answer(attr, magnitude)
+    metric = _metric(t) if which == "negative" else bool(t.get("positive_metric", _metric(t)))
+    if ordered(attr, t["positive_value"], t["negative_value"]) and metric_ok(attr, metric) \
+            and _bit(seed, t["triplet_id"], "numeric"):
         text = _template(NUMBER_TEMPLATES, seed, t["triplet_id"], "number-text").format(
             quantity=_fill_color(_QUANTITY[attr], attr, color), unit=_NUMBER[_FAMILY[attr]][1])
-        return _question(base, "fill_blank", text, roles, answer, [], "number", pair_id, tolerance=tol)
+        return _question(base, "fill_blank", text, roles, numeric_answer(attr, magnitude), [], "number_mra", pair_id)
     sentence, words = _BLANK[attr]
     options = sorted(words.values())
     text = _template(BLANK_TEMPLATES, seed, t["triplet_id"], "blank-text").format(
@@ -333,9 +380,114 @@ def _comparatives(t: dict, seed: int, base: dict) -> list[dict]:
         answer = "A" if positive_answers == pos_first else "B"
         relations = [{"if_answer": "A", "left": "A", "op": op, "right": "B"},
                      {"if_answer": "B", "left": "B", "op": op, "right": "A"}]
-        out.append(_question(base, "comparative", text, list(roles), answer, ["Pair A", "Pair B"], "choice_letter",
-                             t["positive_pair_id"], group=group, relations=relations))
+        q = _question(base, "comparative", text, list(roles), answer, ["Pair A", "Pair B"], "choice_letter",
+                      t["positive_pair_id"], group=group, relations=relations)
+        q["_more"] = more
+        out.append(q)
     return out
+
+
+# ------------------------------------------------------------------------ rationales ---
+
+_AXES = "in the first image's camera axes (x along the image's columns, y along its rows, z along the view)"
+_SUBJECT = {"camera": "the camera", "gripper": "the robot's gripper", "object": "the {color} object"}
+
+
+def _vec(v, scale: float = 1.0, decimals: int = 2) -> str:
+    """``(x, y, z)`` with ``decimals``; a value that rounds to zero prints as 0, never -0.
+
+    >>> _vec([-0.00001, 0.5, -1.25], 1.0, 1)
+    '(0.0, 0.5, -1.2)'
+    """
+    return "(" + ", ".join(f"{round(x * scale, decimals) + 0.0:.{decimals}f}" for x in v) + ")"
+
+
+def evidence(t: dict, which: str) -> str:
+    """What the metadata says about one pair's motion, in neutral axes and signed numbers: never a
+    direction word, so the step does not name an answer. ``which``: positive | negative."""
+    from remot_pipeline.core.visibility import SUBJECT
+
+    attr, m = t["attribute"], t.get(f"{which}_motion") or {}
+    magnitude = t[f"{which}_magnitude"]
+    units = "m" if (t.get("positive_metric", True) if which == "positive" else _metric(t)) else \
+        "units of the source's (unknown) scale"
+    subject = SUBJECT.get(attr, "camera")
+    if attr == "camera_motion":
+        return (f"the camera rotated through {m.get('rotation_angle_deg') or 0.0:.2f} deg and its centre moved "
+                f"{m.get('cam_translation_norm_m') or 0.0:.3f} {units}")
+    if subject == "camera" and _FAMILY.get(attr) == "rotation_deg":
+        rv = [x * 57.29577951308232 for x in (m.get("cam_rotvec_a_rad") or [0.0, 0.0, 0.0])]
+        return f"the camera's rotation vector {_AXES} is {_vec(rv, 1.0, 1)} deg"
+    if subject == "camera":
+        return f"the camera's centre was displaced by {_vec(m.get('cam_translation_a_m') or [0, 0, 0], 1.0, 3)} {units} {_AXES}"
+    if attr == "gripper":
+        return f"the gap between the gripper's fingers changed by {m.get('gripper_delta_m') or 0.0:+.3f} m"
+    if attr == "phase":
+        disp = m.get("ee_disp_base_m") or [0.0, 0.0, 0.0]
+        dt = abs((t.get(f"{which}_timestamp_s") or 0.0)
+                 - (t.get(f"{'anchor' if which == 'positive' else 'negative_anchor'}_timestamp_s") or 0.0))
+        return (f"over {dt:.1f} s the gripper's height above the robot's base changed by {disp[2]:+.3f} m, "
+                f"its horizontal position by {(disp[0] ** 2 + disp[1] ** 2) ** 0.5:.3f} m, and the gap "
+                f"between its fingers by {m.get('gripper_delta_m') or 0.0:+.3f} m")
+    if attr == "wrist_rotation":
+        return (f"the gripper's rotation about the camera's viewing axis, signed from the image's x axis to its y "
+                f"axis, is {magnitude:+.1f} deg")
+    if subject == "gripper":
+        d = m.get("ee_disp_cam_m") or [0.0, 0.0, 0.0]
+        zb = (m.get("ee_disp_base_m") or [0.0, 0.0, 0.0])[2]
+        return (f"the gripper's displacement {_AXES} is {_vec(d, 1.0, 3)} m, and its height above the robot's "
+                f"base changed by {zb:+.3f} m")
+    color = t.get("object_color") or ""
+    if attr == "object_rotation":
+        return (f"the {color} object's own rotation about the world's vertical axis, signed right-handed about the "
+                f"axis pointing against gravity, is {magnitude:+.1f} deg")
+    return (f"the {color} object's own displacement (the camera's motion removed) {_AXES} is "
+            f"{_vec(m.get('object_disp_a_m') or [0, 0, 0], 1.0, 3)} {units}")
+
+
+def _pairs_shown(roles: list[str]) -> list[tuple[str, str, str]]:
+    """``(name, images, which triplet pair)`` for each pair a question shows."""
+    which = lambda r: "positive" if "positive" in r else "negative"  # noqa: E731
+    if len(roles) == 2:
+        return [("the pair", "image 1 to image 2", which(roles[1]))]
+    if len(roles) == 3:
+        return [("pair A", "image 1 to image 2", which(roles[1])), ("pair B", "image 1 to image 3", which(roles[2]))]
+    return [("pair A", "image 1 to image 2", which(roles[1])), ("pair B", "image 3 to image 4", which(roles[3]))]
+
+
+def rationale(t: dict, q: dict) -> str:
+    """Step-by-step reasoning for one question, worded from the metadata.
+
+    The steps before the last state what the poses say each shown pair did, in neutral axes and
+    signed numbers; the last step reads them as the attribute's value and gives the answer. So
+    the answer (a letter's pair, true/false, the blank's word, the number) is named only in the
+    last step (a test checks it)."""
+    attr, color = t["attribute"], t.get("object_color")
+    shown = _pairs_shown(list(q["image_roles"]))
+    from remot_pipeline.core.visibility import SUBJECT
+
+    subject = _fill_color(_SUBJECT[SUBJECT.get(attr, "camera")], attr, color)
+    steps = [f"I compare the images to see how {subject} moved."]
+    for name, images, which in shown:
+        steps.append(f"In {name} ({images}), {evidence(t, which)}.")
+    reads = [f"in {name} {phrase(attr, t[f'{which}_value'], color)}" for name, _, which in shown]
+    qt, answer = q["question_type"], q["answer"]
+    if qt == "multiple_choice":
+        last = f"So {' and '.join(reads)}; the statement holds for option {answer}, so the answer is {answer}."
+    elif qt == "true_false":
+        asked = phrase(attr, q["_claim"], color)
+        last = f"So {reads[0].removeprefix('in the pair ')}; the claim that {asked} is therefore {answer}."
+    elif qt == "comparative":
+        unit, _, scale, decimals = _NUMBER[_FAMILY[attr]]
+        sizes = [f"{abs(t[f'{which}_magnitude']) * scale:.{decimals}f} {unit} in {name}" for name, _, which in shown]
+        last = f"So {_fill_color(_QUANTITY[attr], attr, color)} is {' and '.join(sizes)}; it is {q['_more']} in " \
+               f"pair {answer}, so the answer is {answer}."
+    elif q["parse_rule"] == "number_mra":
+        last = f"So {_fill_color(_QUANTITY[attr], attr, color)} was about {answer}."
+    else:
+        last = f"So {reads[0].removeprefix('in the pair ')}: the blank is \"{answer}\"."
+    steps.append(last)
+    return " ".join(f"Step {i}: {s[0].upper() + s[1:]}" for i, s in enumerate(steps, 1))
 
 
 def value_shares(triplets: pa.Table) -> dict[str, dict[str, float]]:
@@ -350,7 +502,8 @@ def value_shares(triplets: pa.Table) -> dict[str, dict[str, float]]:
 
 
 def triplet_questions(t: dict, seed: int, shares: dict[str, dict[str, float]] | None = None) -> list[dict]:
-    """Three questions for one triplet row (a dict of the triplets contract's columns).
+    """Three questions for one triplet row (a dict of the triplets contract's columns; optional
+    ``positive_metric`` / ``metric``: whether the positive's / the negative's source is metric).
 
     ``shares`` (:func:`value_shares` of the whole table) balances false claims about attributes
     with more than two values; without it they are drawn uniformly."""
@@ -368,19 +521,31 @@ def triplet_questions(t: dict, seed: int, shares: dict[str, dict[str, float]] | 
         out += [pair["positive"], pair["negative"]]
     for q in out:
         q["question_id"] = stable_key(q["triplet_id"], q["question_type"], q["image_roles"], q["prompt"])[:20]
+        q["rationale"] = rationale(t, q)
+        q.pop("_claim", None)
+        q.pop("_more", None)
     return out
 
 
 QUESTION_COLUMNS = ("triplet_id", "episode_id", "domain", "split", "attribute", "object_color", "positive_value",
                     "negative_value", "positive_magnitude", "negative_magnitude", "positive_pair_id",
-                    "negative_pair_id", "anchor_frame_index", "negative_anchor_frame_index", "negative_transform")
+                    "negative_pair_id", "anchor_frame_index", "negative_anchor_frame_index", "negative_transform",
+                    "negative_episode_id", "positive_motion", "negative_motion", "anchor_timestamp_s",
+                    "positive_timestamp_s", "negative_anchor_timestamp_s", "negative_timestamp_s")
 
 
-def build_questions(triplets: pa.Table, seed: int) -> StageResult:
+def build_questions(triplets: pa.Table, seed: int, metric_episodes: set[str] | None = None) -> StageResult:
+    """Three questions per triplet. ``metric_episodes``: episodes whose source is metric (None:
+    all are); distances of the others are never asked as numbers."""
     if triplets.num_rows == 0:
         return StageResult(empty("questions"), empty("quarantine"), 0, {})
     shares = value_shares(triplets)
-    rows = [q for t in triplets.select(list(QUESTION_COLUMNS)).to_pylist() for q in triplet_questions(t, seed, shares)]
+    rows = []
+    for t in triplets.select(list(QUESTION_COLUMNS)).to_pylist():
+        if metric_episodes is not None:
+            t["positive_metric"] = t["episode_id"] in metric_episodes
+            t["metric"] = t["positive_metric"] and t["negative_episode_id"] in metric_episodes
+        rows += triplet_questions(t, seed, shares)
     table = conform(pa.Table.from_pylist(rows, schema=None), "questions")
     # Ledger unit: question slots (3 per triplet); every slot yields a question.
     return StageResult(table, empty("quarantine"), 3 * triplets.num_rows, {})

@@ -1,11 +1,13 @@
 """Triplets: a positive pair (anchor -> positive) and a negative pair (negative anchor ->
-negative) with the same attribute and opposite values, their labels and inline JPEGs. For a
-retrieved negative the negative anchor is the anchor itself (three distinct images).
+negative) with the same attribute and opposite values, their labels and inline JPEGs. A
+retrieved negative may start at the anchor itself (three distinct images).
 
 Selection is balanced and per split: candidates are deduplicated to one per (anchor frame,
 attribute, negative kind), then taken round-robin across strata (attribute, positive value,
-negative kind) in a seeded order until the split's cap is reached: ``max_per_domain`` for
-train, ``bench_per_domain`` for test (remot-bench: 200 per domain, 600 in all, as ReMoT-16K-Test).
+negative kind, and for retrieval whether the negative's motion is the larger and whether it
+starts at the anchor) in a seeded order
+until the split's cap is reached: ``max_per_domain`` for train, ``bench_per_domain`` for test
+(remot-bench: 200 per domain, 600 in all, as ReMoT-16K-Test).
 """
 
 from __future__ import annotations
@@ -36,10 +38,44 @@ def select_balanced(negatives: pl.DataFrame, max_per_domain: int, seed: int) -> 
     deduped = keyed.sort("_key").unique(
         subset=["episode_id", "anchor_frame_index", "attribute", "negative_kind"], keep="first", maintain_order=True
     )
-    ranked = deduped.with_columns(
-        pl.col("_key").rank("ordinal").over(["attribute", "positive_value", "negative_kind"]).alias("_rank")
+    # A retrieved negative's motion is larger or smaller than the positive's in equal numbers (a
+    # stratum each), so "the pair that changes more" does not answer; the other kinds have equal
+    # magnitudes by construction.
+    # Retrieved negatives that start at the anchor (the anchor-plus-two-candidates question form)
+    # are a stratum of their own too, so both multiple-choice forms are taken where both exist.
+    retrieval = pl.col("negative_kind") == "retrieval"
+    larger = retrieval & (pl.col("negative_magnitude").abs() > pl.col("positive_magnitude").abs())
+    if "_changes_more" in deduped.columns:  # and whether its view changes more (a second bit)
+        larger = larger.cast(pl.Int8) * 2 + (retrieval & pl.col("_changes_more")).cast(pl.Int8)
+    form = (retrieval & (pl.col("negative_anchor_frame_index") == pl.col("anchor_frame_index"))
+            & (pl.col("negative_episode_id") == pl.col("episode_id"))) \
+        if {"negative_anchor_frame_index", "negative_episode_id"} <= set(deduped.columns) else pl.lit(False)
+    # The sub-strata of a kind share its turn: a rank within a sub-stratum is scaled by the kind's
+    # number of sub-strata, so every (attribute, value, kind) still advances one triplet a round.
+    group = ["attribute", "positive_value", "negative_kind"]
+    ranked = deduped.with_columns(larger.alias("_larger"), form.alias("_form")).with_columns(
+        (pl.col("_key").rank("ordinal").over([*group, "_larger", "_form"])
+         * pl.struct("_larger", "_form").n_unique().over(group)).alias("_rank")
     )
-    return ranked.sort(["_rank", "_key"]).head(max_per_domain).drop("_rank", "_key")
+    out = ranked.sort(["_rank", "_key"]).head(max_per_domain).drop("_rank", "_key", "_larger", "_form")
+    return out.drop("_changes_more") if "_changes_more" in out.columns else out
+
+
+def view_change(pairs: pl.DataFrame, features: pa.Table, first: str, second: str, episode: str = "episode_id") -> np.ndarray:
+    """How much each pair's view changes, ``1 - cos`` of its two frames' descriptors (NaN when a
+    frame has none): a proxy of the global pixel change between the two images."""
+    feat = to_polars(features.select(["episode_id", "frame_index"])).with_row_index("_row")
+    desc = np.asarray(features.column("descriptor").combine_chunks().flatten().to_numpy(), dtype=np.float32)
+    desc = desc.reshape(features.num_rows, -1) if features.num_rows else desc.reshape(0, 1)
+    rows = []
+    for col in (first, second):
+        j = pairs.select(pl.col(episode).alias("episode_id"), pl.col(col).alias("frame_index")).join(
+            feat, on=["episode_id", "frame_index"], how="left", maintain_order="left")["_row"]
+        rows.append(j.fill_null(-1).to_numpy())
+    ok = (rows[0] >= 0) & (rows[1] >= 0)
+    out = np.full(pairs.height, np.nan)
+    out[ok] = 1.0 - np.einsum("nd,nd->n", desc[rows[0][ok]], desc[rows[1][ok]])
+    return out
 
 
 def select_per_split(negatives: pl.DataFrame, caps: dict[str, int], seed: int) -> pl.DataFrame:
@@ -48,24 +84,37 @@ def select_per_split(negatives: pl.DataFrame, caps: dict[str, int], seed: int) -
     return pl.concat(parts) if parts else negatives.head(0)
 
 
-def hflip_jpeg(image: dict) -> dict:
-    """A horizontally mirrored copy of a ``{bytes, path}`` JPEG (path marked ``#hflip``)."""
-    rgb = cv2.imdecode(np.frombuffer(image["bytes"], np.uint8), cv2.IMREAD_COLOR)
-    ok, buf = cv2.imencode(".jpg", cv2.flip(rgb, 1), [cv2.IMWRITE_JPEG_QUALITY, 95])
+def reencode_jpeg(image: dict, quality: int, flip: bool) -> dict:
+    """Decode a ``{bytes, path}`` JPEG, mirror it horizontally when ``flip``, encode it at ``quality``.
+
+    A mirrored triplet sends **all four** of its images through this one path, so no image carries
+    one more generation of compression than the others (a second JPEG pass on the mirrored pair
+    alone made "the pair with fewer bytes" answer every mirror question). Keyframes are stored
+    with a width that is a multiple of 16 (:func:`remot_pipeline.core.features.encode_jpeg`), so
+    a mirrored frame's 8x8 blocks and 16x16 chroma blocks land on the grid: a flipped and an
+    unflipped re-encode lose the same. The path is marked ``#hflip`` or ``#reencoded``.
+    """
+    bgr = cv2.imdecode(np.frombuffer(image["bytes"], np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"cannot decode the keyframe {image['path']}")
+    ok, buf = cv2.imencode(".jpg", cv2.flip(bgr, 1) if flip else bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise ValueError(f"cannot re-encode {image['path']}")
-    return {"bytes": buf.tobytes(), "path": image["path"] + "#hflip"}
+    return {"bytes": buf.tobytes(), "path": image["path"] + ("#hflip" if flip else "#reencoded")}
 
 
 def build_triplets(
     negatives: pa.Table, features: pa.Table, frames: pa.Table, episodes: pa.Table, max_per_domain: int, seed: int,
-    bench_per_domain: int = 200,
+    bench_per_domain: int = 200, jpeg_quality: int = 90,
 ) -> StageResult:
     """Balanced triplets with the JPEGs of all four frames (anchor, positive, negative anchor,
     negative); mirrored negatives get mirrored images."""
     neg = to_polars(negatives)
     if neg.height == 0:
         return StageResult(empty("triplets"), empty("quarantine"), 0, {})
+    neg = neg.with_columns(pl.Series("_changes_more", view_change(
+        neg, features, "negative_anchor_frame_index", "negative_frame_index", "negative_episode_id")
+        > view_change(neg, features, "anchor_frame_index", "positive_frame_index")))
     chosen = select_per_split(neg, {"train": max_per_domain, "test": bench_per_domain}, seed)
     feats = to_polars(features.select(["episode_id", "frame_index", "image"]))
     fr = to_polars(frames.select(["episode_id", "frame_index", "timestamp_s", "media_path", "media_frame_index"]))
@@ -85,10 +134,11 @@ def build_triplets(
             on=[episode, key], how="inner",
         )
     flip = t["negative_transform"].to_numpy() == "hflip"
-    for role in ("negative_anchor", "negative"):
+    for role in roles:  # a mirrored triplet: all four images through decode -> (flip) -> encode
         images = t[f"{role}_image"].to_list()
-        t = t.with_columns(pl.Series(f"{role}_image", [hflip_jpeg(im) if f else im for im, f in zip(images, flip)],
-                                     dtype=t.schema[f"{role}_image"]))
+        mirrored = role.startswith("negative")
+        t = t.with_columns(pl.Series(f"{role}_image", [reencode_jpeg(im, jpeg_quality, mirrored) if f else im
+                                                       for im, f in zip(images, flip)], dtype=t.schema[f"{role}_image"]))
     parts = []
     for i, role in enumerate(roles):
         root = "negative_source_root" if role.startswith("negative") else "source_root"

@@ -28,6 +28,7 @@ from remot_pipeline.core.motion import episode_motion_pairs
 from remot_pipeline.core.negatives import build_negatives, retrieval_vs_random
 from remot_pipeline.core.questions import build_questions
 from remot_pipeline.core.triplets import build_triplets
+from remot_pipeline.core.visibility import gate as gate_visible
 from remot_pipeline.defs import plots
 from remot_pipeline.defs.resources import RemotConfig, RemotPaths
 from remot_pipeline.sources import DOMAINS, READERS, SourceError, SourceSpec, load_sources_yaml, reader
@@ -39,15 +40,15 @@ SINGLE_RUN = dg.BackfillPolicy.single_run()
 #: Bump an asset's version when its logic changes; the UI then marks it and its
 #: descendants stale, and the release id changes.
 CODE_VERSIONS = {
-    "synthetic_world": "2",
-    "episode_frames": "2",
-    "motion_pairs": "1",
-    "positive_pairs": "1",
-    "frame_features": "1",
-    "negatives": "3",
-    "triplets": "5",
-    "questions": "2",
-    "release": "1",
+    "synthetic_world": "3",
+    "episode_frames": "3",
+    "motion_pairs": "2",
+    "positive_pairs": "2",
+    "frame_features": "2",
+    "negatives": "4",
+    "triplets": "6",
+    "questions": "3",
+    "release": "2",
     "catalog": "1",
 }
 CODE_VERSION = "+".join(f"{k}@{v}" for k, v in sorted(CODE_VERSIONS.items()))
@@ -181,11 +182,19 @@ def motion_pairs(context: dg.AssetExecutionContext, config: RemotConfig, episode
 
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["positive_pairs"],
           group_name="experts", check_specs=stage_checks("positive_pairs"))
-def positive_pairs(context: dg.AssetExecutionContext, config: RemotConfig, motion_pairs: dict):
-    """phi: attribute magnitude bands and the dominance margin; labels each surviving pair."""
-    results = {d: label_pairs(motion_pairs[d].table, d, config.dominance_margin, config.bands.table()) for d in context.partition_keys}
+def positive_pairs(context: dg.AssetExecutionContext, config: RemotConfig, motion_pairs: dict, episode_frames: dict,
+                   episodes: dict):
+    """phi: attribute magnitude bands and the dominance margin; labels each surviving pair whose
+    subject is in view and moves visibly (``core.visibility``)."""
+    rules = config.visibility.rules(config.jpeg_max_side_px)
+    results, unverified = {}, {}
+    for d in context.partition_keys:
+        r = label_pairs(motion_pairs[d].table, d, config.dominance_margin, config.bands.table())
+        kept, filtered, unverified[d] = gate_visible(r.table, episode_frames[d].table, episodes[d], rules)
+        results[d] = StageResult(kept, r.quarantine, r.rows_in, {**r.rows_filtered, **filtered}, r.notes)
+    extra_v = {"visibility_unverified": dg.MetadataValue.json(unverified)}
     extra = {"filtered_by_rule": dg.MetadataValue.json({d: r.rows_filtered for d, r in results.items()}),
-             "magnitude_histograms": plots.magnitude_histograms({d: r.table for d, r in results.items()})}
+             "magnitude_histograms": plots.magnitude_histograms({d: r.table for d, r in results.items()}), **extra_v}
     yield from emit("positive_pairs", "labelled_pairs", results, extra)
 
 
@@ -237,7 +246,8 @@ def triplets(context: dg.AssetExecutionContext, config: RemotConfig, negatives: 
              episode_frames: dict, episodes: dict):
     """Anchor / positive / negative with inline JPEGs, balanced across attribute, value and kind."""
     results = {d: build_triplets(negatives[d].table, frame_features[d].table, episode_frames[d].table, episodes[d],
-                                 config.max_triplets_per_domain, config.seed, config.bench_triplets_per_domain)
+                                 config.max_triplets_per_domain, config.seed, config.bench_triplets_per_domain,
+                                 config.jpeg_quality)
                for d in context.partition_keys}
     first = next((r.table for r in results.values() if r.table.num_rows), None)
     agreement = [row for d in context.partition_keys for row in domain_agreement(
@@ -267,10 +277,13 @@ def flow_check_result(agreement: list[dict], minimum: float = 0.95) -> dg.AssetC
 
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["questions"],
           group_name="experts", check_specs=stage_checks("questions"))
-def questions(context: dg.AssetExecutionContext, config: RemotConfig, triplets: dict):
+def questions(context: dg.AssetExecutionContext, config: RemotConfig, triplets: dict, episodes: dict):
     """VQA formulation: multiple-choice, true/false, fill-in-the-blank and comparative questions,
-    three per triplet, with the distribution of types and answers as a table and a plot."""
-    results = {d: build_questions(triplets[d].table, config.seed) for d in context.partition_keys}
+    three per triplet, each with its rationale, with the distribution of types and answers as a
+    table and a plot."""
+    metric = {e for t in episodes.values()
+              for e, m in zip(t.column("episode_id").to_pylist(), t.column("metric_scale").to_pylist()) if m}
+    results = {d: build_questions(triplets[d].table, config.seed, metric) for d in context.partition_keys}
     tables = [r.table for r in results.values() if r.table.num_rows]
     extra = {"types": plots.preview(_counts(results, ["domain", "split", "question_type", "parse_rule"]), 60)}
     if tables:
@@ -290,7 +303,7 @@ def _counts(results: dict[str, StageResult], keys: list[str]) -> pa.Table:
 # ---------------------------------------------------------------------------- release ---
 
 RELEASE_CHECKS = ("release__split_disjoint", "release__manifest_verified", "release__partitions_non_empty",
-                  "release__bench_disjoint")
+                  "release__bench_disjoint", "release__coverage", "release__shortcut_audit")
 
 
 @dg.asset(code_version=CODE_VERSIONS["release"], group_name="release", deps=list(STAGES),
@@ -325,6 +338,45 @@ def release(context: dg.AssetExecutionContext, config: RemotConfig, paths: Remot
                   "contract_version": CONTRACT_VERSION},
     )
     yield from release_checks(path, tables)
+    yield coverage_check(config, tables["triplets"])
+    yield audit_check(config, tables["triplets"], tables["questions"])
+
+
+def coverage_check(config: RemotConfig, triplets: pa.Table) -> dg.AssetCheckResult:
+    """Every required attribute value has its minimum of triplets in train and in remot-bench."""
+    from remot_pipeline.core.coverage import coverage_problems, coverage_table, required_values
+
+    table = coverage_table(triplets)
+    domains = sorted(set(triplets.column("domain").to_pylist())) if config.synthetic.enabled else []
+    required = required_values(domains)
+    for entry in config.coverage.required:
+        d, _, a = entry.partition("/")
+        required += [r for r in required_values([d]) if r[1] == a and r not in required]
+    problems = coverage_problems(table, required, config.coverage.min_train_triplets_per_value,
+                                 config.coverage.min_bench_triplets_per_value)
+    return dg.AssetCheckResult(
+        check_name="release__coverage", asset_key="release", passed=not problems,
+        metadata={"below_minimum": "; ".join(problems) or "none", "required_values": len(required),
+                  "coverage": plots.preview(table, 200), "coverage_plot": plots.balance_bars(
+                      table.rename_columns(["domain", "attribute", "positive_value", "split", "negative_kind",
+                                            "count_all"]))})
+
+
+def audit_check(config: RemotConfig, triplets: pa.Table, questions: pa.Table) -> dg.AssetCheckResult:
+    """The shortcut audit: blind baselines trained on train must not beat remot-bench's majority."""
+    from remot_pipeline.core.audit import shortcut_audit
+
+    if not config.audit.enabled:
+        return dg.AssetCheckResult(check_name="release__shortcut_audit", asset_key="release", passed=True,
+                                   metadata={"skipped": "audit.enabled is false"})
+    result = shortcut_audit(triplets, questions, alpha=config.audit.alpha)
+    md = {"summary": result.summary(), "failures": "; ".join(result.failures) or "none",
+          "baselines": plots.preview(result.table, 100), "constant_answer_mra": plots.preview(
+              bench_core.constant_answer_baselines(questions), 40)}
+    if hasattr(plots, "shortcut_audit_plot"):
+        md["plot"] = plots.shortcut_audit_plot(result.table)
+    return dg.AssetCheckResult(check_name="release__shortcut_audit", asset_key="release", passed=result.passed,
+                               metadata=md)
 
 
 def _empty_q() -> pa.Table:

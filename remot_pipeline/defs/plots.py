@@ -204,3 +204,49 @@ def model_comparison(table: list[dict]) -> dg.MetadataValue:
     ax.set_title("remot-bench")
     ax.legend(fontsize=7)
     return _png_md(fig, "model comparison")
+
+
+def shortcut_audit_plot(table: pa.Table) -> dg.MetadataValue:
+    """Blind baselines' test accuracy per question type and family, against the majority's band
+    (from the chance level to the Bonferroni upper bound); failed cells hatched and marked "fail",
+    cells too small to judge faded. One panel per domain when the audit was split by domain."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = table.to_pylist()
+    domains = sorted({r.get("domain", "all") for r in rows}, key=lambda d: (d != "all", d))
+    fig, axes = plt.subplots(1, max(1, len(domains)), figsize=(6 * max(1, len(domains)), 3.4), squeeze=False)
+    for ax, d in zip(axes[0], domains):
+        cells = [r for r in rows if r.get("domain", "all") == d]
+        types = list(dict.fromkeys(r["question_type"] for r in cells))
+        families = list(dict.fromkeys(r["family"] for r in cells))
+        width = 0.8 / max(1, len(families))
+        for j, qt in enumerate(types):
+            ref = next(r for r in cells if r["question_type"] == qt)
+            low = ref.get("chance_accuracy", ref["majority_accuracy"])
+            ax.fill_between([j - 0.45, j + 0.45], low, ref["upper_bound"], color="0.85", lw=0,
+                            label="majority band" if j == 0 else None)
+            ax.hlines(ref["majority_accuracy"], j - 0.45, j + 0.45, colors="0.3", lw=1,
+                      label="majority" if j == 0 else None)
+        for i, fam in enumerate(families):
+            got = [(j, r) for j, qt in enumerate(types) for r in cells if r["question_type"] == qt
+                   and r["family"] == fam and r["accuracy"] is not None and not np.isnan(r["accuracy"])]
+            colour = f"C{i}"
+            bars = ax.bar([j - 0.4 + (i + 0.5) * width for j, _ in got], [r["accuracy"] for _, r in got], width,
+                          color=colour, linewidth=0)
+            ax.bar([np.nan], [np.nan], color=colour, label=fam)  # a plain legend entry
+            for bar, (_, r) in zip(bars, got):
+                bar.set_alpha(1.0 if r["judged"] else 0.35)
+                if not r["passed"]:
+                    bar.set(edgecolor="black", linewidth=1.5, hatch="//")
+                    ax.annotate("fail", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
+                                va="bottom", fontsize=6, color="red")
+        ax.set_xticks(range(len(types)), [f"{qt}\n(n={next(r for r in cells if r['question_type'] == qt)['n_test']})"
+                                          for qt in types], fontsize=7)
+        ax.set_ylim(0, 1.1)
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"shortcut audit: {d}" if len(domains) > 1 else "shortcut audit (blind baselines)")
+        ax.legend(fontsize=6, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    return _png_md(fig, "shortcut audit")

@@ -28,6 +28,8 @@ class PairsConfig(dg.Config):
     offset_step: int = 2
     max_dt_s: float = 3.0
     max_frame_gap_s: float = 0.5
+    #: A pair is labelled with a manipulation phase only when it spans at least this long.
+    min_phase_s: float = 0.6
 
 
 class BandsConfig(dg.Config):
@@ -39,7 +41,8 @@ class BandsConfig(dg.Config):
     camera_translation_m_max: float = 3.0
     ee_translation_m_min: float = 0.05
     ee_translation_m_max: float = 0.5
-    gripper_m_min: float = 0.02
+    #: 4 cm: a 2 cm change of an ~8 cm stroke is about 7 px at the synthetic camera's distance.
+    gripper_m_min: float = 0.04
     gripper_m_max: float = 0.2
     object_translation_m_min: float = 0.35
     object_translation_m_max: float = 3.0
@@ -48,6 +51,57 @@ class BandsConfig(dg.Config):
         d = self.model_dump()
         families = {k.rsplit("_", 1)[0] for k in d}
         return {f: (d[f"{f}_min"], d[f"{f}_max"]) for f in sorted(families)}
+
+
+class VisibilityConfig(dg.Config):
+    """What a label needs to be seen (``core.visibility``); pixels are the stored keyframe's.
+
+    Defaults are argued in the README ("What a label means"): 70% of the subject in view in
+    every frame shown; 12 px (about 4% of a 320 px frame) for a position change or a camera
+    turn; 4 px of apparent-size change toward/away; 6 px for a gripper's opening or a rotation's
+    arc; "stationary" under 2 px of rotation-induced image motion and 2 cm of translation.
+    """
+
+    min_visible_fraction: float = 0.7
+    camera_rotation_px: float = 12.0
+    image_translation_px: float = 12.0
+    apparent_size_px: float = 4.0
+    gripper_opening_px: float = 6.0
+    rotation_arc_px: float = 6.0
+    gripper_radius_m: float = 0.05
+    object_radius_m: float = 0.15
+    still_px: float = 2.0
+    still_translation_m: float = 0.02
+
+    def rules(self, max_side_px: int):
+        from remot_pipeline.core.visibility import VisibilityRules
+
+        d = self.model_dump()
+        kinds = ("camera_rotation", "image_translation", "apparent_size", "gripper_opening", "rotation_arc")
+        return VisibilityRules(min_visible_fraction=d["min_visible_fraction"],
+                               min_motion_px={k: d[f"{k}_px"] for k in kinds},
+                               gripper_radius_m=d["gripper_radius_m"], object_radius_m=d["object_radius_m"],
+                               still_px=d["still_px"], still_translation_m=d["still_translation_m"],
+                               max_side_px=max_side_px)
+
+
+class CoverageConfig(dg.Config):
+    """The release's coverage check: every required attribute value needs this many triplets per split.
+
+    Required: every labelled attribute of every domain the built-in synthetic world feeds (when it
+    is enabled; it is built to cover them all), plus ``required`` (``"domain/attribute"`` entries)
+    for real sources that promise an attribute."""
+
+    min_train_triplets_per_value: int = 5
+    min_bench_triplets_per_value: int = 2
+    required: list[str] = []
+
+
+class AuditConfig(dg.Config):
+    """The shortcut audit (``core.audit``): blind baselines trained on train, scored on remot-bench."""
+
+    enabled: bool = True
+    alpha: float = 0.05
 
 
 class RemotPaths(dg.ConfigurableResource):
@@ -84,6 +138,9 @@ class RemotConfig(dg.ConfigurableResource):
     flow_check_episodes_per_domain: int = 2
     jpeg_max_side_px: int = 320
     jpeg_quality: int = 90
+    visibility: VisibilityConfig = VisibilityConfig()
+    coverage: CoverageConfig = CoverageConfig()
+    audit: AuditConfig = AuditConfig()
 
     def pair_config(self) -> PairConfig:
         return PairConfig(**self.pairs.model_dump())

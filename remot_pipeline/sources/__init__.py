@@ -39,6 +39,10 @@ class Reader:
     read: Callable[[EpisodeRef], EpisodeRead]
     domain: str
     description: str
+    #: Whether the format's poses are in metres. Monocular SfM/SLAM poses (RealEstate10K) and NeRF
+    #: scenes are up to an unknown scale: no metric distance is asked of them. A source may
+    #: declare otherwise with ``options: {metric_scale: true|false}``.
+    metric_scale: bool = True
 
 
 READERS: dict[str, Reader] = {
@@ -46,8 +50,9 @@ READERS: dict[str, Reader] = {
     "kitti": Reader(kitti.discover, kitti.read, "navigation", "KITTI odometry poses (3x4 camera-to-world) + times.txt"),
     "euroc": Reader(euroc.discover, euroc.read, "navigation", "EuRoC MAV ground truth (ns, quaternion w-first)"),
     "realestate10k": Reader(realestate10k.discover, realestate10k.read, "navigation",
-                            "RealEstate10K camera txt (world-to-camera, normalised intrinsics)"),
-    "nerf": Reader(nerf.discover, nerf.read, "navigation", "NeRF / instant-ngp / nerfstudio transforms.json (OpenGL axes)"),
+                            "RealEstate10K camera txt (world-to-camera, normalised intrinsics)", metric_scale=False),
+    "nerf": Reader(nerf.discover, nerf.read, "navigation", "NeRF / instant-ngp / nerfstudio transforms.json (OpenGL axes)",
+                   metric_scale=False),
     "scannet": Reader(scannet.discover, scannet.read, "navigation", "ScanNet exported pose/<i>.txt + color/<i>.jpg"),
     "sevenscenes": Reader(sevenscenes.discover, sevenscenes.read, "navigation", "7-Scenes frame-XXXXXX.pose.txt"),
     "pose_table": Reader(pose_table.discover, pose_table.read, "navigation", "generic camera-pose CSV/Parquet"),
@@ -60,6 +65,16 @@ READERS: dict[str, Reader] = {
     "sim_pose_table": Reader(sim_conventions.discover, sim_conventions.read, "simulation",
                              "simulator camera/object poses in opencv, habitat or carla conventions"),
 }
+
+
+def metric_scale(spec: SourceSpec) -> bool:
+    """Whether ``spec``'s poses are metric: its ``options.metric_scale``, else its format's default."""
+    declared = (spec.options or {}).get("metric_scale")
+    if declared is None:
+        return reader(spec.format).metric_scale
+    if not isinstance(declared, bool):
+        raise SourceError(f"source {spec.name!r}: options.metric_scale must be true or false, got {declared!r}")
+    return declared
 
 
 def reader(fmt: str) -> Reader:

@@ -83,6 +83,81 @@ def look_at_cam2world(eye_m, target_m, up=(0.0, 0.0, 1.0)) -> np.ndarray:
     return make_pose(np.stack([right, down, forward], axis=-1), eye_m)
 
 
+def log_uniform(lo: float, hi: float, q) -> np.ndarray | float:
+    """The ``q``-quantile (``q`` in [0, 1]) of a log-uniform amplitude on ``[lo, hi]``."""
+    return lo * (hi / lo) ** np.asarray(q, dtype=float)
+
+
+def stratified_quantiles(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` quantiles, one in each of the strata ``[i/n, (i+1)/n)``, in random order.
+
+    Each one is uniform on [0, 1] (so the amplitude drawn from it has the full spread), while
+    their sum stays near ``n / 2``: a bag of segments is never all long moves.
+    """
+    return (rng.permutation(n) + rng.uniform(size=n)) / n
+
+
+def plan_quantiles(rng: np.random.Generator, names: list[str], duration_s, budget_s: float, tries: int = 64
+                   ) -> dict[str, float]:
+    """Stratified amplitude quantiles for the legs ``names`` of one bag, redrawn (at most ``tries``
+    times) until ``duration_s(name, q)`` summed over the legs fits ``budget_s``; the last draw is
+    then scaled down until it fits. Returns ``{name: q}``."""
+    for _ in range(tries):
+        q = stratified_quantiles(rng, len(names))
+        if sum(duration_s(k, v) for k, v in zip(names, q)) <= budget_s:
+            return dict(zip(names, q.tolist()))
+    while sum(duration_s(k, v) for k, v in zip(names, q)) > budget_s and q.max() > 0.01:
+        q = q * 0.9
+    return dict(zip(names, q.tolist()))
+
+
+def bag_order(rng: np.random.Generator, kinds: tuple[str, ...], early: tuple[str, ...] = ()) -> list[str]:
+    """A bag's segments in random order, those in ``early`` among the first ``len(early) + 1``, so
+    that even an episode too short for its whole first bag shows them."""
+    rest = [kinds[i] for i in rng.permutation(len(kinds)) if kinds[i] not in early]
+    head = [*early, *rest[:1]]
+    return [head[i] for i in rng.permutation(len(head))] + rest[1:]
+
+
+#: Episodes whose first bags share one plan (:func:`episode_quantiles`).
+PLAN_PERIOD = 8
+
+
+def episode_quantiles(seed: tuple[int, ...], episode: int, groups: list[tuple[str, ...]], duration_s, budget_s: float,
+                      tries: int = 64) -> dict[str, float]:
+    """Amplitude quantiles for the legs named in ``groups`` in the first bag of ``episode``.
+
+    They are stratified within each group (a group of ``m`` legs of one attribute gets one
+    quantile in each 1/m of the range, so that even a single episode shows it small and large)
+    and across episodes: within each block of :data:`PLAN_PERIOD` consecutive episodes, leg
+    ``name`` gets ``frac(base[name] + shift[episode] / PLAN_PERIOD)``, with ``shift`` a permutation
+    of the block's episodes, so the block sizes each leg once in every 1/8 of its range (a small
+    world is never all small or all large moves). ``base`` is redrawn (at most ``tries`` times)
+    until every episode's bag fits ``budget_s`` (``duration_s(name, q)`` summed over the legs),
+    else the episode's quantiles are scaled down until it fits. Depends only on ``seed`` and the
+    block, so an episode's plan does not depend on how many episodes the world has.
+    """
+    rng = np.random.default_rng([*seed, episode // PLAN_PERIOD])
+    names = [name for group in groups for name in group]
+    shifts = np.arange(PLAN_PERIOD) / PLAN_PERIOD
+
+    def draw() -> np.ndarray:
+        return np.concatenate([stratified_quantiles(rng, len(group)) for group in groups])
+
+    def longest(base: np.ndarray) -> float:
+        return max(sum(duration_s(k, v) for k, v in zip(names, (base + c) % 1.0)) for c in shifts)
+
+    for _ in range(tries):
+        base = draw()
+        if longest(base) <= budget_s:
+            break
+    shift = rng.permutation(PLAN_PERIOD)[episode % PLAN_PERIOD] / PLAN_PERIOD
+    q = (base + shift) % 1.0
+    while sum(duration_s(k, v) for k, v in zip(names, q)) > budget_s and q.max() > 0.01:
+        q = q * 0.9
+    return dict(zip(names, q.tolist()))
+
+
 def smootherstep(s: np.ndarray) -> np.ndarray:
     """C2-smooth 0 -> 1 ramp on [0, 1] (zero velocity and acceleration at both ends)."""
     s = np.clip(s, 0.0, 1.0)

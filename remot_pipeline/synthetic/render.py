@@ -19,6 +19,10 @@ _SUBPIXEL_BITS = 4
 
 # Per-face brightness so box edges read clearly: faces -x, +x, -y, +y, -z, +z.
 _FACE_SHADE = (0.78, 0.92, 0.70, 0.86, 0.55, 1.0)
+# An enclosing room is lit evenly: a darker floor and a brighter ceiling would make a camera that
+# turns down (or up) visibly darker (brighter) on average, a blind cue to the direction (the
+# shortcut audit's pixel statistics find it). Its faces' own textures differ anyway.
+_ROOM_SHADE = (0.85,) * 6
 
 
 def make_texture(
@@ -100,12 +104,11 @@ def box_solid(size_m, texture, obj2world=None, inside: bool = False) -> Solid:
     """Box of full extents ``size_m`` (3,) in metres, centred on its frame's origin.
 
     ``texture``: one BGR image for all faces or a sequence of six (faces -x,+x,-y,+y,-z,+z);
-    each face is shaded by a fixed factor so box edges stay visible.
+    each face is shaded by a fixed factor so box edges stay visible (a room, ``inside``, evenly).
     """
     face_textures = [texture] * 6 if isinstance(texture, np.ndarray) else list(texture)
-    textures = tuple(
-        np.clip(t.astype(np.float32) * shade, 0, 255).astype(np.uint8) for t, shade in zip(face_textures, _FACE_SHADE)
-    )
+    shades = _ROOM_SHADE if inside else _FACE_SHADE
+    textures = tuple(np.clip(t.astype(np.float32) * shade, 0, 255).astype(np.uint8) for t, shade in zip(face_textures, shades))
     return Solid(_box_faces(np.asarray(size_m, float)), textures, np.eye(4) if obj2world is None else obj2world, inside)
 
 

@@ -9,7 +9,8 @@ lists aligned with them (``answer``, ``parse_rule``, ``options``, ``tolerance``,
 ``</think>`` closes it.
 
 * :func:`format_reward`: 1/0, the ``[<think>] ... </think> <answer>X</answer>`` shape.
-* :func:`task_reward`: 1/0, the answer's correctness by :func:`remot_train.scoring.score`.
+* :func:`task_reward`: ``[0, 1]``, the answer's ``score`` by :func:`remot_train.scoring.score`: 1/0
+  (right/wrong), graded by mean relative accuracy for ``number_mra`` questions.
 * :func:`length_reward` / :func:`make_length_reward`: ``[-1, 0]``, reasoning past a target length.
 * :func:`logic_reward`: -1/0/+1, contradiction / no relations / consistent relations, in the
   reasoning and against the final answer (grammar in :mod:`remot_train.rewards.logic`).

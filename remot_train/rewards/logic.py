@@ -1318,6 +1318,10 @@ def parsed_answer(text: str, answer: Any = None, parse_rule: Any = None, options
 
     >>> parsed_answer("x</think><answer>(b)</answer>", "A", "choice_letter", ["Pair A", "Pair B"])
     'B'
+    >>> parsed_answer("x</think><answer>140 cm</answer>", "1.2 m", "number_mra")
+    '1.4'
+    >>> parsed_answer("<answer>1 m</answer>", "5 deg", "number_mra") is None  # a length for an angle
+    True
     >>> parsed_answer("<answer> maybe </answer>")
     'maybe'
     """

@@ -88,12 +88,14 @@ _INDEX_WORD = re.compile(r"(?:image|frame|pair|zoom|view|t\s*=|#)\s*$", re.IGNOR
 
 
 def _number_near(text: str, answer: str, tolerance) -> str | None:
-    """A number in ``text`` (not an image index) within ``tolerance`` of the answer's number."""
+    """A number in ``text`` (not an image index) within ``tolerance`` of the answer's number; without
+    a tolerance (``number_mra``, scored by relative accuracy), within 25% of it: a number that would
+    score at least 0.5 mean relative accuracy."""
     try:
         truth = float(str(answer).strip().split()[0])
     except (ValueError, IndexError):
         return None
-    tol = float(tolerance or 0.0)
+    tol = float(tolerance) if tolerance is not None else 0.25 * abs(truth)
     for m in _BARE_NUMBER.finditer(text):
         if _INDEX_WORD.search(text[max(0, m.start() - 8):m.start()]):
             continue
@@ -269,7 +271,7 @@ def check_leak(patch, sample: dict) -> str | None:
                     touched = [bool(cited & e) for e in exclusive]
                     if touched[idx] and not all(touched):
                         return f"{name} cover the correct option {options[idx]!r} and not the others"
-    elif rule == "number":
+    elif rule in ("number", "number_mra"):
         hit = _number_near(text, answer, sample.get("tolerance"))
         if hit:
             return f"states the magnitude {hit!r}"
@@ -277,7 +279,7 @@ def check_leak(patch, sample: dict) -> str | None:
         return f"contains the answer text {answer!r}"
 
     qtype = sample.get("question_type")
-    if rule == "number" or qtype == "comparative":
+    if rule in ("number", "number_mra") or qtype == "comparative":
         m = _MAGNITUDE.search(text)
         if m:
             return f"states the magnitude {m.group(0)!r}"

@@ -464,7 +464,7 @@ class MetadataTeacher(BaseTeacher):
             for i in (a, b):
                 if (i, *box) not in regions:
                     regions.append((i, *box))
-        kind = "number" if sample.get("parse_rule") == "number" else sample.get("question_type")
+        kind = "number" if sample.get("parse_rule") in ("number", "number_mra") else sample.get("question_type")
         text = compose_text(attribute, colour, error_class, pairs, [bi.box for bi in self.boxes], kind)
         times = pair_times(sample, n) if self.with_timestamps else None
         crops = crops_for(regions, images, self.crop_size) if self.with_crops else []
