@@ -38,6 +38,11 @@ EXAMPLE_QUERIES: dict[str, str] = {
     "quarantine reasons": """
         SELECT stage, domain, reason_code, count(*) AS rows
         FROM quarantine GROUP BY ALL ORDER BY rows DESC""",
+    "coverage by attribute value and split": """
+        SELECT domain, attribute, positive_value AS value, split, count(*) AS triplets
+        FROM triplets GROUP BY ALL ORDER BY ALL""",
+    "a question with its rationale": """
+        SELECT question_type, prompt, answer, rationale FROM bench_questions ORDER BY question_id LIMIT 1""",
     "questions joined to their triplets": """
         SELECT q.question_type, q.answer, t.attribute, t.positive_value, t.negative_value,
                t.negative_kind, round(t.positive_magnitude, 2) AS positive_magnitude

@@ -49,7 +49,7 @@ CODE_VERSIONS = {
     "triplets": "6",
     "questions": "3",
     "release": "2",
-    "catalog": "1",
+    "catalog": "2",
 }
 CODE_VERSION = "+".join(f"{k}@{v}" for k, v in sorted(CODE_VERSIONS.items()))
 STAGES = ("episode_frames", "motion_pairs", "positive_pairs", "frame_features", "negatives", "triplets", "questions")
