@@ -274,3 +274,31 @@ def test_the_audit_runs_on_a_pipeline_release(small_release):
     assert result.passed == all(r["passed"] for r in rows) and len(result.failures) == sum(
         not r["passed"] for r in rows)
     print(result.summary())
+
+
+def test_a_shortcut_planted_in_a_pipeline_release_fails_the_audit_and_names_it(small_release):
+    """The old mirror bug, planted back: the answer pair of every multiple-choice question carries
+    one more JPEG generation at a lower quality (fewer bytes). The audit must catch it by bytes."""
+    triplets, questions = _read_release(small_release)
+    mc = [q for q in questions.to_pylist() if q["question_type"] == "multiple_choice"]
+    answer_roles = {}
+    for q in mc:
+        roles = q["image_roles"]
+        pair = (roles[0], roles[1]) if len(roles) == 4 and q["answer"] == "A" else \
+            (roles[2], roles[3]) if len(roles) == 4 else ((roles[1],) if q["answer"] == "A" else (roles[2],))
+        answer_roles[q["triplet_id"]] = pair
+
+    def degrade(image: dict) -> dict:
+        bgr = cv2.imdecode(np.frombuffer(image["bytes"], np.uint8), cv2.IMREAD_COLOR)
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 40])
+        return {"bytes": buf.tobytes(), "path": image["path"]}
+
+    rows = triplets.to_pylist()
+    for t in rows:
+        for role in answer_roles.get(t["triplet_id"], ()):
+            t[f"{role}_image"] = degrade(t[f"{role}_image"])
+    planted = pa.Table.from_pylist(rows, schema=triplets.schema)
+    result = shortcut_audit(planted, questions)
+    assert not result.passed
+    assert any(f.startswith(("image_bytes on multiple_choice", "pixel_stats on multiple_choice"))
+               for f in result.failures), result.failures
