@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 from data_contracts import conform, contract, empty
 from data_contracts.fields import MOTION
 from remot_pipeline.core.arrow import to_polars
+from remot_pipeline.core.features import view_change
 from remot_pipeline.core.labels import attributes as domain_attributes
 from remot_pipeline.core.labels import label, signed_magnitudes
 from remot_pipeline.core.ledger import StageResult
@@ -235,21 +236,18 @@ def _retrieved(positives: pl.DataFrame, other: pl.DataFrame, features: pa.Table,
                           else pl.lit("")).alias("_subject")
     positives = positives.with_columns(subject(positives), pl.col("anchor_frame_index").alias("_start"))
     other = other.with_columns(subject(other), pl.col("negative_anchor_frame_index").alias("_start"))
-    start = lambda col: feat.rename({"frame_index": col, "row": "_start_row"})  # noqa: E731
     queries = positives.join(feat.rename({"frame_index": "positive_frame_index"}), on=["episode_id", "positive_frame_index"],
-                             how="inner").join(start("anchor_frame_index"), on=["episode_id", "anchor_frame_index"],
-                                               how="inner").join(eps.drop("split"), on="episode_id", how="left")
+                             how="inner").join(eps.drop("split"), on="episode_id", how="left")
     ids = queries["positive_pair_id"].to_list() if "positive_pair_id" in queries.columns else list(range(queries.height))
     queries = queries.with_row_index("_qid").with_columns(pl.Series("_want_larger", [_seed_bit(i, "larger") for i in ids], dtype=pl.Int8),
                                    pl.Series("_anchor_form", [_seed_bit(i, "anchor-form") for i in ids], dtype=pl.Int8))
     base = (other.join(feat.rename({"frame_index": "negative_frame_index"}), on=["episode_id", "negative_frame_index"], how="inner")
-            .join(start("negative_anchor_frame_index"), on=["episode_id", "negative_anchor_frame_index"], how="inner")
             .join(eps, on="episode_id", how="left"))
-    # How much each pair's view changes (1 - cosine of its two frames' descriptors): a proxy of the
-    # global pixel change, balanced against the answer below.
-    change = lambda df: 1.0 - np.einsum("nd,nd->n", desc[df["row"].to_numpy()], desc[df["_start_row"].to_numpy()])  # noqa: E731
-    queries = queries.with_columns(pl.Series("_change", change(queries)))
-    base = base.with_columns(pl.Series("_change", change(base)))
+    # How much each pair's view changes (a proxy of the global pixel change), balanced against the answer below.
+    # (0 where a frame has no descriptor: it cannot be said to change more).
+    change = lambda df, a, b: np.nan_to_num(view_change(df, features, a, b), nan=0.0)  # noqa: E731
+    queries = queries.with_columns(pl.Series("_change", change(queries, "anchor_frame_index", "positive_frame_index")))
+    base = base.with_columns(pl.Series("_change", change(base, "negative_anchor_frame_index", "negative_frame_index")))
     found_parts, resolved = [], {}
     pending = queries
     for level, scope in SEARCH_LEVELS:
@@ -267,7 +265,7 @@ def _retrieved(positives: pl.DataFrame, other: pl.DataFrame, features: pa.Table,
         found_parts.append(matched)
         done = set(matched["_qid"].to_list()) if matched.height else set()
         pending = pending.filter(~pl.col("_qid").is_in(sorted(done))) if done else pending
-    drop = ["_subject", "_start", "_want_larger", "_anchor_form", "_qid", "object_color_right", "_start_row", "_change"]
+    drop = ["_subject", "_start", "_want_larger", "_anchor_form", "_qid", "object_color_right", "_change"]
     if not found_parts:
         empty_ = positives.head(0).with_columns(
             pl.lit(None, pl.String).alias("negative_episode_id"),
@@ -352,7 +350,7 @@ def _search_level(queries: pl.DataFrame, base: pl.DataFrame, desc: np.ndarray, s
     chosen = base.select(
         pl.col("episode_id").alias("negative_episode_id"), "negative_anchor_frame_index", "negative_frame_index",
         "negative_value", "negative_magnitude", "negative_pair_id")[chosen_idx[found].tolist()]
-    matched = pl.concat([queries.filter(pl.Series(found)).drop("row", "scene_id", "_start_row"), chosen], how="horizontal").with_columns(
+    matched = pl.concat([queries.filter(pl.Series(found)).drop("row", "scene_id"), chosen], how="horizontal").with_columns(
         pl.Series("negative_similarity", chosen_sim[found].astype(np.float64)))
     return matched, queries.filter(~pl.Series(found))
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from data_contracts import conform, contract, empty
 from remot_pipeline.core.arrow import to_polars
+from remot_pipeline.core.features import view_change
 from remot_pipeline.core.ledger import StageResult
 
 
@@ -60,22 +61,6 @@ def select_balanced(negatives: pl.DataFrame, max_per_domain: int, seed: int) -> 
     out = ranked.sort(["_rank", "_key"]).head(max_per_domain).drop("_rank", "_key", "_larger", "_form")
     return out.drop("_changes_more") if "_changes_more" in out.columns else out
 
-
-def view_change(pairs: pl.DataFrame, features: pa.Table, first: str, second: str, episode: str = "episode_id") -> np.ndarray:
-    """How much each pair's view changes, ``1 - cos`` of its two frames' descriptors (NaN when a
-    frame has none): a proxy of the global pixel change between the two images."""
-    feat = to_polars(features.select(["episode_id", "frame_index"])).with_row_index("_row")
-    desc = np.asarray(features.column("descriptor").combine_chunks().flatten().to_numpy(), dtype=np.float32)
-    desc = desc.reshape(features.num_rows, -1) if features.num_rows else desc.reshape(0, 1)
-    rows = []
-    for col in (first, second):
-        j = pairs.select(pl.col(episode).alias("episode_id"), pl.col(col).alias("frame_index")).join(
-            feat, on=["episode_id", "frame_index"], how="left", maintain_order="left")["_row"]
-        rows.append(j.fill_null(-1).to_numpy())
-    ok = (rows[0] >= 0) & (rows[1] >= 0)
-    out = np.full(pairs.height, np.nan)
-    out[ok] = 1.0 - np.einsum("nd,nd->n", desc[rows[0][ok]], desc[rows[1][ok]])
-    return out
 
 
 def select_per_split(negatives: pl.DataFrame, caps: dict[str, int], seed: int) -> pl.DataFrame:
