@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
+	@$(BIN)/python -m remot_pipeline.preflight
 	$(BIN)/dagster job execute -m remot_pipeline.definitions -j build_release --tags $(ALL_DOMAINS)
 	$(BIN)/python -m remot_pipeline.report
 
@@ -31,7 +32,7 @@ test: install
 # the evaluation on remot-bench; the comparison table lands in data/evaluations/<release_id>/.
 train-demo: run
 	$(BIN)/dagster job execute -m remot_pipeline.definitions -j train_models
-	@cat data/evaluations/$$(cat data/releases/LATEST)/comparison.md
+	@cat data/evaluations/$$(basename $$(readlink data/releases/LATEST))/comparison.md
 
 ui: install
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
@@ -42,7 +43,7 @@ bench: install
 	$(BIN)/python bench/bench_retrieval.py
 	$(BIN)/python bench/bench_rewards.py
 	@if [ -d data/stages ]; then $(BIN)/python bench/label_flow_agreement.py data; else echo "label_flow_agreement: run make run first"; fi
-	@if [ -f data/releases/LATEST ]; then $(BIN)/python bench/teacher_leakage.py; else echo "teacher_leakage: run make run first"; fi
+	@if [ -e data/releases/LATEST ]; then $(BIN)/python bench/teacher_leakage.py; else echo "teacher_leakage: run make run first"; fi
 
 # ReMoT-16K (16,500 triplets, 49,500 questions) under data-16k/, timed on CORES cores; the
 # numbers land in bench/results/release_scale_remot-16k.json and a Markdown line is printed.

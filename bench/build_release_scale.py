@@ -63,7 +63,7 @@ ALL_DOMAINS_TAGS = {"dagster/asset_partition_range_start": "navigation",
                     "dagster/asset_partition_range_end": "simulation"}
 STEP_RE = re.compile(r'Finished execution of step "([^"]+)" in ([0-9hms.]+)\.')
 FAIL_RE = re.compile(r'Execution of step "([^"]+)" failed')
-RELEASE_RE = re.compile(r"release ([0-9a-f]{16}) at \S+ \((written|already present)")
+RELEASE_RE = re.compile(r"release ([0-9a-f]{16}) published at \S+ \((written|already present)")
 CHECK_FAIL_RE = re.compile(r"Asset check '([^']+)' on '[^']+' did not pass")
 
 
@@ -167,10 +167,12 @@ def release_summary(data_root: Path, release_id: str | None = None) -> dict | No
     (None without one)."""
     import pyarrow.parquet as pq
 
-    latest = data_root / "releases" / "LATEST"
-    if release_id is None and not latest.is_file():
+    from remot_pipeline.core.release import read_latest
+
+    release_id = release_id or read_latest(data_root / "releases")
+    if release_id is None:
         return None
-    path = data_root / "releases" / (release_id or latest.read_text().strip())
+    path = data_root / "releases" / release_id
     manifest_path = path / "manifest.json"
     if not manifest_path.is_file():
         return None
@@ -210,7 +212,6 @@ def release_summary(data_root: Path, release_id: str | None = None) -> dict | No
     return {
         "release_id": path.name,
         "path": str(path),
-        "created_utc": manifest.get("created_utc"),
         "contract_version": manifest.get("contract_version"),
         "code_version": manifest.get("code_version"),
         "config_hash": manifest.get("config_hash"),
@@ -230,8 +231,16 @@ def headroom(data_root: Path, caps: dict[str, int]) -> dict | None:
     """Per domain and split: the deduplicated candidates the triplets stage picks from, vs its cap.
 
     Mirrors the stage's dedup (one candidate per episode, anchor frame, attribute, negative kind)."""
+    from remot_pipeline.core.release import read_latest
+
+    rid = read_latest(data_root / "releases")
+    manifest = data_root / "releases" / str(rid) / "manifest.json"
+    if rid is None or not manifest.is_file():
+        return None
     stages = data_root / "stages"
-    files = sorted(stages.glob("negatives/*/out.parquet"))
+    keys = json.loads(manifest.read_text()).get("stages", {})  # the release's own stage outputs
+    files = [stages / "negatives" / n.split("/", 1)[1] / k / "out.parquet" for n, k in sorted(keys.items())
+             if n.startswith("negatives/")]
     if not files:
         return None
     import duckdb
@@ -245,10 +254,11 @@ def headroom(data_root: Path, caps: dict[str, int]) -> dict | None:
         cap = caps.get(split)
         out.setdefault(domain, {})[split] = {"candidates": int(n), "cap": cap,
                                              "ratio": round(n / cap, 3) if cap else None}
-    for ledger in sorted(stages.glob("triplets/*/ledger.json")):
-        d = json.loads(ledger.read_text())
-        out.setdefault(ledger.parent.name, {})["triplets_ledger"] = {
-            k: d.get(k) for k in ("rows_in", "rows_out", "rows_filtered")}
+    for n, k in sorted(keys.items()):
+        if n.startswith("triplets/"):
+            d = json.loads((stages / n / k / "entry.json").read_text())["ledger"]
+            out.setdefault(n.split("/", 1)[1], {})["triplets_ledger"] = {
+                k: d.get(k) for k in ("rows_in", "rows_out", "rows_filtered")}
     return out
 
 
@@ -333,8 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     env["REMOT_DATA_ROOT"] = str(data_root)
     data_root_abs.mkdir(parents=True, exist_ok=True)
     log_path = data_root_abs / f"build_release_scale.{name}.log"
-    latest = data_root_abs / "releases" / "LATEST"
-    before = latest.read_text().strip() if latest.is_file() else None
+    from remot_pipeline.core.release import read_latest
+
+    before = read_latest(data_root_abs / "releases")
 
     shown = " ".join(["python", "bench/build_release_scale.py", *sum((["--config", str(c)] for c in args.config), []),
                       *(["--data-root", data_root_arg] if args.data_root else []),
@@ -372,15 +383,15 @@ def main(argv: list[str] | None = None) -> int:
     log_text = log_path.read_text(errors="replace")
     failed = FAIL_RE.findall(log_text)
     error_lines = [ln for ln in log_text.splitlines() if re.match(r"^\w*(Error|Exception)\b.*: ", ln)]
-    # The release step logs "release <id> at <path> (written | already present ...)"; the release
-    # is on disk before its blocking checks run, so a failed check still leaves it there.
+    # The release step logs "release <id> published at <path> (written | already present ...)" once
+    # every blocking check passed (a failed release is kept under releases/.rejected/).
     logged = RELEASE_RE.findall(log_text)
     if logged:
         release = release_summary(data_root_abs, logged[-1][0])
         written = logged[-1][1] == "written"
-    else:  # no release step reached (or its log line changed): trust LATEST only if written now
+    else:  # no release published (or its log line changed): trust LATEST only if it moved now
         release = release_summary(data_root_abs)
-        written = bool(release) and (release.get("created_utc") or "") >= started_utc[:19]
+        written = bool(release) and release["release_id"] != before
         if not written:
             release = None
     result = {

@@ -15,18 +15,23 @@ import time
 from pathlib import Path
 
 from remot_pipeline.core.flowcheck import domain_agreement
+from remot_pipeline.core.release import latest_release
 from remot_pipeline.defs.store import StageStore
 
 
 def main() -> None:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "data")
     store = StageStore(root / "stages")
+    release = latest_release(root / "releases")  # the stage outputs LATEST was built from
+    if release is None:
+        raise SystemExit(f"{root}: no release; run `make run` first")
     per = collections.defaultdict(lambda: [0, 0])
     classes = []
     t0 = time.perf_counter()
     for d in ("navigation", "manipulation", "simulation"):
-        rows = domain_agreement(store.read("triplets", d).table, store.read("episode_frames", d).table,
-                                store.read("episodes", d), max_episodes=10**9)
+        rows = domain_agreement(store.of_release(release, "triplets", d).table,
+                                store.of_release(release, "episode_frames", d).table,
+                                store.of_release(release, "episodes", d), max_episodes=10**9, data_root=root)
         for r in rows:
             per[(d, r["attribute"])][0] += r["checked"]
             per[(d, r["attribute"])][1] += r["agreed"]

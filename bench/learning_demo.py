@@ -705,9 +705,12 @@ def _episodes(release: Path, split: str | None) -> list[dict]:
     """The episodes of ``split`` (None: all) that have navigation yaw true/false questions."""
     import duckdb
 
-    sql = (f"SELECT DISTINCT episode_id FROM read_parquet('{release}/questions/**/*.parquet', hive_partitioning = true) "
+    from remot_train.data import release_files
+
+    sql = ("SELECT DISTINCT episode_id FROM read_parquet(?) "
            "WHERE domain = ? AND attribute = ? AND question_type = 'true_false' AND (? IS NULL OR split = ?)")
-    return [{"episode_id": e} for (e,) in duckdb.sql(sql, params=[DOMAIN, ATTRIBUTE, split, split]).fetchall()]
+    params = [release_files(release, "questions"), DOMAIN, ATTRIBUTE, split, split]
+    return [{"episode_id": e} for (e,) in duckdb.sql(sql, params=params).fetchall()]
 
 
 if __name__ == "__main__":

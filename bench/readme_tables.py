@@ -61,13 +61,15 @@ TRIPLET_COLUMNS = ["triplet_id", "domain", "split", "attribute", "positive_value
 
 def resolve_release(path: str | Path) -> Path:
     """A release folder from a release folder, a LATEST file, a releases folder or a data root."""
+    from remot_pipeline.core.release import read_latest
+
     p = Path(path)
-    if p.is_file() and p.name == "LATEST":
-        p = p.parent / p.read_text().strip()
+    if p.name == "LATEST" and (rid := read_latest(p.parent)):
+        p = p.parent / rid
     elif p.is_dir() and not (p / "manifest.json").is_file():
-        for latest in (p / "LATEST", p / "releases" / "LATEST"):
-            if latest.is_file():
-                p = latest.parent / latest.read_text().strip()
+        for base in (p, p / "releases"):
+            if (rid := read_latest(base)):
+                p = base / rid
                 break
     if not (p / "manifest.json").is_file():
         raise FileNotFoundError(f"{path}: not a release (no manifest.json); build one with `make run` or name "

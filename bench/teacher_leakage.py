@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from remot_train.data import resolve_release
+from remot_train.data import release_files, resolve_release
 from remot_train.teacher import MetadataTeacher, ModelTeacher, leakage_rate
 
 FAILED = [
@@ -36,11 +36,12 @@ def bench_samples(release: Path) -> list[dict]:
     """Each bench question merged with its triplet's metadata (what the teacher is given)."""
     con = duckdb.connect()
     try:
-        rows = con.sql(f"""
+        rows = con.sql("""
             SELECT t.*, q.* EXCLUDE (triplet_id, episode_id, domain, split, attribute)
-            FROM read_parquet('{release}/questions/**/*.parquet', hive_partitioning = true) q
-            JOIN read_parquet('{release}/triplets/**/*.parquet', hive_partitioning = true) t USING (triplet_id)
-            WHERE q.split = 'test' ORDER BY q.question_id""").to_arrow_table().to_pylist()
+            FROM read_parquet(?) q JOIN read_parquet(?) t USING (triplet_id)
+            WHERE q.split = 'test' ORDER BY q.question_id""",
+                       params=[release_files(release, "questions"), release_files(release, "triplets")]
+                       ).to_arrow_table().to_pylist()
     finally:
         con.close()
     return rows

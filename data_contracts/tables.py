@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data_contracts.fields import FIELDS, IMAGE
+from data_contracts.storage import write_atomic, write_bytes_atomic
 
 #: Bump on any breaking change to a contract (a removed/renamed column, a changed type).
 CONTRACT_VERSION = "3.0.0"
@@ -202,38 +201,21 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` atomically (a unique temporary file in the same folder created
+    with the user's umask, fsync, rename; see :mod:`data_contracts.storage`)."""
+    write_bytes_atomic(path, data)
 
 
 def write_parquet(table: pa.Table, name: str, path: Path) -> dict:
     """Conform ``table`` to contract ``name`` and write it to ``path`` atomically.
 
-    Returns ``{"rows": n, "sha256": hex}`` for manifests.
+    Returns ``{"rows": n, "sha256": hex}`` for manifests. The file gets the user's umask; a
+    write failure (permissions, read-only, full disk) is a one-line :class:`StorageError`.
     """
-    path = Path(path)
     conformed = conform(table, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        # Fixed writer settings so that equal tables give byte-identical files.
-        pq.write_table(conformed, tmp, compression="zstd", write_statistics=True, store_schema=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Fixed writer settings so that equal tables give byte-identical files.
+    write_atomic(path, lambda tmp: pq.write_table(conformed, tmp, compression="zstd", write_statistics=True,
+                                                  store_schema=True))
     return {"rows": conformed.num_rows, "sha256": sha256_file(path)}
 
 

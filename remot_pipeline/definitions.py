@@ -18,7 +18,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from remot_pipeline.defs import assets  # noqa: E402
 from remot_pipeline.defs.resources import RemotConfig, RemotPaths  # noqa: E402
-from remot_pipeline.defs.sensors import make_drop_folder_sensor  # noqa: E402
+from remot_pipeline.defs.sensors import dead_run_reaper, host_tags, make_drop_folder_sensor  # noqa: E402
 from remot_pipeline.defs.store import StageIOManager  # noqa: E402
 from remot_pipeline.defs.training import TRAINING_ASSETS, TrainingConfig  # noqa: E402
 
@@ -27,9 +27,15 @@ DATA_ASSETS = [assets.synthetic_world, assets.ingest, assets.motion_pairs, asset
 
 #: The main job: sources -> release -> catalog for every domain, in one in-process run.
 #: Run it for all domains with the partition-range tags (see the Makefile).
+#: Its runs carry ``remot/host`` (host_tags) so that the dead_run_reaper sensor may check their
+#: worker pid. No ``dagster/max_runtime`` tag: the reaper fails a killed run within ~30 s, and a
+#: limit could only tell a hung live worker from a slow one by guessing (the ReMoT-16K build takes
+#: ~4 min on 2 cores and grows with the data); past it a live `make run` is only marked FAILURE
+#: while it goes on working. Set one per run (--tags) where a hang is a real risk.
 build_release = dg.define_asset_job(
     "build_release",
     selection=dg.AssetSelection.assets(*DATA_ASSETS),
+    run_tags=host_tags(),
     executor_def=dg.in_process_executor,
     description="Raw metadata -> motion contrast triplets -> questions -> versioned release + DuckDB catalog.",
 )
@@ -39,6 +45,7 @@ build_release = dg.define_asset_job(
 train_models = dg.define_asset_job(
     "train_models",
     selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
+    run_tags=host_tags(),
     executor_def=dg.in_process_executor,
     description="Release -> base / SFT / GRPO / SFT->GRPO / SFT<->GRPO / FFR models -> evaluation on remot-bench.",
 )
@@ -55,7 +62,7 @@ def make_definitions(data_root: str | None = None, sources_file: str | None = No
     return dg.Definitions(
         assets=[*DATA_ASSETS, *TRAINING_ASSETS],
         jobs=[build_release, train_models],
-        sensors=[make_drop_folder_sensor(build_release)],
+        sensors=[make_drop_folder_sensor(build_release), dead_run_reaper],
         resources={
             "paths": RemotPaths(data_root=data_root, sources_file=sources_file),
             "config": RemotConfig(),

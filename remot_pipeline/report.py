@@ -7,10 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-import duckdb
-
-from remot_pipeline.core.catalog import EXAMPLE_QUERIES
-from remot_pipeline.core.release import latest_release
+from remot_pipeline.core.catalog import EXAMPLE_QUERIES, connect
+from remot_pipeline.core.release import ReleaseInvalid, latest_release, verified_release
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,10 +21,16 @@ def main(argv: list[str] | None = None) -> int:
     if release is None:
         print(f"{root / 'releases'}: no release with a manifest yet; run `make run` first", file=sys.stderr)
         return 1
+    try:
+        verified_release(release)
+    except ReleaseInvalid as exc:
+        print(exc, file=sys.stderr)
+        return 1
     catalog = root / "catalog.duckdb"
-    print(f"release: {release.resolve()}")
-    print(f"catalog: {catalog.resolve()}  (duckdb {catalog} then e.g. SELECT * FROM triplets LIMIT 5)")
-    con = duckdb.connect(str(catalog), read_only=True)
+    print(f"release: {release.resolve()} (verified against its manifest)")
+    print(f"catalog: {catalog.resolve()}  (duckdb -cmd \"SET file_search_path='{root}'\" {catalog} then e.g. "
+          "SELECT * FROM triplets LIMIT 5)")
+    con = connect(root, catalog)
     try:
         print(f"-- {args.query}")
         sys.stdout.flush()

@@ -47,25 +47,39 @@ class ReleaseNotFound(FileNotFoundError):
     pass
 
 
-def resolve_release(location: str | Path, release_id: str | None = None) -> Path:
+def resolve_release(location: str | Path, release_id: str | None = None, verify: bool = True) -> Path:
     """The release folder: ``location`` itself when it holds a manifest, else
     ``location/releases/<release_id or LATEST>`` or ``location/<release_id or LATEST>``.
 
-    A folder without ``manifest.json`` is not a release (it may be half written)."""
+    A folder without ``manifest.json`` is not a release (it may be half written), and a release
+    whose files do not match its manifest (sha256, rows, contract) is never served: both raise
+    :class:`ReleaseNotFound` with one line. Verification reads every file once per process."""
+    from remot_pipeline.core.release import ReleaseInvalid, read_latest, verified_release
+
     loc = Path(location)
     candidates = [loc] if release_id is None else []
     for base in (loc / "releases", loc):
-        rid = release_id
-        if rid is None and (base / "LATEST").is_file():
-            rid = (base / "LATEST").read_text().strip()
+        rid = release_id or read_latest(base)
         if rid:
             candidates.append(base / rid)
     for c in candidates:
         if (c / "manifest.json").is_file():
+            if verify:
+                try:
+                    verified_release(c)
+                except ReleaseInvalid as exc:
+                    raise ReleaseNotFound(str(exc)) from None
             return c
     want = release_id or "LATEST"
     raise ReleaseNotFound(f"{loc}: no release {want!r} with a manifest.json here; run `make run` (or the "
                           "build_release job) first, or pass the data root or a release folder")
+
+
+def release_files(release: Path, table: str) -> str:
+    """The glob of one table's Parquet files in a release folder (pass it to DuckDB as a
+    parameter, never spliced into SQL: a path may hold a quote)."""
+    nested = table in ("triplets", "questions")  # <table>/<domain>/<split>/part-*.parquet
+    return str(Path(release) / table / ("*/*/*.parquet" if nested else "*.parquet"))
 
 
 def _in(column: str, values) -> tuple[str, list]:
@@ -95,13 +109,14 @@ def question_table(release: str | Path, *, split: str | None = "train", domains=
     sql = f"""
         SELECT q.*, {gather} AS images, t.positive_value, t.negative_value, t.positive_magnitude,
                t.negative_magnitude, t.positive_pair_id, t.negative_pair_id, t.object_color, t.unit
-        FROM read_parquet('{path}/questions/**/*.parquet', hive_partitioning = true) q
-        JOIN read_parquet('{path}/triplets/**/*.parquet', hive_partitioning = true) t USING (triplet_id)
+        FROM read_parquet(?) q
+        JOIN read_parquet(?) t USING (triplet_id)
         {"WHERE " + " AND ".join(where) if where else ""}
         ORDER BY q.question_id {f"LIMIT {int(limit)}" if limit else ""}"""
     con = duckdb.connect()
     try:
-        return con.sql(sql, params=params).to_arrow_table()  # one Arrow copy (execute() adds another)
+        files = [release_files(path, "questions"), release_files(path, "triplets")]
+        return con.sql(sql, params=files + params).to_arrow_table()  # one Arrow copy (execute() adds another)
     finally:
         con.close()
 

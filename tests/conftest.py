@@ -11,7 +11,7 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 SMALL = dict(episodes_per_domain=3, frames_per_episode=90)
 
 
-def small_config(synthetic: bool = True, **cfg):
+def small_config(synthetic: bool = True, world: dict | None = None, **cfg):
     """The pipeline's config on the small world. Three short episodes per domain cannot cover every
     attribute value in both splits, so the coverage minimums are 0 here; the default world's
     coverage is tested in tests/test_world_coverage.py and by `make run`'s release__coverage
@@ -23,7 +23,7 @@ def small_config(synthetic: bool = True, **cfg):
     # real-sized releases (the default world, run end to end by tests/test_cli.py) and is tested with
     # planted shortcuts in tests/test_audit.py; here it would judge sampling noise.
     cfg.setdefault("audit", AuditConfig(enabled=False))
-    return RemotConfig(synthetic=SyntheticWorldConfig(enabled=synthetic, **SMALL), **cfg)
+    return RemotConfig(synthetic=SyntheticWorldConfig(enabled=synthetic, **(world or SMALL)), **cfg)
 
 
 def real_path(*parts: str) -> Path:
@@ -53,16 +53,23 @@ def pytest_configure(config):
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 
+def small_release_home(shared: Path) -> Path:
+    """The DAGSTER_HOME of the instance that materialized :func:`small_release` (beside it)."""
+    return Path(shared) / "small_release_dagster_home"
+
+
 @pytest.fixture(scope="session")
 def small_release(tmp_path_factory) -> Path:
     """A data root holding one release of a small synthetic world (3 episodes x 90 frames per
-    domain), built once for all test workers (a file lock in the shared base temp folder)."""
+    domain), built once for all test workers (a file lock in the shared base temp folder), and
+    recorded in a Dagster instance on disk (:func:`small_release_home`): stage outputs are found
+    through the instance that materialized them."""
     from filelock import FileLock
 
     shared = tmp_path_factory.getbasetemp().parent  # the same folder for every xdist worker
     root = shared / "small_release"
     with FileLock(str(shared / "small_release.lock")):
-        if not (root / "releases" / "LATEST").is_file():
+        if not ((root / "releases" / "LATEST").is_dir() and small_release_home(shared).is_dir()):
             import dagster as dg
 
             from remot_pipeline import definitions
@@ -72,7 +79,9 @@ def small_release(tmp_path_factory) -> Path:
             resources = {"config": small_config(),
                          "paths": RemotPaths(data_root=str(root)),
                          "io_manager": StageIOManager(root=str(root / "stages"))}
-            result = dg.materialize(definitions.DATA_ASSETS, resources=resources,
-                                    instance=dg.DagsterInstance.ephemeral(), tags=definitions.ALL_DOMAINS_TAGS)
+            small_release_home(shared).mkdir(exist_ok=True)
+            with dg.DagsterInstance.local_temp(str(small_release_home(shared))) as instance:
+                result = dg.materialize(definitions.DATA_ASSETS, resources=resources, instance=instance,
+                                        tags=definitions.ALL_DOMAINS_TAGS)
             assert result.success
     return root

@@ -356,20 +356,30 @@ def test_release_is_content_addressed_atomic_and_never_rewritten(tmp_path):
     rid = rel.compute_release_id("code@1", {"k": 1}, {"e1": "abc"})
     assert rid == rel.compute_release_id("code@1", {"k": 1}, {"e1": "abc"})
     assert rid != rel.compute_release_id("code@1", {"k": 2}, {"e1": "abc"})
-    path, written = rel.write_release(tmp_path, rid, _tables(), {"note": "x"})
+    staged = rel.stage_release(tmp_path, rid, _tables(), {"note": "x"})
+    assert rel.latest_release(tmp_path) is None and rel.verify_release(staged) == []  # nothing served yet
+    path, written = rel.publish(tmp_path, staged, rid)
     assert written and rel.latest_release(tmp_path) == path and rel.verify_release(path) == []
+    assert (tmp_path / "LATEST").is_symlink() and rel.read_latest(tmp_path) == rid
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["rows"]["quarantine"] == 1 and all("sha256" in f for f in manifest["files"])
-    _, again = rel.write_release(tmp_path, rid, _tables(), {"note": "x"})
-    assert again is False
+    before = {p: p.stat().st_mtime_ns for p in path.rglob("*")}
+    _, again = rel.publish(tmp_path, rel.stage_release(tmp_path, rid, _tables(), {"note": "x"}), rid)
+    assert again is False and {p: p.stat().st_mtime_ns for p in path.rglob("*")} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["LATEST", rid])  # the second copy is gone
     (path / "quarantine" / "part-00000.parquet").write_bytes(b"tampered")
     assert any("sha256 mismatch" in p for p in rel.verify_release(path))
+    with pytest.raises(rel.ReleaseInvalid, match=r"quarantine/part-00000.parquet: sha256 mismatch: release "):
+        rel.verified_release(path)
+    # A tampered release is never reused: publishing the same id again replaces it.
+    _, rewritten = rel.publish(tmp_path, rel.stage_release(tmp_path, rid, _tables(), {"note": "x"}), rid)
+    assert rewritten and rel.verify_release(path) == [] and rel.verified_release(path) == path
 
 
 def test_a_release_without_manifest_does_not_exist(tmp_path):
     (tmp_path / "abc").mkdir()
-    (tmp_path / "LATEST").write_text("abc\n")
-    assert rel.latest_release(tmp_path) is None
+    (tmp_path / "LATEST").write_text("abc\n")  # a LATEST file from an older data root is still read
+    assert rel.read_latest(tmp_path) == "abc" and rel.latest_release(tmp_path) is None
     assert not rel.is_release(tmp_path / "abc")
 
 

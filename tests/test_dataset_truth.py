@@ -35,9 +35,8 @@ def built(small_release):
     rel = latest_release(small_release / "releases")
     triplets, questions = _read(rel / "triplets"), _read(rel / "questions")
     store = StageStore(small_release / "stages")
-    frames = {d: store.read("episode_frames", d).table for d in ("navigation", "manipulation", "simulation")}
-    episodes = pa.concat_tables([store.read("episodes", d) if isinstance(store.read("episodes", d), pa.Table)
-                                 else store.read("episodes", d).table for d in frames])
+    frames = {d: store.of_release(rel, "episode_frames", d).table for d in ("navigation", "manipulation", "simulation")}
+    episodes = pa.concat_tables([store.of_release(rel, "episodes", d) for d in frames])
     return triplets, questions, frames, episodes
 
 

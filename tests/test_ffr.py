@@ -103,22 +103,18 @@ def test_default_sample_gives_the_teacher_the_images(rows):
     assert MetadataTeacher().patch(s, ["\n\n"]) is not None
 
 
-def test_release_lookup_merges_question_and_triplet(tmp_path):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+@pytest.mark.slow
+def test_release_lookup_merges_question_and_triplet(small_release):
+    from remot_train.data import question_table
 
-    (tmp_path / "questions").mkdir()
-    (tmp_path / "triplets").mkdir()
-    (tmp_path / "manifest.json").write_text("{}")
-    pq.write_table(pa.table({"question_id": ["q1"], "triplet_id": ["t1"], "image_roles": [["anchor", "negative"]],
-                             "answer": ["false"]}), tmp_path / "questions" / "part.parquet")
-    pq.write_table(pa.table({"triplet_id": ["t1"], "positive_value": ["left"], "negative_value": ["right"],
-                             "anchor_image": [{"bytes": b"a", "path": "a.jpg"}]}), tmp_path / "triplets" / "p.parquet")
-    sample = release_sample_lookup(tmp_path)({"question_id": "q1", "answer": "false", "images": ["small"]})
-    assert sample["negative_value"] == "right" and sample["image_roles"] == ["anchor", "negative"]
-    assert sample["anchor_image"]["path"] == "a.jpg" and "images" not in sample
+    q = question_table(small_release, split="test", limit=1).to_pylist()[0]
+    sample = release_sample_lookup(small_release)({"question_id": q["question_id"], "answer": q["answer"],
+                                                    "images": ["small"]})
+    assert sample["negative_value"] == q["negative_value"] and sample["image_roles"] == q["image_roles"]
+    assert sample["triplet_id"] == q["triplet_id"] and "images" not in sample
+    assert sample["anchor_image"]["bytes"][:2] == b"\xff\xd8"  # the triplet's JPEG, merged in
     with pytest.raises(KeyError):
-        release_sample_lookup(tmp_path)({"question_id": "nope"})
+        release_sample_lookup(small_release)({"question_id": "nope"})
 
 
 # --- the trl pin ------------------------------------------------------------------------------------

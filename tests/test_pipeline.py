@@ -14,6 +14,7 @@ import pytest
 
 from remot_pipeline import definitions
 from remot_pipeline.core.catalog import EXAMPLE_QUERIES
+from remot_pipeline.core.catalog import connect as catalog_connect
 from remot_pipeline.core.release import latest_release, verify_release
 from remot_pipeline.defs.resources import RemotConfig, RemotPaths, SyntheticWorldConfig
 from remot_pipeline.defs.store import StageIOManager, StageStore
@@ -23,11 +24,11 @@ pytestmark = pytest.mark.slow
 DOMAINS = ["navigation", "manipulation", "simulation"]
 
 
-def materialize(data_root: Path, sources_file: str | None = None, synthetic: bool = True, **cfg):
+def materialize(data_root: Path, sources_file: str | None = None, synthetic: bool = True, instance=None, **cfg):
     config = small_config(synthetic, **cfg)
     resources = {"config": config, "paths": RemotPaths(data_root=str(data_root), sources_file=sources_file),
                  "io_manager": StageIOManager(root=str(data_root / "stages"))}
-    instance = dg.DagsterInstance.ephemeral()
+    instance = instance or dg.DagsterInstance.ephemeral()
     return dg.materialize(definitions.DATA_ASSETS, resources=resources, instance=instance,
                           tags=definitions.ALL_DOMAINS_TAGS, raise_on_error=True)
 
@@ -66,19 +67,19 @@ def test_release_layout_manifest_and_latest(run):
     assert manifest["release_id"] == rel.name
     for d in DOMAINS:
         for s in ("train", "test"):
-            assert (rel / "triplets" / f"domain={d}" / f"split={s}" / "part-00000.parquet").is_file()
-            assert (rel / "questions" / f"domain={d}" / f"split={s}" / "part-00000.parquet").is_file()
+            assert (rel / "triplets" / d / s / "part-00000.parquet").is_file()
+            assert (rel / "questions" / d / s / "part-00000.parquet").is_file()
     assert (rel / "quarantine" / "part-00000.parquet").is_file()
     # manifest was written last: no data file is newer than it
     newest = max(p.stat().st_mtime_ns for p in rel.rglob("*.parquet"))
     assert (rel / "manifest.json").stat().st_mtime_ns >= newest
-    img = pq.read_table(rel / "triplets" / "domain=navigation" / "split=train" / "part-00000.parquet").column("anchor_image")[0].as_py()
+    img = pq.read_table(rel / "triplets" / "navigation" / "train" / "part-00000.parquet").column("anchor_image")[0].as_py()
     assert set(img) == {"bytes", "path"} and img["bytes"][:2] == b"\xff\xd8"
 
 
 def test_duckdb_catalog_example_queries(run):
     root, _ = run
-    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    con = catalog_connect(root)
     results = {name: con.execute(sql).fetchall() for name, sql in EXAMPLE_QUERIES.items()}
     assert {r[0] for r in results["triplets by domain and attribute"]} == set(DOMAINS)
     assert results["questions joined to their triplets"]
@@ -100,11 +101,16 @@ def test_every_answer_is_traceable_to_the_metadata(run):
 
     root, _ = run
     store = StageStore(root / "stages")
+    rel = latest_release(root / "releases")
+
+    def read(asset, d):  # the stage outputs LATEST was built from
+        return store.of_release(rel, asset, d)
+
     for d in DOMAINS:
-        lab = pl.from_arrow(store.read("positive_pairs", d).table).select("pair_id", "attribute", "value")
-        motion = store.read("motion_pairs", d).table
-        q = pl.from_arrow(store.read("questions", d).table)
-        t = pl.from_arrow(store.read("triplets", d).table.drop(
+        lab = pl.from_arrow(read("positive_pairs", d).table).select("pair_id", "attribute", "value")
+        motion = read("motion_pairs", d).table
+        q = pl.from_arrow(read("questions", d).table)
+        t = pl.from_arrow(read("triplets", d).table.drop(
             ["anchor_image", "positive_image", "negative_anchor_image", "negative_image", "positive_motion", "negative_motion"]))
         mirrored_ids = [i for i in q["asserted_pair_id"].unique().to_list() if i.endswith("|hflip")]
         if mirrored_ids:
@@ -151,7 +157,7 @@ def test_every_answer_is_traceable_to_the_metadata(run):
 
 def test_reversed_and_mirrored_negatives_are_exactly_the_negated_motion(run):
     root, _ = run
-    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    con = catalog_connect(root)
     rows = con.execute("""
         SELECT negative_kind, positive_motion.cam_rotvec_a_rad, negative_motion.cam_rotvec_a_rad,
                positive_motion.yaw_left_deg, negative_motion.yaw_left_deg
@@ -166,7 +172,7 @@ def test_reversed_and_mirrored_negatives_are_exactly_the_negated_motion(run):
 
 def test_answers_are_balanced(run):
     root, _ = run
-    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    con = catalog_connect(root)
     (share_true,) = con.execute("SELECT avg((answer = 'true')::INT) FROM questions WHERE question_type = 'true_false'").fetchone()
     (share_a,) = con.execute("SELECT avg((answer = 'A')::INT) FROM questions WHERE parse_rule = 'choice_letter'").fetchone()
     assert 0.4 < share_true < 0.6 and 0.4 < share_a < 0.6
@@ -208,7 +214,7 @@ def test_corrupt_files_in_a_declared_source_are_quarantined_and_the_run_succeeds
     )
     result = materialize(tmp_path / "data", sources_file=str(sources), synthetic=False)
     assert result.success
-    con = duckdb.connect(str(tmp_path / "data" / "catalog.duckdb"), read_only=True)
+    con = catalog_connect(tmp_path / "data")
     reasons = dict(con.execute("SELECT reason_code, count(*) FROM quarantine GROUP BY 1").fetchall())
     assert {"nan_pose", "video_unreadable", "path_escapes_root"} <= set(reasons)
     eps = {r[0] for r in con.execute("SELECT DISTINCT episode_id FROM triplets WHERE domain = 'navigation'").fetchall()}
@@ -234,7 +240,8 @@ def test_drop_folder_is_detected_by_the_sensor_and_ingested(small_world, tmp_pat
     from remot_pipeline.defs.sensors import make_drop_folder_sensor
 
     root = tmp_path / "data"
-    materialize(root)
+    instance = dg.DagsterInstance.ephemeral()  # one instance: the second run reads the first's other domains
+    materialize(root, instance=instance)
     sensor = make_drop_folder_sensor(definitions.build_release)
     paths = RemotPaths(data_root=str(root))
     ctx = dg.build_sensor_context(resources={"paths": paths}, instance=dg.DagsterInstance.ephemeral())
@@ -245,10 +252,10 @@ def test_drop_folder_is_detected_by_the_sensor_and_ingested(small_world, tmp_pat
     assert request.partition_key == "navigation"
     assert isinstance(sensor(dg.build_sensor_context(resources={"paths": paths}, cursor=ctx.cursor)), dg.SkipReason)
     config = small_config()
-    result = dg.materialize(definitions.DATA_ASSETS, partition_key=request.partition_key, instance=dg.DagsterInstance.ephemeral(),
+    result = dg.materialize(definitions.DATA_ASSETS, partition_key=request.partition_key, instance=instance,
                             resources={"config": config, "paths": paths, "io_manager": StageIOManager(root=str(root / "stages"))})
     assert result.success
-    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    con = catalog_connect(root)
     eps = {r[0] for r in con.execute("SELECT episode_id FROM episodes WHERE domain = 'navigation'").fetchall()}
     assert any(e.startswith("raw_my_walks/") for e in eps) and any(e.startswith("synthetic_navigation/") for e in eps)
     assert con.execute("SELECT count(DISTINCT domain) FROM triplets").fetchone()[0] == 3
@@ -270,10 +277,15 @@ def test_labels_agree_with_optical_flow_on_the_synthetic_world(run):
 
     root, result = run
     store = StageStore(root / "stages")
+    rel = latest_release(root / "releases")
+
+    def read(asset, d):  # the stage outputs LATEST was built from
+        return store.of_release(rel, asset, d)
+
     per = {}
     for d in DOMAINS:
-        rows = domain_agreement(store.read("triplets", d).table, store.read("episode_frames", d).table,
-                                store.read("episodes", d), max_episodes=99)
+        rows = domain_agreement(read("triplets", d).table, read("episode_frames", d).table,
+                                read("episodes", d), max_episodes=99, data_root=root)
         for r in rows:
             c = per.setdefault((d, r["attribute"]), [0, 0])
             c[0] += r["checked"]
@@ -288,7 +300,7 @@ def test_labels_agree_with_optical_flow_on_the_synthetic_world(run):
 
 def test_triplet_motion_structs_carry_the_labelled_magnitudes(run):
     root, _ = run
-    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    con = catalog_connect(root)
     rows = con.execute("""
         SELECT positive_magnitude, positive_motion.yaw_left_deg, negative_magnitude, negative_motion.yaw_left_deg
         FROM triplets WHERE attribute = 'yaw'""").fetchall()
@@ -304,8 +316,13 @@ def test_retrieved_negatives_are_more_similar_than_random_frames(run):
 
     root, _ = run
     store = StageStore(root / "stages")
+    rel = latest_release(root / "releases")
+
+    def read(asset, d):  # the stage outputs LATEST was built from
+        return store.of_release(rel, asset, d)
+
     for d in DOMAINS:
-        retrieved, random_ = retrieval_vs_random(store.read("negatives", d).table, store.read("frame_features", d).table)
+        retrieved, random_ = retrieval_vs_random(read("negatives", d).table, read("frame_features", d).table)
         assert len(retrieved) > 10 and retrieved.mean() > random_.mean(), (d, retrieved.mean(), random_.mean())
 
 
@@ -346,7 +363,7 @@ def test_an_oracle_reading_the_metadata_scores_every_question_and_chance_does_no
     from remot_train.scoring import score, summarize
 
     root, _ = run
-    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    con = catalog_connect(root)
     rows = con.execute("""SELECT triplet_id, domain, attribute, question_type, answer, parse_rule, options, tolerance,
                                  consistency_group_id, relations FROM questions""").fetchall()
     keys = ("triplet_id", "domain", "attribute", "question_type")
@@ -378,7 +395,7 @@ def test_bench_is_disjoint_from_train_and_a_planted_near_duplicate_is_caught(run
     from remot_pipeline.core.bench import disjointness
 
     root, _ = run
-    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    con = catalog_connect(root)
     triplets, episodes = con.sql("SELECT * FROM triplets").to_arrow_table(), con.sql("SELECT * FROM episodes").to_arrow_table()
     report = disjointness(triplets, episodes)
     assert report["passed"] and report["min_hamming_test_to_train"] > report["near_duplicate_max_bits"]
@@ -421,7 +438,7 @@ def test_readme_configuration_example_is_valid_run_config():
 
 def test_binary_contrast_views_hold_the_positive_pairs_and_their_questions(run):
     root, _ = run
-    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    con = catalog_connect(root)
     (n_tri,) = con.execute("SELECT count(*) FROM triplets").fetchone()
     (n_pairs,) = con.execute("SELECT count(*) FROM binary_pairs").fetchone()
     (n_q,) = con.execute("SELECT count(*) FROM binary_questions").fetchone()
@@ -442,7 +459,7 @@ def test_question_text_is_clean_balanced_and_does_not_leak_the_answer(run):
     from remot_pipeline.core.questions import SCAFFOLD
 
     root, _ = run
-    con = duckdb.connect(str(root / "catalog.duckdb"), read_only=True)
+    con = catalog_connect(root)
     rows = con.execute("SELECT prompt, image_roles, answer, question_type FROM questions ORDER BY question_id").fetchall()
     rng = np.random.default_rng(0)
     for _ in range(3):

@@ -6,10 +6,11 @@ import dagster as dg
 import pytest
 
 from remot_pipeline import definitions
+from remot_pipeline.core.release import read_latest
 from remot_pipeline.defs.resources import RemotPaths
 from remot_pipeline.defs.store import StageIOManager
 from remot_pipeline.defs.training import MODEL_ASSETS, TRAINING_ASSETS, TrainingConfig
-from tests.conftest import small_config
+from tests.conftest import small_config, small_release_home
 
 pytestmark = pytest.mark.slow
 
@@ -24,10 +25,11 @@ def trained(small_release):
                  "training": TrainingConfig(recipe_family="tiny", image_max_side=32, max_train_questions=64,
                                             eval_triplets_per_domain=3, eval_batch_size=8, eval_max_new_tokens=12),
                  "pipes_client": dg.PipesSubprocessClient()}
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize([*definitions.DATA_ASSETS, *TRAINING_ASSETS], resources=resources, instance=instance,
-                            selection=TRAINING_ASSETS)
-    result.logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    # The instance that built the release: the training assets load its `release` output from there.
+    with dg.DagsterInstance.local_temp(str(small_release_home(small_release.parent))) as instance:
+        result = dg.materialize([*definitions.DATA_ASSETS, *TRAINING_ASSETS], resources=resources, instance=instance,
+                                selection=TRAINING_ASSETS)
+        result.logs = [e.user_message for e in instance.all_logs(result.run_id)]
     return root, result
 
 
@@ -39,7 +41,7 @@ def _metadata(result, asset: str) -> dict:
 def test_every_schedule_trains_from_the_release_and_records_its_lineage(trained):
     root, result = trained
     assert result.success
-    release_id = (root / "releases" / "LATEST").read_text().strip()
+    release_id = read_latest(root / "releases")
     for asset in MODEL_ASSETS:
         md = _metadata(result, asset)
         assert md["release_id"].value == release_id
@@ -71,7 +73,7 @@ def test_training_runs_the_entry_point_through_pipes(trained):
 def test_evaluation_compares_every_model_on_remot_bench(trained):
     root, result = trained
     md = _metadata(result, "evaluation")
-    release_id = (root / "releases" / "LATEST").read_text().strip()
+    release_id = read_latest(root / "releases")
     table = json.loads((root / "evaluations" / release_id / "comparison.json").read_text())
     assert [r["model"] for r in table] == [a.removesuffix("_model") for a in MODEL_ASSETS]
     for r in table:

@@ -1,7 +1,15 @@
 """``catalog.duckdb``: views over the LATEST release, for ad-hoc SQL.
 
-The database holds only views (no data), so rebuilding it is cheap; it is built in a
-temporary file and renamed into place.
+The database holds only views (no data) over ``releases/LATEST/...``, paths relative to the
+data root: ``LATEST`` is a symlink that the release commit re-points, so the views follow it at
+query time (the catalog never names another release than LATEST), and the catalog keeps working
+after the data root is moved or copied. DuckDB resolves relative paths against the working
+directory or its ``file_search_path`` setting, so open it from the data root or with that set
+(:func:`connect` does)::
+
+    duckdb -cmd "SET file_search_path='data'" data/catalog.duckdb
+
+It is built in a unique temporary file and renamed into place.
 """
 
 from __future__ import annotations
@@ -11,11 +19,14 @@ from pathlib import Path
 
 import duckdb
 
+from data_contracts.storage import clean_leftovers, makedirs, storage_error, tmp_sibling
+
+#: Views over the release LATEST points at, relative to the data root.
 VIEWS = {
-    "triplets": "triplets/**/*.parquet",
-    "questions": "questions/**/*.parquet",
-    "episodes": "episodes/*.parquet",
-    "quarantine": "quarantine/*.parquet",
+    "triplets": "releases/LATEST/triplets/*/*/*.parquet",
+    "questions": "releases/LATEST/questions/*/*/*.parquet",
+    "episodes": "releases/LATEST/episodes/*.parquet",
+    "quarantine": "releases/LATEST/quarantine/*.parquet",
 }
 
 BINARY_PAIR_COLUMNS = (
@@ -51,30 +62,50 @@ EXAMPLE_QUERIES: dict[str, str] = {
 }
 
 
-def build_catalog(release_path: Path, catalog_path: Path) -> None:
-    release_path = Path(release_path).resolve()
-    catalog_path = Path(catalog_path)
-    catalog_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = catalog_path.with_name(f".{catalog_path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
+def _sql_str(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def connect(data_root: Path, catalog: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to ``<data_root>/catalog.duckdb`` whose relative paths resolve
+    against ``data_root``, from any working directory."""
+    data_root = Path(data_root)
+    con = duckdb.connect(str(catalog or data_root / "catalog.duckdb"), read_only=True)
+    con.execute(f"SET file_search_path = {_sql_str(data_root.resolve())}")
+    return con
+
+
+def build_catalog(data_root: Path, catalog_path: Path | None = None) -> Path:
+    """(Re)build the catalog's views; ``releases/LATEST`` must exist (DuckDB binds views)."""
+    data_root = Path(data_root)
+    catalog_path = Path(catalog_path or data_root / "catalog.duckdb")
+    makedirs(catalog_path.parent)
+    clean_leftovers(catalog_path.parent)
+    tmp = tmp_sibling(catalog_path)
     try:
-        for view, pattern in VIEWS.items():
-            glob = str(release_path / pattern).replace("'", "''")
-            hive = ", hive_partitioning = true" if "**" in pattern else ""
-            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet('{glob}'{hive})")
-        # The binary-contrast ablation (anchor -> positive only, no negative): the same positives and
-        # their true/false questions, so that "binary vs triplet" changes nothing else.
-        con.execute(f"CREATE OR REPLACE VIEW binary_pairs AS SELECT {BINARY_PAIR_COLUMNS} FROM triplets")
-        con.execute("CREATE OR REPLACE VIEW binary_questions AS SELECT * FROM questions "
-                    "WHERE image_roles = ['anchor', 'positive']")
-        # remot-bench: the held-out test split, frozen by the release id.
-        con.execute("CREATE OR REPLACE VIEW bench_triplets AS SELECT * FROM triplets WHERE split = 'test'")
-        con.execute("CREATE OR REPLACE VIEW bench_questions AS SELECT * FROM questions WHERE split = 'test'")
-        con.execute(
-            "CREATE OR REPLACE VIEW release_info AS SELECT "
-            f"'{release_path.name}' AS release_id, '{str(release_path).replace(chr(39), chr(39) * 2)}' AS path"
-        )
+        con = duckdb.connect(str(tmp))
+        try:
+            con.execute(f"SET file_search_path = {_sql_str(data_root.resolve())}")
+            for view, pattern in VIEWS.items():
+                con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet({_sql_str(pattern)})")
+            # The binary-contrast ablation (anchor -> positive only, no negative): the same positives and
+            # their true/false questions, so that "binary vs triplet" changes nothing else.
+            con.execute(f"CREATE OR REPLACE VIEW binary_pairs AS SELECT {BINARY_PAIR_COLUMNS} FROM triplets")
+            con.execute("CREATE OR REPLACE VIEW binary_questions AS SELECT * FROM questions "
+                        "WHERE image_roles = ['anchor', 'positive']")
+            # remot-bench: the held-out test split, frozen by the release id.
+            con.execute("CREATE OR REPLACE VIEW bench_triplets AS SELECT * FROM triplets WHERE split = 'test'")
+            con.execute("CREATE OR REPLACE VIEW bench_questions AS SELECT * FROM questions WHERE split = 'test'")
+            con.execute("CREATE OR REPLACE VIEW release_info AS SELECT release_id, contract_version, "
+                        "'releases/' || release_id AS path "
+                        "FROM read_json('releases/LATEST/manifest.json', columns = "
+                        "{release_id: 'VARCHAR', contract_version: 'VARCHAR'})")
+        finally:
+            con.close()
+        os.replace(tmp, catalog_path)
+    except OSError as exc:
+        raise storage_error(exc, catalog_path) from None
     finally:
-        con.close()
-    os.replace(tmp, catalog_path)
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+    return catalog_path

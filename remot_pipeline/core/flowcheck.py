@@ -141,11 +141,15 @@ def triplet_agreement(triplets, tracks: dict[str, np.ndarray]) -> list[dict]:
             for k, v in sorted(counts.items())]
 
 
-def domain_agreement(triplets, frames, episodes, max_episodes: int) -> list[dict]:
-    """:func:`triplet_agreement` over the first ``max_episodes`` episodes (by id) that have triplets."""
+def domain_agreement(triplets, frames, episodes, max_episodes: int, data_root=".") -> list[dict]:
+    """:func:`triplet_agreement` over the first ``max_episodes`` episodes (by id) that have triplets.
+    ``source_root`` is relative to ``data_root`` (or absolute)."""
+    from pathlib import Path
+
     import pyarrow.compute as pc
 
-    roots = dict(zip(episodes.column("episode_id").to_pylist(), episodes.column("source_root").to_pylist()))
+    roots = {e: Path(data_root) / r for e, r in zip(episodes.column("episode_id").to_pylist(),
+                                                     episodes.column("source_root").to_pylist())}
     tracks = {}
     for eid in sorted(set(triplets.column("episode_id").to_pylist()))[:max_episodes]:
         f = frames.filter(pc.equal(frames.column("episode_id"), eid)).sort_by("frame_index")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -52,8 +54,28 @@ def assign_splits(
     return {e: ("test" if e in test else "train") for e in ids}
 
 
-def ingest_episodes(refs: list[EpisodeRef], test_fraction: float) -> tuple[pa.Table, StageResult]:
-    """Read every episode; return ``(episodes table, frames StageResult)``.
+def portable_path(path: Path | str, data_root: Path | str | None) -> str:
+    """``path`` relative to ``data_root`` (POSIX) when it lies inside it, else absolute: what a
+    release stores, so the same inputs give the same bytes wherever the data root is.
+
+    >>> portable_path("/data/raw/synthetic/world-1/navigation", "/data")
+    'raw/synthetic/world-1/navigation'
+    >>> portable_path("/datasets/tum", "/data")
+    '/datasets/tum'
+    """
+    if data_root is None:
+        return str(path)
+    p, root = Path(os.path.abspath(path)), Path(os.path.abspath(data_root))
+    try:
+        return p.relative_to(root).as_posix() or "."
+    except ValueError:
+        return str(p)
+
+
+def ingest_episodes(refs: list[EpisodeRef], test_fraction: float,
+                    data_root: Path | str | None = None) -> tuple[pa.Table, StageResult]:
+    """Read every episode; return ``(episodes table, frames StageResult)``. ``source_root`` is
+    stored relative to ``data_root`` when the source lies inside it (:func:`portable_path`).
 
     Episodes whose every row was quarantined stay out of ``episodes`` (their rows are in
     the quarantine with reasons); the caller fails the partition when nothing is left.
@@ -73,7 +95,7 @@ def ingest_episodes(refs: list[EpisodeRef], test_fraction: float) -> tuple[pa.Ta
         rows.append(
             dict(
                 episode_id=r.ref.episode_id, domain=r.ref.spec.domain, split=splits[r.ref.episode_id],
-                source_name=r.ref.spec.name, source_format=r.ref.spec.format, source_root=str(r.ref.spec.path),
+                source_name=r.ref.spec.name, source_format=r.ref.spec.format, source_root=portable_path(r.ref.spec.path, data_root),
                 episode_path=r.ref.episode_path, scene_id=r.ref.scene_id, n_frames=r.n_frames, fps=r.fps,
                 width_px=r.width_px, height_px=r.height_px, fx_px=intr[0], fy_px=intr[1], cx_px=intr[2],
                 cy_px=intr[3], input_sha256=r.ref.input_sha256(), signals=r.signals,

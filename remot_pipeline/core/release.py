@@ -1,24 +1,32 @@
-"""Immutable, content-addressed releases (DESIGN.md §4).
+"""Immutable, content-addressed releases (DESIGN.md §4), published only when they pass.
 
 ::
 
     releases/<release_id>/
-      triplets/domain=<d>/split=<s>/part-00000.parquet
-      questions/domain=<d>/split=<s>/part-00000.parquet
+      triplets/<domain>/<split>/part-00000.parquet
+      questions/<domain>/<split>/part-00000.parquet
       episodes/part-00000.parquet
       quarantine/part-00000.parquet
-      manifest.json        # written last
-    releases/LATEST        # the current release_id, replaced atomically
+      manifest.json        # written last: sha256 and rows of every file, config, inputs, lineage
+    releases/LATEST        # a symlink to the current <release_id>, replaced atomically
 
-The release is assembled in a temporary folder, ``manifest.json`` is written last, and the
-folder is renamed into place; ``LATEST`` is then replaced by rename. A folder without a
-manifest is not a release: readers ignore it. The same inputs give the same ``release_id``,
-and an existing release is never rewritten.
+Publishing is one ordered commit (:func:`stage_release`, then the caller's checks, then
+:func:`publish`): the files and the manifest are written under a unique temporary name, the
+folder is verified (every file's sha256, rows and contract), the blocking checks run on it,
+and only then is it renamed to ``releases/<release_id>`` and ``LATEST`` re-pointed. A release that
+fails goes to ``releases/.rejected/<release_id>`` for inspection and ``LATEST`` stays where it
+was. An existing release is verified before it is reused; one that fails is moved aside and
+rewritten, never served. ``LATEST`` is a relative symlink, so the catalog's views
+(``releases/LATEST/...``) follow it at query time and the two cannot disagree.
+
+Nothing in a release depends on where the data root is: paths are relative to it, and the same
+inputs give the same bytes. The folders are named ``<domain>/<split>`` rather than
+``domain=<d>`` because the files hold ``domain`` and ``split`` themselves, and hive-style names
+would clash with those columns in pyarrow's dataset API and pandas.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -28,11 +36,17 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_contracts import CONTRACT_VERSION, atomic_write_bytes, write_parquet
+from data_contracts import CONTRACT_VERSION, atomic_write_bytes, contract, write_parquet
+from data_contracts.storage import clean_leftovers, makedirs, publish_dir, replace_symlink, tmp_sibling
 
 PARTITIONED = ("triplets", "questions")
 SINGLE = ("episodes", "quarantine")
 MANIFEST = "manifest.json"
+REJECTED = ".rejected"
+
+
+class ReleaseInvalid(RuntimeError):
+    """A release on disk does not match its manifest; it is never served (one line)."""
 
 
 def canonical_json(obj) -> bytes:
@@ -50,12 +64,23 @@ def is_release(path: Path) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
-def latest_release(releases_root: Path) -> Path | None:
-    """The release LATEST points at, if it exists with its manifest."""
+def read_latest(releases_root: Path) -> str | None:
+    """The release id ``LATEST`` names (a symlink; a plain file from older roots is read too)."""
     latest = Path(releases_root) / "LATEST"
-    if not latest.is_file():
+    if latest.is_symlink():
+        return Path(os.readlink(latest)).name
+    if latest.is_file():
+        return latest.read_text().strip() or None
+    return None
+
+
+def latest_release(releases_root: Path) -> Path | None:
+    """The release LATEST points at, if it exists with its manifest (not verified: see
+    :func:`verified_release`)."""
+    rid = read_latest(releases_root)
+    if rid is None:
         return None
-    path = Path(releases_root) / latest.read_text().strip()
+    path = Path(releases_root) / rid
     return path if is_release(path) else None
 
 
@@ -70,48 +95,64 @@ def _partitions(table: pa.Table) -> list[tuple[str, str, pa.Table]]:
     return out
 
 
-def write_release(
-    releases_root: Path, release_id: str, tables: dict[str, pa.Table], manifest_extra: dict
-) -> tuple[Path, bool]:
-    """Write the release unless it exists. Returns ``(path, written)``."""
-    releases_root = Path(releases_root)
-    final = releases_root / release_id
-    if is_release(final):
-        _point_latest(releases_root, release_id)
-        return final, False
-    tmp = releases_root / f".tmp-{release_id}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+def stage_release(releases_root: Path, release_id: str, tables: dict[str, pa.Table], manifest_extra: dict) -> Path:
+    """Write the release's files and manifest under a unique temporary folder; returns it.
+
+    Nothing a reader looks at changes: the folder is published by :func:`publish` (or dropped
+    by :func:`reject`). Leftovers of killed writers in ``releases_root`` are removed first.
+    """
+    releases_root = makedirs(releases_root)
+    clean_leftovers(releases_root)
+    tmp = tmp_sibling(releases_root / release_id)
     files = []
-    for name in PARTITIONED:
-        for domain, split, part in _partitions(tables[name]):
-            rel = f"{name}/domain={domain}/split={split}/part-00000.parquet"
-            files.append({"path": rel, "table": name, "domain": domain, "split": split,
-                          **write_parquet(part, name, tmp / rel)})
-    for name in SINGLE:
-        rel = f"{name}/part-00000.parquet"
-        files.append({"path": rel, "table": name, **write_parquet(tables[name], name, tmp / rel)})
-    manifest = {
-        "release_id": release_id,
-        "contract_version": CONTRACT_VERSION,
-        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "files": files,
-        "rows": {name: int(tables[name].num_rows) for name in PARTITIONED + SINGLE},
-        **manifest_extra,
-    }
-    atomic_write_bytes(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, default=str).encode())
-    if final.exists():  # a leftover without manifest is not a release: replace it
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    _point_latest(releases_root, release_id)
-    return final, True
+    try:
+        for name in PARTITIONED:
+            for domain, split, part in _partitions(tables[name]):
+                rel = f"{name}/{domain}/{split}/part-00000.parquet"
+                files.append({"path": rel, "table": name, "domain": domain, "split": split,
+                              **write_parquet(part, name, tmp / rel)})
+        for name in SINGLE:
+            rel = f"{name}/part-00000.parquet"
+            files.append({"path": rel, "table": name, **write_parquet(tables[name], name, tmp / rel)})
+        manifest = {
+            "release_id": release_id,
+            "contract_version": CONTRACT_VERSION,
+            "files": files,
+            "rows": {name: int(tables[name].num_rows) for name in PARTITIONED + SINGLE},
+            **manifest_extra,
+        }
+        atomic_write_bytes(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, default=str).encode())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp
 
 
-def _point_latest(releases_root: Path, release_id: str) -> None:
-    atomic_write_bytes(Path(releases_root) / "LATEST", (release_id + "\n").encode())
+def publish(releases_root: Path, staged: Path, release_id: str) -> tuple[Path, bool]:
+    """Move a verified staged release into ``releases/<release_id>`` and point ``LATEST`` at it.
+
+    Returns ``(path, written)``; ``written`` is False when a sound release with this id was
+    already there (concurrent or earlier run), in which case ``staged`` is dropped; pass the
+    release folder itself as ``staged`` to re-point ``LATEST`` at a release already verified. An unsound
+    one (altered file, missing manifest) is moved aside and replaced, never reused.
+    """
+    final = Path(releases_root) / release_id
+    written = Path(staged) != final and publish_dir(staged, final, verify_release)
+    clean_leftovers(releases_root)  # e.g. a LATEST link a killed writer made but never renamed
+    replace_symlink(Path(releases_root) / "LATEST", release_id)
+    return final, written
+
+
+def reject(releases_root: Path, staged: Path, release_id: str) -> Path:
+    """Keep a release that failed its checks at ``releases/.rejected/<release_id>``, unserved."""
+    final = makedirs(Path(releases_root) / REJECTED) / release_id
+    clean_leftovers(final.parent)
+    publish_dir(staged, final, lambda p: ["replace"])  # the newest rejection replaces an older one
+    return final
 
 
 def verify_release(path: Path) -> list[str]:
-    """Problems with a release on disk (missing files, sha256 or row mismatches); empty if sound."""
+    """Problems with a release on disk (missing files, sha256, row or contract mismatches); empty if sound."""
     import pyarrow.parquet as pq
 
     from data_contracts import sha256_file
@@ -119,9 +160,13 @@ def verify_release(path: Path) -> list[str]:
     path = Path(path)
     if not is_release(path):
         return [f"{path}: no {MANIFEST}"]
-    manifest = json.loads((path / MANIFEST).read_text())
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+        listed = manifest["files"]
+    except (ValueError, KeyError, OSError) as exc:
+        return [f"{path / MANIFEST}: unreadable ({exc})"]
     problems = []
-    for f in manifest["files"]:
+    for f in listed:
         p = path / f["path"]
         if not p.is_file():
             problems.append(f"{p}: missing")
@@ -129,6 +174,34 @@ def verify_release(path: Path) -> list[str]:
         if sha256_file(p) != f["sha256"]:
             problems.append(f"{p}: sha256 mismatch")
             continue
-        if pq.ParquetFile(p).metadata.num_rows != f["rows"]:
+        meta = pq.ParquetFile(p)
+        if meta.metadata.num_rows != f["rows"]:
             problems.append(f"{p}: row count mismatch")
+        elif not meta.schema_arrow.remove_metadata().equals(contract(f["table"]).schema().remove_metadata()):
+            problems.append(f"{p}: schema differs from contract {f['table']!r}")
     return problems
+
+
+_VERIFIED: dict[tuple, bool] = {}
+
+
+def _signature(path: Path) -> tuple:
+    files = sorted(p for p in Path(path).rglob("*") if p.is_file())
+    return (str(Path(path).resolve()),) + tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+
+
+def verified_release(path: Path) -> Path:
+    """``path`` if the release verifies, else :class:`ReleaseInvalid` naming the first problem.
+
+    A full check (every file's sha256) runs once per process for an unchanged folder (same
+    files, sizes and modification times)."""
+    path = Path(path)
+    sig = _signature(path)
+    if not _VERIFIED.get(sig):
+        problems = verify_release(path)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ReleaseInvalid(f"{problems[0]}{more}: release {path.name} does not match its manifest and is "
+                                 "not served; rebuild it (make run) or restore the file")
+        _VERIFIED[sig] = True
+    return path

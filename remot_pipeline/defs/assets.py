@@ -7,7 +7,8 @@ cover any set of domains (``context.partition_keys``), and each stage returns
 ``<asset>__contract``, ``<asset>__rows_balance`` and ``<asset>__partition_non_empty``.
 """
 
-
+import hashlib
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_contracts import CONTRACT_VERSION, ContractError, conform, contract_of
+from data_contracts.storage import StorageError, check_writable
 from remot_pipeline.core import bench as bench_core
 from remot_pipeline.core import catalog as catalog_core
 from remot_pipeline.core import release as release_core
@@ -31,6 +33,7 @@ from remot_pipeline.core.triplets import build_triplets
 from remot_pipeline.core.visibility import gate as gate_visible
 from remot_pipeline.defs import plots
 from remot_pipeline.defs.resources import RemotConfig, RemotPaths
+from remot_pipeline.defs.store import LINEAGE_MD, StageStore, stage_key_of
 from remot_pipeline.sources import DOMAINS, READERS, SourceError, SourceSpec, load_sources_yaml, reader
 from remot_pipeline.sources.dropfolder import drop_folder_sources
 
@@ -99,15 +102,25 @@ def stage_metadata(results: dict[str, StageResult]) -> dict:
     return md
 
 
-def emit(asset: str, contract_name: str, results: dict[str, StageResult], extra: dict | None = None):
-    yield dg.Output(results, metadata={**stage_metadata(results), **(extra or {})})
+def lineage_metadata(config: RemotConfig, asset: str, sources: dict[str, str] | None = None) -> dict:
+    """What the stage IO manager keys this output by, besides the keys of the inputs it read:
+    the asset's code version, the run's config hash and, for ingestion, the raw inputs' digest
+    per domain (``defs/store.py``)."""
+    lineage = {"code_version": CODE_VERSIONS[asset], "config_hash": config.config_hash()}
+    if sources is not None:
+        lineage["sources"] = sources
+    return {LINEAGE_MD: json.dumps(lineage, sort_keys=True), "config_hash": lineage["config_hash"]}
+
+
+def emit(asset: str, contract_name: str, results: dict[str, StageResult], config: RemotConfig, extra: dict | None = None):
+    yield dg.Output(results, metadata={**stage_metadata(results), **(extra or {}), **lineage_metadata(config, asset)})
     yield from evaluate_stage(asset, contract_name, results)
 
 
 def domain_sources(config: RemotConfig, paths: RemotPaths, domain: str, world: str | None) -> list[SourceSpec]:
     specs = []
     if config.synthetic.enabled and world:
-        path = Path(world) / domain
+        path = paths.root / world / domain
         specs.append(SourceSpec(f"synthetic_{domain}", domain, SYNTHETIC_FORMATS[domain], path))
     if paths.sources_file:
         specs += [s for s in load_sources_yaml(Path(paths.sources_file)) if s.domain == domain]
@@ -124,13 +137,23 @@ def synthetic_world(context: dg.AssetExecutionContext, config: RemotConfig, path
     from remot_pipeline.synthetic import WorldConfig
     from remot_pipeline.synthetic.world import cached_world
 
+    try:
+        check_writable(paths.root)
+    except StorageError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    lineage = lineage_metadata(config, "synthetic_world")
     if not config.synthetic.enabled:
-        return dg.Output(None, metadata={"enabled": False}, data_version=dg.DataVersion("disabled"))
+        return dg.Output(None, metadata={"enabled": False, **lineage}, data_version=dg.DataVersion("disabled"))
     wc = WorldConfig(seed=config.synthetic.seed, episodes_per_domain=config.synthetic.episodes_per_domain,
                      frames_per_episode=config.synthetic.frames_per_episode)
-    final, tag, reused = cached_world(paths.root / "raw" / "synthetic", wc, CODE_VERSIONS["synthetic_world"])
-    return dg.Output(str(final.resolve()), metadata={"path": str(final.resolve()), "reused": reused,
-                                                     "config": dg.MetadataValue.json(wc.__dict__)},
+    try:
+        final, tag, reused = cached_world(paths.root / "raw" / "synthetic", wc, CODE_VERSIONS["synthetic_world"])
+    except StorageError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    # Relative to the data root, so that the stage output and the release do not depend on where it is.
+    rel = final.relative_to(paths.root).as_posix()
+    return dg.Output(rel, metadata={"path": str(final.resolve()), "reused": reused,
+                                    "config": dg.MetadataValue.json(wc.__dict__), **lineage},
                      data_version=dg.DataVersion(tag))
 
 
@@ -153,13 +176,18 @@ def ingest(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotP
         try:
             specs = domain_sources(config, paths, d, synthetic_world)
             refs = [ref for s in specs for ref in reader(s.format).discover(s)]
-            episodes[d], frames[d] = ingest_episodes(refs, config.test_fraction)
+            episodes[d], frames[d] = ingest_episodes(refs, config.test_fraction, paths.root)
         except SourceError as exc:
             raise dg.Failure(description=f"[{d}] {exc}", allow_retries=False) from None
         context.log.info(f"{d}: {len(refs)} episode(s) from {len(specs)} source(s), {frames[d].rows_out} frames")
+    # The raw inputs' digest per domain (every episode's input sha256) keys both outputs.
+    sources = {d: hashlib.sha256(release_core.canonical_json(sorted(zip(
+        t.column("episode_id").to_pylist(), t.column("input_sha256").to_pylist())))).hexdigest()
+        for d, t in episodes.items()}
+    lineage = lineage_metadata(config, "episode_frames", sources)
     yield dg.Output(episodes, output_name="episodes",
-                    metadata={f"episodes/{d}": t.num_rows for d, t in episodes.items()})
-    yield dg.Output(frames, output_name="episode_frames", metadata=stage_metadata(frames))
+                    metadata={**{f"episodes/{d}": t.num_rows for d, t in episodes.items()}, **lineage})
+    yield dg.Output(frames, output_name="episode_frames", metadata={**stage_metadata(frames), **lineage})
     yield from evaluate_stage("episode_frames", "frames", frames)
 
 
@@ -177,7 +205,7 @@ def motion_pairs(context: dg.AssetExecutionContext, config: RemotConfig, episode
     cfg = config.pair_config()
     results = {d: concat([episode_motion_pairs(f, cfg) for _, f in _per_episode(episode_frames[d].table)], "motion_pairs")
                for d in context.partition_keys}
-    yield from emit("motion_pairs", "motion_pairs", results)
+    yield from emit("motion_pairs", "motion_pairs", results, config)
 
 
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["positive_pairs"],
@@ -195,12 +223,12 @@ def positive_pairs(context: dg.AssetExecutionContext, config: RemotConfig, motio
     extra_v = {"visibility_unverified": dg.MetadataValue.json(unverified)}
     extra = {"filtered_by_rule": dg.MetadataValue.json({d: r.rows_filtered for d, r in results.items()}),
              "magnitude_histograms": plots.magnitude_histograms({d: r.table for d, r in results.items()}), **extra_v}
-    yield from emit("positive_pairs", "labelled_pairs", results, extra)
+    yield from emit("positive_pairs", "labelled_pairs", results, config, extra)
 
 
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["frame_features"],
           group_name="experts", check_specs=stage_checks("frame_features"))
-def frame_features(context: dg.AssetExecutionContext, config: RemotConfig, positive_pairs: dict,
+def frame_features(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, positive_pairs: dict,
                    episode_frames: dict, episodes: dict):
     """Keyframes the labelled pairs use, decoded once (PyAV), stored as JPEG, with descriptors."""
     results = {}
@@ -212,9 +240,10 @@ def frame_features(context: dg.AssetExecutionContext, config: RemotConfig, posit
             sel = lab.filter(pc.equal(lab.column("episode_id"), eid))
             wanted = set(sel.column("frame_index_a").to_pylist()) | set(sel.column("frame_index_b").to_pylist())
             if wanted:
-                parts.append(episode_features(frames, wanted, Path(roots[eid]), config.jpeg_max_side_px, config.jpeg_quality))
+                parts.append(episode_features(frames, wanted, paths.root / roots[eid], config.jpeg_max_side_px,
+                                              config.jpeg_quality))
         results[d] = concat(parts, "frame_features")
-    yield from emit("frame_features", "frame_features", results)
+    yield from emit("frame_features", "frame_features", results, config)
 
 
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["negatives"],
@@ -228,7 +257,7 @@ def negatives(context: dg.AssetExecutionContext, config: RemotConfig, positive_p
     sims = {d: retrieval_vs_random(results[d].table, frame_features[d].table) for d in context.partition_keys}
     summary = {d: {"retrieved_mean": round(float(np.mean(r)), 4), "random_mean": round(float(np.mean(x)), 4), "n": len(r)}
                for d, (r, x) in sims.items() if len(r)}
-    yield from emit("negatives", "negatives", results,
+    yield from emit("negatives", "negatives", results, config,
                     {"filtered_by_rule": dg.MetadataValue.json({d: r.rows_filtered for d, r in results.items()}),
                      "retrieval_search_level": dg.MetadataValue.json(
                          {d: r.notes.get("retrieval_resolved_by_level", {}) for d, r in results.items()}),
@@ -242,7 +271,7 @@ FLOW_CHECK = "triplets__label_flow_agreement"
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["triplets"],
           group_name="experts",
           check_specs=stage_checks("triplets") + [dg.AssetCheckSpec(FLOW_CHECK, asset="triplets", blocking=False)])
-def triplets(context: dg.AssetExecutionContext, config: RemotConfig, negatives: dict, frame_features: dict,
+def triplets(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, negatives: dict, frame_features: dict,
              episode_frames: dict, episodes: dict):
     """Anchor / positive / negative with inline JPEGs, balanced across attribute, value and kind."""
     results = {d: build_triplets(negatives[d].table, frame_features[d].table, episode_frames[d].table, episodes[d],
@@ -251,13 +280,13 @@ def triplets(context: dg.AssetExecutionContext, config: RemotConfig, negatives: 
                for d in context.partition_keys}
     first = next((r.table for r in results.values() if r.table.num_rows), None)
     agreement = [row for d in context.partition_keys for row in domain_agreement(
-        results[d].table, episode_frames[d].table, episodes[d], config.flow_check_episodes_per_domain)]
+        results[d].table, episode_frames[d].table, episodes[d], config.flow_check_episodes_per_domain, paths.root)]
     balance = _counts(results, ["domain", "attribute", "positive_value", "negative_kind"])
     extra = {"balance": plots.preview(balance, 60), "balance_plot": plots.balance_bars(balance),
              "label_flow_agreement": plots.preview(pa.Table.from_pylist(agreement) if agreement else pa.table({}), 60)}
     if first is not None:
         extra["examples"] = plots.triplet_sheet(first)
-    yield from emit("triplets", "triplets", results, extra)
+    yield from emit("triplets", "triplets", results, config, extra)
     yield flow_check_result(agreement)
 
 
@@ -290,7 +319,7 @@ def questions(context: dg.AssetExecutionContext, config: RemotConfig, triplets: 
         all_q = pa.concat_tables(tables)
         extra.update({f"balance/{k}": v for k, v in bench_core.answer_balance(all_q).items() if not isinstance(v, dict)})
         extra["answers_plot"] = plots.question_distribution(all_q)
-    yield from emit("questions", "questions", results, extra)
+    yield from emit("questions", "questions", results, config, extra)
 
 
 def _counts(results: dict[str, StageResult], keys: list[str]) -> pa.Table:
@@ -309,37 +338,98 @@ RELEASE_CHECKS = ("release__split_disjoint", "release__manifest_verified", "rele
 @dg.asset(code_version=CODE_VERSIONS["release"], group_name="release", deps=list(STAGES),
           check_specs=[dg.AssetCheckSpec(n, asset="release", blocking=True) for n in RELEASE_CHECKS])
 def release(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, triplets: dict, questions: dict, episodes: dict):
-    """An immutable, content-addressed Parquet release with its manifest; LATEST points at it."""
-    from remot_pipeline.defs.store import StageStore
-
+    """An immutable, content-addressed Parquet release with its manifest, published (renamed into
+    place, LATEST re-pointed) only when every blocking check passes; otherwise it is kept under
+    ``releases/.rejected/`` and LATEST stays where it was."""
     store = StageStore(paths.root / "stages")
-    quarantine = [q for s in STAGES for d in triplets if (q := store.quarantine(s, d)) is not None and q.num_rows]
+    try:
+        lineage = release_lineage(store, config, {"triplets": triplets, "questions": questions, "episodes": episodes})
+    except LineageMismatch as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    quarantine = [q for name, e in sorted(lineage.items()) if e["asset"] in STAGES
+                  and (q := store.quarantine(e["asset"], e["partition"], e["key"])) is not None and q.num_rows]
     tables = {
         "triplets": pa.concat_tables([r.table for r in triplets.values()]),
         "questions": pa.concat_tables([r.table for r in questions.values()]),
-        "episodes": pa.concat_tables(list(episodes.values())),
-        "quarantine": pa.concat_tables(quarantine) if quarantine else _empty_q(),
+        "episodes": pa.concat_tables(list(episodes.values())).replace_schema_metadata(None),
+        "quarantine": portable_files(pa.concat_tables(quarantine) if quarantine else _empty_q(), paths.root),
     }
     inputs = dict(zip(tables["episodes"].column("episode_id").to_pylist(), tables["episodes"].column("input_sha256").to_pylist()))
     rid = release_core.compute_release_id(CODE_VERSION, config.content_config(), inputs)
-    path, written = release_core.write_release(
-        paths.root / "releases", rid, tables,
-        {"code_version": CODE_VERSION, "config_hash": config.config_hash(), "config": config.content_config(), "inputs": inputs},
-    )
-    context.log.info(f"release {rid} at {path} ({'written' if written else 'already present, nothing written'})")
+    releases = paths.root / "releases"
+    final = releases / rid
+    try:
+        reused = release_core.is_release(final) and not release_core.verify_release(final)
+        staged = final if reused else release_core.stage_release(
+            releases, rid, tables, {"code_version": CODE_VERSION, "config_hash": config.config_hash(),
+                                    "config": config.content_config(), "inputs": inputs,
+                                    "stages": {n: e["key"] for n, e in sorted(lineage.items())}})
+        checks = release_checks(staged, tables) + [coverage_check(config, tables["triplets"]),
+                                                   audit_check(config, tables["triplets"], tables["questions"])]
+        failed = [c.check_name for c in checks if not c.passed]
+        if failed:
+            path, written = (final if reused else release_core.reject(releases, staged, rid)), False
+            context.log.error(f"release {rid} failed {', '.join(failed)}: not published, LATEST unchanged "
+                              f"({path})")
+        else:
+            path, written = release_core.publish(releases, staged, rid)
+            catalog_core.build_catalog(paths.root)
+            context.log.info(f"release {rid} published at {path} "
+                             f"({'written' if written else 'already present and verified, nothing written'})")
+    except StorageError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     yield dg.Output(
-        {"release_id": rid, "path": str(path.resolve())},
+        {"release_id": rid, "path": str(path.resolve()), "published": not failed},
         data_version=dg.DataVersion(rid),
         metadata={"release_id": rid, "path": dg.MetadataValue.path(str(path.resolve())), "written": written,
+                  "published": not failed, "failed_checks": ", ".join(failed) or "none",
                   **{f"rows/{k}": v.num_rows for k, v in tables.items()},
                   "quarantine_reasons": plots.preview(_reason_counts(tables["quarantine"]), 30),
                   "remot_bench": plots.preview(bench_core.composition(
                       tables["questions"].filter(pc.equal(tables["questions"].column("split"), "test"))), 40),
-                  "contract_version": CONTRACT_VERSION},
+                  "contract_version": CONTRACT_VERSION, **lineage_metadata(config, "release")},
     )
-    yield from release_checks(path, tables)
-    yield coverage_check(config, tables["triplets"])
-    yield audit_check(config, tables["triplets"], tables["questions"])
+    yield from checks
+
+
+class LineageMismatch(RuntimeError):
+    """The stage outputs a release would read were not all built by this config and code."""
+
+
+def release_lineage(store: StageStore, config: RemotConfig, inputs: dict[str, dict]) -> dict[str, dict]:
+    """Every stage output the release's inputs came from (``{"asset/domain": entry}``), checked to
+    be one lineage: this run's config hash and the current code version at every step.
+
+    A release-only materialization after a run with another config, or after a code change, is
+    refused in one line instead of publishing a manifest that describes other data."""
+    keys = {}
+    for asset, values in inputs.items():
+        for d, v in values.items():
+            if (key := stage_key_of(v)) is None:
+                raise LineageMismatch(f"release: {asset}[{d}] was not loaded from the stage store; "
+                                      "materialize through the stage IO manager")
+            keys[f"{asset}/{d}"] = key
+    closure = store.closure(keys)
+    want = config.config_hash()
+    for name, e in sorted(closure.items()):
+        got, code = e["lineage"].get("config_hash"), e["lineage"].get("code_version")
+        asset = e["asset"] if e["asset"] != "episodes" else "episode_frames"
+        if got != want:
+            raise LineageMismatch(f"release: stage output {name} was built with config {got}, this run's config is "
+                                  f"{want}; materialize the whole graph with this config (make run)")
+        if code != CODE_VERSIONS.get(asset):
+            raise LineageMismatch(f"release: stage output {name} was built by code version {code} of {asset}, the "
+                                  f"current one is {CODE_VERSIONS.get(asset)}; materialize the whole graph (make run)")
+    return closure
+
+
+def portable_files(quarantine: pa.Table, data_root: Path) -> pa.Table:
+    """Quarantine rows name their file relative to the data root when it lies inside it."""
+    from remot_pipeline.core.ingest import portable_path
+
+    files = [None if f is None else portable_path(f, data_root) for f in quarantine.column("file").to_pylist()]
+    i = quarantine.schema.get_field_index("file")
+    return quarantine.set_column(i, quarantine.schema.field(i), pa.array(files, pa.string()))
 
 
 def coverage_check(config: RemotConfig, triplets: pa.Table) -> dg.AssetCheckResult:
@@ -422,13 +512,18 @@ def release_checks(path: Path, tables: dict[str, pa.Table]) -> list[dg.AssetChec
 
 @dg.asset(code_version=CODE_VERSIONS["catalog"], group_name="release")
 def catalog(context: dg.AssetExecutionContext, paths: RemotPaths, release: dict) -> dg.MaterializeResult:
-    """``catalog.duckdb``: DuckDB views triplets / questions / episodes / quarantine over LATEST."""
-    import duckdb
-
+    """``catalog.duckdb``: DuckDB views triplets / questions / episodes / quarantine over LATEST,
+    which is verified first (a release that does not match its manifest is refused)."""
     latest = release_core.latest_release(paths.root / "releases")
-    path = paths.root / "catalog.duckdb"
-    catalog_core.build_catalog(latest, path)
-    con = duckdb.connect(str(path), read_only=True)
+    if latest is None:
+        raise dg.Failure(description=f"{paths.root / 'releases'}: LATEST names no release; run the release step first",
+                         allow_retries=False)
+    try:
+        release_core.verified_release(latest)
+        path = catalog_core.build_catalog(paths.root)
+    except (release_core.ReleaseInvalid, StorageError) as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    con = catalog_core.connect(paths.root)
     try:
         md = {name: plots.preview(con.sql(sql).to_arrow_table(), 20) for name, sql in catalog_core.EXAMPLE_QUERIES.items()}
     finally:

@@ -1,12 +1,32 @@
-"""Where stage outputs live between assets, and the IO manager that uses it.
+"""Stage outputs between assets: content-addressed by lineage, checksummed, verified on read.
 
-Each partitioned asset returns ``{domain: StageResult | pa.Table}``; each domain is stored as
-``<root>/<asset>/<domain>/{out.parquet, quarantine.parquet, ledger.json}``, written through the
-data contracts (atomic). Unpartitioned JSON-able values go to ``<root>/<asset>/value.json``.
+Each output of a stage for one domain lives at ``<root>/<asset>/<domain>/<key>/``::
+
+    out.parquet, quarantine.parquet   # a StageResult (or out.parquet alone for a plain table)
+    value.json                        # an unpartitioned JSON-able value
+    entry.json                        # written last: lineage, ledger, sha256 and rows per file
+
+``key`` hashes what produced the output (:func:`lineage_key`): the asset, the domain, its code
+version, the run's config hash, the keys of the stage outputs it read, and, for ingestion, the
+digest of the raw input files. Two runs with different configs therefore write different folders
+and can never read each other's outputs; a rerun with the same lineage finds the same key and
+reuses a folder that still verifies. A folder is assembled under a unique temporary name and
+renamed into place (:func:`data_contracts.storage.publish_dir`), so a killed writer leaves only
+a leftover that the next write removes.
+
+Reading verifies every file's sha256 against ``entry.json`` while loading it: a flipped byte is
+:class:`StageCorrupted`, one line naming the file and the fix, never data.
+
+The IO manager resolves which key to load for ``(asset, domain)``: the one this run wrote (same
+process, else this run's materialization events), else the latest materialization of that
+partition in the Dagster instance. The release then walks the lineage of what it read
+(:meth:`StageStore.closure`) and refuses a mix of configs or code versions.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -14,8 +34,61 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data_contracts import atomic_write_bytes, contract_of, read_parquet, write_parquet
+from data_contracts import conform, contract_of, write_parquet
+from data_contracts.storage import clean_leftovers, makedirs, publish_dir, storage_error, tmp_sibling
+from data_contracts.tables import atomic_write_bytes
 from remot_pipeline.core.ledger import StageResult
+
+ENTRY = "entry.json"
+#: Output metadata keys the assets set and the IO manager reads (``emit`` fills them).
+LINEAGE_MD = "remot/lineage"
+KEYS_MD = "stage_keys"
+_TABLE_KEY = b"remot.stage_key"
+
+
+class StageMissing(FileNotFoundError):
+    """No stage output for this asset and domain (one line naming it and the fix)."""
+
+
+class StageCorrupted(RuntimeError):
+    """A stage output's bytes differ from its entry's checksums (one line naming the file and fix)."""
+
+
+def canonical_json(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def lineage_key(asset: str, partition: str | None, lineage: dict) -> str:
+    """20 hex digits of ``sha256(asset, partition, lineage)``; ``lineage`` holds the code version,
+    the config hash, the input keys and (for ingestion) the raw inputs' digest.
+
+    >>> lineage_key("triplets", "navigation", {"code_version": "6", "config_hash": "ab", "inputs": {}})
+    'b06f262e235ee4a87968'
+    """
+    payload = {"asset": asset, "partition": partition, **lineage}
+    return hashlib.sha256(canonical_json(payload)).hexdigest()[:20]
+
+
+def stage_key_of(value) -> str | None:
+    """The key a loaded stage value came from (``None`` for a value computed in memory)."""
+    if isinstance(value, StageResult):
+        return value.stage_key
+    if isinstance(value, pa.Table):
+        raw = (value.schema.metadata or {}).get(_TABLE_KEY)
+        return raw.decode() if raw else None
+    return None
+
+
+def _with_key(value, key: str):
+    if isinstance(value, StageResult):
+        value.stage_key = key
+    elif isinstance(value, pa.Table):
+        value = value.replace_schema_metadata({**(value.schema.metadata or {}), _TABLE_KEY: key.encode()})
+    return value
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 class StageStore:
@@ -25,42 +98,161 @@ class StageStore:
     def folder(self, asset: str, partition: str | None) -> Path:
         return self.root / asset / (partition or "_")
 
-    def write(self, asset: str, partition: str | None, value) -> None:
-        d = self.folder(asset, partition)
+    def path(self, asset: str, partition: str | None, key: str) -> Path:
+        return self.folder(asset, partition) / key
+
+    # ------------------------------------------------------------------------- write ---
+
+    def write(self, asset: str, partition: str | None, value, lineage: dict) -> str:
+        """Store ``value`` under its lineage key; returns the key. A sound folder already there
+        (the same lineage, written by an earlier or a concurrent run) is kept as it is."""
+        key = lineage_key(asset, partition, lineage)
+        final = self.path(asset, partition, key)
+        makedirs(final.parent)
+        clean_leftovers(final.parent)
+        if (final / ENTRY).is_file() and not self.problems(final):
+            return key  # the same lineage gives the same bytes: keep what is there
+        tmp = tmp_sibling(final)
+        try:
+            files = self._write_files(tmp, value)
+            entry = {"asset": asset, "partition": partition, "key": key, "lineage": lineage, "files": files}
+            if isinstance(value, StageResult):
+                entry.update(kind="stage_result", contract=contract_of(value.table), ledger=value.ledger())
+            elif isinstance(value, pa.Table):
+                entry.update(kind="table", contract=contract_of(value))
+            else:
+                entry.update(kind="json")
+            atomic_write_bytes(tmp / ENTRY, json.dumps(entry, indent=1, sort_keys=True, default=str).encode())
+            publish_dir(tmp, final, self.problems)
+        except OSError as exc:
+            raise storage_error(exc, final) from None
+        finally:
+            if tmp.exists():
+                import shutil
+
+                shutil.rmtree(tmp, ignore_errors=True)
+        return key
+
+    @staticmethod
+    def _write_files(tmp: Path, value) -> dict:
+        makedirs(tmp)
         if isinstance(value, StageResult):
-            name = contract_of(value.table)
-            write_parquet(value.table, name, d / "out.parquet")
-            write_parquet(value.quarantine, "quarantine", d / "quarantine.parquet")
-            atomic_write_bytes(d / "ledger.json", json.dumps({"contract": name, **value.ledger()}).encode())
-        elif isinstance(value, pa.Table):
-            write_parquet(value, contract_of(value), d / "out.parquet")
-            (d / "ledger.json").unlink(missing_ok=True)
-        else:
-            atomic_write_bytes(d / "value.json", json.dumps(value, sort_keys=True).encode())
+            return {"out.parquet": write_parquet(value.table, contract_of(value.table), tmp / "out.parquet"),
+                    "quarantine.parquet": write_parquet(value.quarantine, "quarantine", tmp / "quarantine.parquet")}
+        if isinstance(value, pa.Table):
+            return {"out.parquet": write_parquet(value, contract_of(value), tmp / "out.parquet")}
+        data = json.dumps(value, sort_keys=True).encode()
+        atomic_write_bytes(tmp / "value.json", data)
+        return {"value.json": {"sha256": _sha256(data), "rows": None}}
 
-    def read(self, asset: str, partition: str | None):
-        d = self.folder(asset, partition)
-        if (d / "value.json").exists():
-            return json.loads((d / "value.json").read_text())
-        if not (d / "out.parquet").exists():
-            raise FileNotFoundError(f"{d}: asset {asset!r} partition {partition!r} has not been materialized; materialize it first")
-        if (d / "ledger.json").exists():
-            ledger = json.loads((d / "ledger.json").read_text())
-            return StageResult(
-                table=read_parquet(d / "out.parquet", ledger["contract"]),
-                quarantine=read_parquet(d / "quarantine.parquet", "quarantine"),
-                rows_in=ledger["rows_in"],
-                rows_filtered=ledger["rows_filtered"],
-            )
-        return pq.read_table(d / "out.parquet")
+    # -------------------------------------------------------------------------- read ---
 
-    def quarantine(self, asset: str, partition: str) -> pa.Table | None:
-        p = self.folder(asset, partition) / "quarantine.parquet"
-        return read_parquet(p, "quarantine") if p.exists() else None
+    def entry(self, asset: str, partition: str | None, key: str) -> dict:
+        p = self.path(asset, partition, key) / ENTRY
+        if not p.is_file():
+            raise StageMissing(f"{p.parent}: stage output {asset}[{partition or '-'}] {key} is missing; "
+                               f"materialize {asset} again (make run)")
+        return json.loads(p.read_text())
+
+    def problems(self, folder: Path) -> list[str]:
+        """What is wrong with a stage folder on disk (no entry, a missing or altered file)."""
+        folder = Path(folder)
+        if not (folder / ENTRY).is_file():
+            return [f"{folder}: no {ENTRY}"]
+        try:
+            entry = json.loads((folder / ENTRY).read_text())
+        except (ValueError, OSError) as exc:
+            return [f"{folder / ENTRY}: unreadable ({exc})"]
+        out = []
+        for name, meta in entry.get("files", {}).items():
+            p = folder / name
+            if not p.is_file():
+                out.append(f"{p}: missing")
+            elif _sha256(p.read_bytes()) != meta["sha256"]:
+                out.append(f"{p}: sha256 mismatch")
+        return out
+
+    def _load(self, folder: Path, name: str, entry: dict) -> bytes:
+        p = folder / name
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError:
+            raise StageMissing(f"{p}: missing from stage output {entry['asset']}[{entry['partition'] or '-'}]; "
+                               f"materialize {entry['asset']} again (make run)") from None
+        if _sha256(data) != entry["files"][name]["sha256"]:
+            raise StageCorrupted(f"{p}: sha256 does not match {ENTRY} (the file was altered or corrupted); "
+                                 f"materialize {entry['asset']} again (make run) to recompute it")
+        return data
+
+    def read(self, asset: str, partition: str | None, key: str):
+        """The value stored under ``key``, every file verified against its checksum."""
+        entry = self.entry(asset, partition, key)
+        folder = self.path(asset, partition, key)
+        if entry["kind"] == "json":
+            return json.loads(self._load(folder, "value.json", entry))
+
+        def table(name: str, contract: str) -> pa.Table:
+            return conform(pq.read_table(io.BytesIO(self._load(folder, name, entry))), contract)
+
+        if entry["kind"] == "table":
+            return _with_key(table("out.parquet", entry["contract"]), key)
+        ledger = entry["ledger"]
+        return _with_key(StageResult(table=table("out.parquet", entry["contract"]),
+                                     quarantine=table("quarantine.parquet", "quarantine"),
+                                     rows_in=ledger["rows_in"], rows_filtered=ledger["rows_filtered"]), key)
+
+    def quarantine(self, asset: str, partition: str | None, key: str) -> pa.Table | None:
+        entry = self.entry(asset, partition, key)
+        if "quarantine.parquet" not in entry["files"]:
+            return None
+        data = self._load(self.path(asset, partition, key), "quarantine.parquet", entry)
+        return conform(pq.read_table(io.BytesIO(data)), "quarantine")
+
+    def of_release(self, release: Path, asset: str, partition: str | None):
+        """The stage output ``asset[partition]`` that release folder ``release`` was built from
+        (its manifest records every stage key of its lineage), verified like any read."""
+        stages = json.loads((Path(release) / "manifest.json").read_text()).get("stages", {})
+        name = _name(asset, partition)
+        if name not in stages:
+            raise StageMissing(f"{release}: its manifest records no stage output {name}")
+        return self.read(asset, partition, stages[name])
+
+    def closure(self, keys: dict[str, str]) -> dict[str, dict]:
+        """Every stage output in the lineage of ``keys`` (``{"asset/partition": key}``), as
+        ``{"asset/partition": entry}``; inputs are followed through each ``entry.json``."""
+        out: dict[str, dict] = {}
+        todo = list(keys.items())
+        while todo:
+            name, key = todo.pop()
+            if name in out:
+                if out[name]["key"] != key:
+                    raise StageCorrupted(f"lineage holds two outputs of {name} ({out[name]['key']} and {key}); "
+                                         "materialize the whole graph again (make run)")
+                continue
+            asset, _, part = name.partition("/")
+            out[name] = self.entry(asset, None if part == "_" else part, key)
+            todo += list(out[name]["lineage"].get("inputs", {}).items())
+        return out
+
+
+# ----------------------------------------------------------------------------- IO manager ---
+
+#: Per process: what each run wrote ``{run_id: {(asset, partition): key}}`` and what each step
+#: read ``{(run_id, step_key): {"asset/partition": key}}`` (the lineage of its outputs).
+_WRITTEN: dict[str, dict[tuple[str, str | None], str]] = {}
+_READ: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def _plain(v):
+    return getattr(v, "value", v)
+
+
+def _name(asset: str, partition: str | None) -> str:
+    return f"{asset}/{partition or '_'}"
 
 
 class StageIOManager(dg.ConfigurableIOManager):
-    """Stores per-domain stage outputs through the data contracts."""
+    """Stores per-domain stage outputs content-addressed by lineage (see the module docstring)."""
 
     root: str
 
@@ -73,19 +265,56 @@ class StageIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj) -> None:
         asset = context.asset_key.to_user_string()
-        keys = self._keys(context)
-        if keys == [None]:
-            self.store.write(asset, None, obj)
-            return
-        missing = [k for k in keys if k not in obj]
-        if missing:
-            raise ValueError(f"asset {asset} returned no value for partition(s) {missing}")
-        for k in keys:
-            self.store.write(asset, k, obj[k])
+        parts = self._keys(context)
+        if parts != [None]:
+            missing = [k for k in parts if k not in obj]
+            if missing:
+                raise ValueError(f"asset {asset} returned no value for partition(s) {missing}")
+        base = json.loads(_plain(context.output_metadata.get(LINEAGE_MD)) or "{}")
+        sources = base.pop("sources", {})
+        read = _READ.get((context.run_id, context.step_key), {})
+        written = {}
+        for p in parts:
+            inputs = {n: k for n, k in read.items() if p is None or n.endswith(f"/{p}") or n.endswith("/_")}
+            lineage = {**base, "inputs": inputs}
+            if p in sources:
+                lineage["sources"] = sources[p]
+            value = obj if p is None else obj[p]
+            written[p or "_"] = key = self.store.write(asset, p, value, lineage)
+            _WRITTEN.setdefault(context.run_id, {})[(asset, p)] = key
+        context.add_output_metadata({KEYS_MD: dg.MetadataValue.json(written)})
 
     def load_input(self, context: dg.InputContext):
         asset = context.asset_key.to_user_string()
-        keys = self._keys(context)
-        if keys == [None]:
-            return self.store.read(asset, None)
-        return {k: self.store.read(asset, k) for k in keys}
+        run_id = context.step_context.run_id
+        read = _READ.setdefault((run_id, context.step_context.step.key), {})
+        out = {}
+        for p in self._keys(context):
+            key = self._find(context, run_id, asset, p)
+            out[p] = self.store.read(asset, p, key)
+            read[_name(asset, p)] = key
+        return out[None] if list(out) == [None] else out
+
+    @staticmethod
+    def _find(context: dg.InputContext, run_id: str, asset: str, partition: str | None) -> str:
+        """The key to load: this run's output, else the latest materialization of the partition."""
+        if (key := _WRITTEN.get(run_id, {}).get((asset, partition))):
+            return key
+        instance = context.instance
+        asset_key = dg.AssetKey.from_user_string(asset)
+
+        def key_in(mat) -> str | None:
+            keys = _plain((mat.metadata or {}).get(KEYS_MD)) if mat else None
+            return (keys or {}).get(partition or "_")
+
+        for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+            mat = event.asset_materialization
+            if mat and mat.asset_key == asset_key and (key := key_in(mat)):
+                return key
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition] if partition else None), limit=1)
+        for record in records.records:
+            if (key := key_in(record.asset_materialization)):
+                return key
+        raise StageMissing(f"{asset}[{partition or '-'}] has no stage output in this Dagster instance; "
+                           f"materialize {asset} (and its upstream) first (make run)")

@@ -232,15 +232,13 @@ def release_sample_lookup(release: str | Path, release_id: str | None = None) ->
     once each, the merge happens per call."""
     import duckdb
 
-    from remot_train.data import resolve_release
+    from remot_train.data import release_files, resolve_release
 
     path = resolve_release(release, release_id)
     con = duckdb.connect()
     try:
-        questions = con.sql(f"SELECT * FROM read_parquet('{path}/questions/**/*.parquet', "
-                            "hive_partitioning = true)").to_arrow_table().to_pylist()
-        triplets = con.sql(f"SELECT * FROM read_parquet('{path}/triplets/**/*.parquet', "
-                           "hive_partitioning = true)").to_arrow_table().to_pylist()
+        questions = con.sql("SELECT * FROM read_parquet(?)", params=[release_files(path, "questions")]).to_arrow_table().to_pylist()
+        triplets = con.sql("SELECT * FROM read_parquet(?)", params=[release_files(path, "triplets")]).to_arrow_table().to_pylist()
     finally:
         con.close()
     by_question = {q["question_id"]: q for q in questions}
