@@ -32,7 +32,25 @@ _FIXES = {errno.ENOSPC: "free some space (old stage outputs under stages/ can go
           errno.EDQUOT: "free some space or point REMOT_DATA_ROOT elsewhere"}
 _DEFAULT_FIX = "make it writable by this user or point REMOT_DATA_ROOT at a writable folder"
 STALE_FOREIGN_S = 24 * 3600.0
-_HOST = socket.gethostname().replace("~", "-")
+
+
+def _host_tag() -> str:
+    """The hostname plus a digest of this boot and pid namespace: two containers that share a
+    hostname but not their process table (or a host after a reboot) do not judge each other's
+    pids; their leftovers are cleaned by age instead."""
+    import hashlib
+
+    ident = ""
+    for f in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        try:
+            ident += os.readlink(f) if f.endswith("/pid") else Path(f).read_text().strip()
+        except OSError:
+            pass
+    host = socket.gethostname().replace("~", "-")
+    return f"{host}.{hashlib.sha256(ident.encode()).hexdigest()[:8]}" if ident else host
+
+
+_HOST = _host_tag()
 
 
 class StorageError(OSError):
@@ -113,16 +131,44 @@ def replace_symlink(link: Path, target: str) -> None:
         raise storage_error(exc, link) from None
 
 
+class _Lock:
+    """An exclusive ``flock`` on ``<folder>/.<name>.lock`` (created with the umask, opened read-only
+    so that another user's lock file still locks)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def __enter__(self) -> "_Lock":
+        import fcntl
+
+        try:
+            self.fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise storage_error(exc, self.path) from None
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)  # releases the lock
+
+
+def lock_for(final: Path) -> _Lock:
+    """The lock every writer of ``final`` holds while it checks and replaces it."""
+    final = Path(final)
+    return _Lock(final.with_name(f".{final.name}.lock"))
+
+
 def publish_dir(tmp: Path, final: Path, problems: Callable[[Path], list[str]]) -> bool:
     """Rename the complete folder ``tmp`` to ``final``. Returns True when ``tmp`` was published,
     False when a sound ``final`` (``problems(final) == []``) was already there (``tmp`` is removed).
 
-    ``final`` is only ever produced by a rename of a complete folder, so it is never deleted while
-    another writer may own it: a sound one is kept; an unsound one (a corrupted file, a missing
-    manifest) is moved aside under a unique name, then removed, and ``tmp`` takes its place.
+    ``final`` is only ever produced by a rename of a complete folder. Writers of the same ``final``
+    take turns (:func:`lock_for`), so none can judge a folder that another is replacing: a sound
+    ``final`` is kept; an unsound one (a corrupted file, a missing manifest) is moved aside under a
+    unique name, then removed, and ``tmp`` takes its place. Readers never need the lock.
     """
     tmp, final = Path(tmp), Path(final)
-    for _ in range(8):
+    with lock_for(final):
         try:
             os.rename(tmp, final)
             return True
@@ -135,10 +181,11 @@ def publish_dir(tmp: Path, final: Path, problems: Callable[[Path], list[str]]) -
         aside = tmp_sibling(final, "trash")
         try:
             os.rename(final, aside)
-        except FileNotFoundError:
-            continue  # another writer moved it first
+            os.rename(tmp, final)
+        except OSError as exc:
+            raise storage_error(exc, final) from None
         shutil.rmtree(aside, ignore_errors=True)
-    raise StorageError(errno.EBUSY, f"{final}: could not publish after 8 tries; other writers keep replacing it")
+        return True
 
 
 def _alive(pid: int) -> bool:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from data_contracts.storage import StorageError, check_writable
+from remot_pipeline.core.catalog import CatalogError, check_root
 
 #: Below this much free space the run is likely to stop with "no space left on device".
 MIN_FREE_BYTES = 2 << 30
@@ -22,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     root = Path((argv or [None])[0] or os.environ.get("REMOT_DATA_ROOT", "data"))
     try:
         check_writable(root)
-    except StorageError as exc:
+        check_root(root)
+    except (StorageError, CatalogError) as exc:
         print(f"remot: {exc}", file=sys.stderr)
         return 1
     free = shutil.disk_usage(root).free

@@ -64,6 +64,7 @@ def resolve_release(location: str | Path, release_id: str | None = None, verify:
             candidates.append(base / rid)
     for c in candidates:
         if (c / "manifest.json").is_file():
+            c = c.resolve() if c.is_symlink() else c  # LATEST -> the release it names now, fixed
             if verify:
                 try:
                     verified_release(c)
@@ -75,11 +76,12 @@ def resolve_release(location: str | Path, release_id: str | None = None, verify:
                           "build_release job) first, or pass the data root or a release folder")
 
 
-def release_files(release: Path, table: str) -> str:
-    """The glob of one table's Parquet files in a release folder (pass it to DuckDB as a
-    parameter, never spliced into SQL: a path may hold a quote)."""
-    nested = table in ("triplets", "questions")  # <table>/<domain>/<split>/part-*.parquet
-    return str(Path(release) / table / ("*/*/*.parquet" if nested else "*.parquet"))
+def release_files(release: Path, table: str) -> list[str]:
+    """The Parquet files of one table, as the release's manifest lists them (the files that were
+    verified; no glob, so a path may hold ``[``, ``*`` or a quote). Pass the list to DuckDB as a
+    parameter, never spliced into SQL."""
+    manifest = json.loads((Path(release) / "manifest.json").read_text())
+    return [str(Path(release) / f["path"]) for f in manifest["files"] if f["table"] == table]
 
 
 def _in(column: str, values) -> tuple[str, list]:

@@ -366,7 +366,8 @@ def test_release_is_content_addressed_atomic_and_never_rewritten(tmp_path):
     before = {p: p.stat().st_mtime_ns for p in path.rglob("*")}
     _, again = rel.publish(tmp_path, rel.stage_release(tmp_path, rid, _tables(), {"note": "x"}), rid)
     assert again is False and {p: p.stat().st_mtime_ns for p in path.rglob("*")} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["LATEST", rid])  # the second copy is gone
+    # the second copy is gone (dot files: the writers' lock)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == sorted(["LATEST", rid])
     (path / "quarantine" / "part-00000.parquet").write_bytes(b"tampered")
     assert any("sha256 mismatch" in p for p in rel.verify_release(path))
     with pytest.raises(rel.ReleaseInvalid, match=r"quarantine/part-00000.parquet: sha256 mismatch: release "):

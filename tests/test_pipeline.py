@@ -60,9 +60,14 @@ def test_run_succeeds_and_every_blocking_check_passes(run):
 
 
 def test_release_layout_manifest_and_latest(run):
-    root, _ = run
+    root, result = run
     rel = latest_release(root / "releases")
     assert rel is not None and verify_release(rel) == []
+    # The stored `release` value names the folder relative to the root (it stays right after a move).
+    (mat,) = [m for m in result.get_asset_materialization_events() if m.asset_key == dg.AssetKey("release")]
+    key = mat.materialization.metadata["stage_keys"].value["_"]
+    assert StageStore(root / "stages").read("release", None, key) == {
+        "release_id": rel.name, "path": f"releases/{rel.name}", "published": True}
     manifest = json.loads((rel / "manifest.json").read_text())
     assert manifest["release_id"] == rel.name
     for d in DOMAINS:
@@ -187,7 +192,7 @@ def test_second_run_gives_the_same_release_and_writes_nothing(run):
     md = mats[0].materialization.metadata
     assert md["release_id"].value == rel.name and md["written"].value is False
     assert {p: p.stat().st_mtime_ns for p in rel.rglob("*")} == before
-    assert sorted(p.name for p in (root / "releases").iterdir()) == sorted([rel.name, "LATEST"])
+    assert sorted(p.name for p in (root / "releases").iterdir() if not p.name.startswith(".")) == sorted([rel.name, "LATEST"])
 
 
 def test_fresh_world_gives_the_same_release_id(run, tmp_path):

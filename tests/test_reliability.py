@@ -100,7 +100,7 @@ def test_sigkill_at_every_stage_and_commit_step_then_rerun_gives_the_same_releas
     assert leftovers(root) == [], "the rerun removes what the killed runs left"
     store = StageStore(root / "stages")
     for asset_dir in (root / "stages").iterdir():
-        for key_dir in asset_dir.glob("*/*"):
+        for key_dir in asset_dir.glob("*/[0-9a-f]*"):  # (dot files beside them: the writers' locks)
             assert store.problems(key_dir) == [], key_dir
     # Files are created with the user's umask (022 here), never 0600.
     umask = os.umask(0)
@@ -232,9 +232,20 @@ def test_a_failed_blocking_check_leaves_latest_where_it_was(tmp_path, small_rele
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
     assert failed == {"release__coverage"}
     assert rel.read_latest(root / "releases") == before and assert_served_release_is_sound(root) == before
-    rejected = list((root / "releases" / rel.REJECTED).iterdir())
+    rejected = [p for p in (root / "releases" / rel.REJECTED).iterdir() if not p.name.startswith(".")]
     assert len(rejected) == 1 and rejected[0].name != before and rel.verify_release(rejected[0]) == []
     assert not (root / "releases" / rejected[0].name).exists()
+    from remot_train.data import ReleaseNotFound, resolve_release
+
+    with pytest.raises(ReleaseNotFound, match=r"failed its blocking checks and is not served"):
+        resolve_release(rejected[0])
+    (mat,) = [m for m in result.get_asset_materialization_events() if m.asset_key == dg.AssetKey("release")]
+    assert mat.materialization.metadata["published"].value is False
+    from remot_pipeline.defs.training import release_folder
+
+    with pytest.raises(dg.Failure, match=r"failed its blocking checks and was not published"):
+        release_folder(RemotPaths(data_root=str(root)), {"release_id": rejected[0].name, "published": False,
+                                                         "path": f"releases/.rejected/{rejected[0].name}"})
 
 
 def test_moved_and_copied_data_root_keeps_its_catalog_and_its_release(tmp_path, small_release):
@@ -278,12 +289,52 @@ def test_release_parquet_reads_with_pyarrow_dataset_pandas_duckdb_and_datasets(s
         s: sum(f["rows"] for f in manifest["files"] if f["table"] == "triplets" and f["split"] == s) for s in dd}
 
 
-def test_a_release_path_with_a_quote_reads(tmp_path, small_release):
+def test_a_release_path_with_quotes_and_glob_characters_reads(tmp_path, small_release):
     from remot_train.data import question_table
 
-    odd = tmp_path / "it's a \"root\", really"
+    odd = tmp_path / "it's a \"root\" [v2] *really*"
     shutil.copytree(small_release / "releases", odd / "releases", symlinks=True)
-    assert question_table(odd, split="test").num_rows > 0
+    assert question_table(odd, split="test").num_rows == question_table(small_release, split="test").num_rows > 0
+
+
+def test_a_data_root_with_a_comma_is_refused_in_one_line(tmp_path):
+    """DuckDB's file_search_path splits at commas, so the catalog could not resolve its views."""
+    out = subprocess.run([sys.executable, "-m", "remot_pipeline.preflight", str(tmp_path / "a,b")], cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1
+    assert "holds a comma" in out.stderr and "REMOT_DATA_ROOT" in out.stderr
+
+
+def test_a_file_the_manifest_does_not_list_makes_the_release_unservable(tmp_path, small_release):
+    """Readers glob the table folders: a stray file would be served, so verification refuses it."""
+    from remot_train.data import ReleaseNotFound, question_table
+
+    shutil.copytree(small_release / "releases", tmp_path / "releases", symlinks=True)
+    path = rel.latest_release(tmp_path / "releases")
+    part = path / "triplets" / "navigation" / "train" / "part-00000.parquet"
+    shutil.copy(part, part.with_name("part-00001.parquet"))
+    assert rel.verify_release(path) == [f"{part.with_name('part-00001.parquet')}: not in the manifest"]
+    with pytest.raises(ReleaseNotFound, match=r"part-00001.parquet: not in the manifest: release .* is not served"):
+        question_table(tmp_path)
+
+
+def test_an_altered_stage_entry_is_refused(tmp_path):
+    """entry.json is checked too: its lineage must hash to its folder's key."""
+    from data_contracts import empty
+    from remot_pipeline.core.ledger import StageResult
+    from remot_pipeline.defs.store import StageCorrupted
+
+    store = StageStore(tmp_path)
+    value = StageResult(empty("motion_pairs"), empty("quarantine"), 0)
+    key = store.write("motion_pairs", "navigation", value, {"code_version": "2", "config_hash": "a", "inputs": {}})
+    assert store.read("motion_pairs", "navigation", key).rows_out == 0
+    entry = store.path("motion_pairs", "navigation", key) / "entry.json"
+    entry.write_text(entry.read_text().replace('"config_hash": "a"', '"config_hash": "b"'))
+    with pytest.raises(StageCorrupted, match=r"entry.json: its lineage does not hash to"):
+        store.read("motion_pairs", "navigation", key)
+    assert store.problems(entry.parent) and store.write(
+        "motion_pairs", "navigation", value, {"code_version": "2", "config_hash": "a", "inputs": {}}) == key
+    assert store.read("motion_pairs", "navigation", key).rows_out == 0  # rewritten, not reused
 
 
 def test_another_user_can_read_a_release(small_release):

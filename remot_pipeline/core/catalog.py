@@ -66,6 +66,17 @@ def _sql_str(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
+class CatalogError(RuntimeError):
+    """The catalog cannot be built or opened (one line)."""
+
+
+def check_root(data_root: Path) -> None:
+    """DuckDB splits ``file_search_path`` at commas: refuse such a data root up front, in one line."""
+    if "," in str(Path(data_root).resolve()):
+        raise CatalogError(f"{Path(data_root).resolve()}: the data root's path holds a comma, which DuckDB's "
+                         "file_search_path cannot hold; move the data root (REMOT_DATA_ROOT) to a path without one")
+
+
 def connect(data_root: Path, catalog: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only connection to ``<data_root>/catalog.duckdb`` whose relative paths resolve
     against ``data_root``, from any working directory."""
@@ -78,6 +89,7 @@ def connect(data_root: Path, catalog: Path | None = None) -> duckdb.DuckDBPyConn
 def build_catalog(data_root: Path, catalog_path: Path | None = None) -> Path:
     """(Re)build the catalog's views; ``releases/LATEST`` must exist (DuckDB binds views)."""
     data_root = Path(data_root)
+    check_root(data_root)
     catalog_path = Path(catalog_path or data_root / "catalog.duckdb")
     makedirs(catalog_path.parent)
     clean_leftovers(catalog_path.parent)
@@ -105,6 +117,8 @@ def build_catalog(data_root: Path, catalog_path: Path | None = None) -> Path:
         os.replace(tmp, catalog_path)
     except OSError as exc:
         raise storage_error(exc, catalog_path) from None
+    except duckdb.Error as exc:
+        raise CatalogError(f"{catalog_path}: building the catalog failed: {str(exc).splitlines()[0]}") from None
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)

@@ -144,15 +144,18 @@ def publish(releases_root: Path, staged: Path, release_id: str) -> tuple[Path, b
 
 
 def reject(releases_root: Path, staged: Path, release_id: str) -> Path:
-    """Keep a release that failed its checks at ``releases/.rejected/<release_id>``, unserved."""
+    """Keep a release that failed its checks at ``releases/.rejected/<release_id>``, unserved (the
+    newest rejection of an id replaces an older one; writers take turns)."""
     final = makedirs(Path(releases_root) / REJECTED) / release_id
     clean_leftovers(final.parent)
-    publish_dir(staged, final, lambda p: ["replace"])  # the newest rejection replaces an older one
+    publish_dir(staged, final, lambda p: ["replace"])
     return final
 
 
 def verify_release(path: Path) -> list[str]:
-    """Problems with a release on disk (missing files, sha256, row or contract mismatches); empty if sound."""
+    """Problems with a release on disk, empty if sound: the manifest names this folder's release
+    id, every file it lists is there with its sha256, row count and contract schema, and no other
+    file is (a reader's glob would serve it)."""
     import pyarrow.parquet as pq
 
     from data_contracts import sha256_file
@@ -163,9 +166,12 @@ def verify_release(path: Path) -> list[str]:
     try:
         manifest = json.loads((path / MANIFEST).read_text())
         listed = manifest["files"]
-    except (ValueError, KeyError, OSError) as exc:
-        return [f"{path / MANIFEST}: unreadable ({exc})"]
+        rid = manifest["release_id"]
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        return [f"{path / MANIFEST}: unreadable ({exc!r})"]
     problems = []
+    if rid != Path(os.path.realpath(path)).name.split("~")[-1]:  # a staged folder ends in ~<release_id>
+        problems.append(f"{path / MANIFEST}: names release {rid!r}, not this folder")
     for f in listed:
         p = path / f["path"]
         if not p.is_file():
@@ -179,6 +185,9 @@ def verify_release(path: Path) -> list[str]:
             problems.append(f"{p}: row count mismatch")
         elif not meta.schema_arrow.remove_metadata().equals(contract(f["table"]).schema().remove_metadata()):
             problems.append(f"{p}: schema differs from contract {f['table']!r}")
+    known = {f["path"] for f in listed} | {MANIFEST}
+    extra = sorted(str(p.relative_to(path)) for p in path.rglob("*") if not p.is_dir() and str(p.relative_to(path)) not in known)
+    problems += [f"{path / e}: not in the manifest" for e in extra]
     return problems
 
 
@@ -186,16 +195,21 @@ _VERIFIED: dict[tuple, bool] = {}
 
 
 def _signature(path: Path) -> tuple:
-    files = sorted(p for p in Path(path).rglob("*") if p.is_file())
-    return (str(Path(path).resolve()),) + tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    stats = [(str(p), p.lstat()) for p in sorted(Path(path).rglob("*"))]
+    return (str(Path(path).resolve()),) + tuple((n, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for n, s in stats)
 
 
 def verified_release(path: Path) -> Path:
-    """``path`` if the release verifies, else :class:`ReleaseInvalid` naming the first problem.
+    """``path`` if the release verifies and was published, else :class:`ReleaseInvalid` naming
+    the first problem.
 
-    A full check (every file's sha256) runs once per process for an unchanged folder (same
-    files, sizes and modification times)."""
+    A full check (every file's sha256) runs once per process for an unchanged folder (the same
+    files, inodes, sizes, modification and change times: any write, even one that restores the
+    modification time, changes the change time)."""
     path = Path(path)
+    if path.resolve().parent.name == REJECTED:
+        raise ReleaseInvalid(f"{path}: release {path.resolve().name} failed its blocking checks and is not served; "
+                             "see the run's asset checks")
     sig = _signature(path)
     if not _VERIFIED.get(sig):
         problems = verify_release(path)

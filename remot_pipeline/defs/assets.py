@@ -44,15 +44,15 @@ SINGLE_RUN = dg.BackfillPolicy.single_run()
 #: descendants stale, and the release id changes.
 CODE_VERSIONS = {
     "synthetic_world": "3",
-    "episode_frames": "3",
+    "episode_frames": "4",
     "motion_pairs": "2",
     "positive_pairs": "2",
     "frame_features": "2",
     "negatives": "4",
-    "triplets": "6",
+    "triplets": "7",
     "questions": "3",
-    "release": "2",
-    "catalog": "2",
+    "release": "3",
+    "catalog": "3",
 }
 CODE_VERSION = "+".join(f"{k}@{v}" for k, v in sorted(CODE_VERSIONS.items()))
 STAGES = ("episode_frames", "motion_pairs", "positive_pairs", "frame_features", "negatives", "triplets", "questions")
@@ -139,7 +139,8 @@ def synthetic_world(context: dg.AssetExecutionContext, config: RemotConfig, path
 
     try:
         check_writable(paths.root)
-    except StorageError as exc:
+        catalog_core.check_root(paths.root)
+    except (StorageError, catalog_core.CatalogError) as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     lineage = lineage_metadata(config, "synthetic_world")
     if not config.synthetic.enabled:
@@ -177,6 +178,7 @@ def ingest(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotP
             specs = domain_sources(config, paths, d, synthetic_world)
             refs = [ref for s in specs for ref in reader(s.format).discover(s)]
             episodes[d], frames[d] = ingest_episodes(refs, config.test_fraction, paths.root)
+            frames[d].quarantine = portable_files(frames[d].quarantine, paths.root)
         except SourceError as exc:
             raise dg.Failure(description=f"[{d}] {exc}", allow_retries=False) from None
         context.log.info(f"{d}: {len(refs)} episode(s) from {len(specs)} source(s), {frames[d].rows_out} frames")
@@ -376,10 +378,11 @@ def release(context: dg.AssetExecutionContext, config: RemotConfig, paths: Remot
             catalog_core.build_catalog(paths.root)
             context.log.info(f"release {rid} published at {path} "
                              f"({'written' if written else 'already present and verified, nothing written'})")
-    except StorageError as exc:
+    except (StorageError, catalog_core.CatalogError) as exc:  # one line: a disk, catalog or root problem
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     yield dg.Output(
-        {"release_id": rid, "path": str(path.resolve()), "published": not failed},
+        # The path relative to the data root: the stored value stays right when the root moves.
+        {"release_id": rid, "path": path.relative_to(paths.root).as_posix(), "published": not failed},
         data_version=dg.DataVersion(rid),
         metadata={"release_id": rid, "path": dg.MetadataValue.path(str(path.resolve())), "written": written,
                   "published": not failed, "failed_checks": ", ".join(failed) or "none",
@@ -521,7 +524,7 @@ def catalog(context: dg.AssetExecutionContext, paths: RemotPaths, release: dict)
     try:
         release_core.verified_release(latest)
         path = catalog_core.build_catalog(paths.root)
-    except (release_core.ReleaseInvalid, StorageError) as exc:
+    except (release_core.ReleaseInvalid, StorageError, catalog_core.CatalogError) as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     con = catalog_core.connect(paths.root)
     try:

@@ -26,7 +26,6 @@ partition in the Dagster instance. The release then walks the lineage of what it
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 
@@ -34,7 +33,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data_contracts import conform, contract_of, write_parquet
+from data_contracts import conform, contract_of, sha256_file, write_parquet
 from data_contracts.storage import clean_leftovers, makedirs, publish_dir, storage_error, tmp_sibling
 from data_contracts.tables import atomic_write_bytes
 from remot_pipeline.core.ledger import StageResult
@@ -148,11 +147,19 @@ class StageStore:
     # -------------------------------------------------------------------------- read ---
 
     def entry(self, asset: str, partition: str | None, key: str) -> dict:
+        """The entry of a stage output, checked: its lineage hashes to ``key``."""
         p = self.path(asset, partition, key) / ENTRY
         if not p.is_file():
             raise StageMissing(f"{p.parent}: stage output {asset}[{partition or '-'}] {key} is missing; "
                                f"materialize {asset} again (make run)")
-        return json.loads(p.read_text())
+        try:
+            entry = json.loads(p.read_text())
+            ok = lineage_key(entry["asset"], entry["partition"], entry["lineage"]) == key
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StageCorrupted(f"{p}: unreadable ({exc!r}); materialize {asset} again (make run)") from None
+        if not ok:
+            raise StageCorrupted(f"{p}: its lineage does not hash to {key} (altered); materialize {asset} again (make run)")
+        return entry
 
     def problems(self, folder: Path) -> list[str]:
         """What is wrong with a stage folder on disk (no entry, a missing or altered file)."""
@@ -161,38 +168,40 @@ class StageStore:
             return [f"{folder}: no {ENTRY}"]
         try:
             entry = json.loads((folder / ENTRY).read_text())
-        except (ValueError, OSError) as exc:
-            return [f"{folder / ENTRY}: unreadable ({exc})"]
+            if lineage_key(entry["asset"], entry["partition"], entry["lineage"]) != folder.name.split("~")[-1]:
+                return [f"{folder / ENTRY}: its lineage does not hash to this folder's key"]
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            return [f"{folder / ENTRY}: unreadable ({exc!r})"]
         out = []
         for name, meta in entry.get("files", {}).items():
             p = folder / name
             if not p.is_file():
                 out.append(f"{p}: missing")
-            elif _sha256(p.read_bytes()) != meta["sha256"]:
+            elif sha256_file(p) != meta["sha256"]:
                 out.append(f"{p}: sha256 mismatch")
         return out
 
-    def _load(self, folder: Path, name: str, entry: dict) -> bytes:
+    def _verified(self, folder: Path, name: str, entry: dict) -> Path:
+        """``folder / name`` after checking its sha256 against the entry (streamed: a stage file
+        can be GBs; the reader then finds it in the page cache)."""
         p = folder / name
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError:
+        if not p.is_file():
             raise StageMissing(f"{p}: missing from stage output {entry['asset']}[{entry['partition'] or '-'}]; "
-                               f"materialize {entry['asset']} again (make run)") from None
-        if _sha256(data) != entry["files"][name]["sha256"]:
+                               f"materialize {entry['asset']} again (make run)")
+        if sha256_file(p) != entry["files"][name]["sha256"]:
             raise StageCorrupted(f"{p}: sha256 does not match {ENTRY} (the file was altered or corrupted); "
                                  f"materialize {entry['asset']} again (make run) to recompute it")
-        return data
+        return p
 
     def read(self, asset: str, partition: str | None, key: str):
         """The value stored under ``key``, every file verified against its checksum."""
         entry = self.entry(asset, partition, key)
         folder = self.path(asset, partition, key)
         if entry["kind"] == "json":
-            return json.loads(self._load(folder, "value.json", entry))
+            return json.loads(self._verified(folder, "value.json", entry).read_bytes())
 
         def table(name: str, contract: str) -> pa.Table:
-            return conform(pq.read_table(io.BytesIO(self._load(folder, name, entry))), contract)
+            return conform(pq.read_table(self._verified(folder, name, entry)), contract)
 
         if entry["kind"] == "table":
             return _with_key(table("out.parquet", entry["contract"]), key)
@@ -205,8 +214,8 @@ class StageStore:
         entry = self.entry(asset, partition, key)
         if "quarantine.parquet" not in entry["files"]:
             return None
-        data = self._load(self.path(asset, partition, key), "quarantine.parquet", entry)
-        return conform(pq.read_table(io.BytesIO(data)), "quarantine")
+        return conform(pq.read_table(self._verified(self.path(asset, partition, key), "quarantine.parquet", entry)),
+                       "quarantine")
 
     def of_release(self, release: Path, asset: str, partition: str | None):
         """The stage output ``asset[partition]`` that release folder ``release`` was built from
@@ -240,7 +249,7 @@ class StageStore:
 #: Per process: what each run wrote ``{run_id: {(asset, partition): key}}`` and what each step
 #: read ``{(run_id, step_key): {"asset/partition": key}}`` (the lineage of its outputs).
 _WRITTEN: dict[str, dict[tuple[str, str | None], str]] = {}
-_READ: dict[tuple[str, str], dict[str, str]] = {}
+_READ: dict[tuple[str, str], dict[tuple[str, str | None], str]] = {}
 
 
 def _plain(v):
@@ -275,7 +284,8 @@ class StageIOManager(dg.ConfigurableIOManager):
         read = _READ.get((context.run_id, context.step_key), {})
         written = {}
         for p in parts:
-            inputs = {n: k for n, k in read.items() if p is None or n.endswith(f"/{p}") or n.endswith("/_")}
+            # An output for one domain is keyed by the inputs of that domain and the unpartitioned ones.
+            inputs = {_name(a, q): k for (a, q), k in read.items() if p is None or q in (p, None)}
             lineage = {**base, "inputs": inputs}
             if p in sources:
                 lineage["sources"] = sources[p]
@@ -292,7 +302,7 @@ class StageIOManager(dg.ConfigurableIOManager):
         for p in self._keys(context):
             key = self._find(context, run_id, asset, p)
             out[p] = self.store.read(asset, p, key)
-            read[_name(asset, p)] = key
+            read[(asset, p)] = key
         return out[None] if list(out) == [None] else out
 
     @staticmethod
@@ -307,10 +317,15 @@ class StageIOManager(dg.ConfigurableIOManager):
             keys = _plain((mat.metadata or {}).get(KEYS_MD)) if mat else None
             return (keys or {}).get(partition or "_")
 
-        for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
-            mat = event.asset_materialization
-            if mat and mat.asset_key == asset_key and (key := key_in(mat)):
-                return key
+        # This run, then the run it re-executes (from failure) and that run's root: their outputs
+        # share its config; only then the latest materialization in the instance.
+        run = instance.get_run_by_id(run_id)
+        chain = [run_id] + ([r for r in (run.parent_run_id, run.root_run_id) if r] if run else [])
+        for rid in dict.fromkeys(chain):
+            for event in reversed(instance.all_logs(rid, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)):
+                mat = event.asset_materialization
+                if mat and mat.asset_key == asset_key and (key := key_in(mat)):
+                    return key
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition] if partition else None), limit=1)
         for record in records.records:

@@ -105,8 +105,19 @@ def _launch(context, pipes_client, command: list[str]) -> dict:
     return dict(results[0].metadata or {}) if results else {}
 
 
+def release_folder(paths: RemotPaths, release: dict) -> str:
+    """The folder of the release the ``release`` asset published, under this data root (the
+    stored value names it relative to the root, so a moved root still finds it). A release that
+    failed its checks was not published and is refused in one line."""
+    if not release.get("published", True):
+        raise dg.Failure(description=f"release {release['release_id']} failed its blocking checks and was not "
+                                     "published; fix them and materialize the release again", allow_retries=False)
+    return str((paths.root / release["path"]).resolve())
+
+
 def train_schedule(context: dg.AssetExecutionContext, schedule: str, training: TrainingConfig, paths: RemotPaths,
                    release: dict, pipes_client, start_from: dict | None = None) -> dg.Output:
+    release = {**release, "path": release_folder(paths, release)}
     recipe = training.recipe(schedule)
     if start_from is not None:  # continue from an upstream model (FFR starts from the SFT model)
         recipe = {k: v for k, v in recipe.items() if k not in ("model", "tiny")} | {"model_path": start_from["checkpoint"]}
@@ -195,7 +206,7 @@ def evaluation(context: dg.AssetExecutionContext, training: TrainingConfig, path
     Partial, logical consistency, format failures and truncations, with breakdowns; a comparison
     table and plot across models."""
     out_dir = paths.root / "evaluations" / release["release_id"]
-    cmd = training.command("evaluate", "--release", release["path"], "--out", str(out_dir),
+    cmd = training.command("evaluate", "--release", release_folder(paths, release), "--out", str(out_dir),
                            "--recipe", training.recipes.get("sft") or f"{training.recipe_family}/sft")
     for name in MODEL_ASSETS:
         if name in models:
