@@ -131,7 +131,7 @@ def test_sources_yaml(tmp_path):
     (spec,) = load_sources_yaml(tmp_path / "s.yaml")
     assert spec.path == (tmp_path / "rel" / "dir").resolve()
     (tmp_path / "t.yaml").write_text("sources:\n  - {name: a, domain: navigation, format: kitti9, path: x}\n")
-    with pytest.raises(SourceError, match="unknown source format 'kitti9'"):
+    with pytest.raises(SourceError, match=r"t.yaml: source a: unknown format 'kitti9' \(did you mean `kitti`\?\)"):
         load_sources_yaml(tmp_path / "t.yaml")
     (tmp_path / "u.yaml").write_text("sources:\n  - {name: a, domain: space, format: tum, path: x}\n")
     with pytest.raises(SourceError, match="domain 'space'"):

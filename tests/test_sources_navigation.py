@@ -575,7 +575,7 @@ CORPUS: list[Case] = [
     Case("nerf_nan_transform", "nerf", _nerf(lambda d, r: d["frames"][0]["transform_matrix"][1].__setitem__(2, float("nan"))), "nan_pose", at=("transforms.json", 9)),
     Case("nerf_frame_without_transform", "nerf", _nerf(lambda d, r: d["frames"][3].pop("transform_matrix")), "malformed_line"),
     Case("nerf_bottom_row_not_0001", "nerf", _nerf(lambda d, r: d["frames"][4]["transform_matrix"].__setitem__(3, [0, 0, 1, 1])),
-         "malformed_line"),
+         "pose_not_se3"),
     Case("nerf_invalid_json", "nerf", lambda r: _nerf_truncated(r), "malformed_line"),
     Case("nerf_no_transforms", "nerf", lambda r: (r, {}), "SourceError: holds no transforms"),
     # ScanNet

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from data_contracts import conform, empty
 from remot_pipeline.core.ledger import StageResult, concat
-from remot_pipeline.sources import EpisodeRead, EpisodeRef, metric_scale, reader
+from remot_pipeline.sources import EpisodeRead, EpisodeRef, SourceError, SourceSpec, metric_scale, reader
 from remot_pipeline.sources.base import to_frames_arrow
 
 
@@ -72,15 +72,49 @@ def portable_path(path: Path | str, data_root: Path | str | None) -> str:
         return str(p)
 
 
+def read_sources(specs: list[SourceSpec]) -> tuple[list[EpisodeRead], list[dict]]:
+    """Discover and read every source, each on its own: a source whose discovery or any episode
+    raises, or that holds no episode, is left out whole and reported as ``{"source", "format",
+    "path", "error", "kind"}``, so one broken source never fails its healthy neighbours.
+
+    ``kind`` is ``"source_error"`` for a :class:`SourceError` (the reader's one line naming the
+    file and the fix) and ``"reader_bug"`` for any other exception: a reader must never raise one
+    (tests/test_sources_fuzz.py), and the line then says which reader to report.
+    """
+    reads, failed = [], []
+    for spec in specs:
+        try:
+            r = reader(spec.format)
+            refs = r.discover(spec)
+            if not refs:
+                raise SourceError(f"{spec.path}: source {spec.name!r} holds no episode a {spec.format!r} reader "
+                                  "recognises; check `path` and `format` in the sources file")
+            reads += [r.read(ref) for ref in refs]
+        except SourceError as exc:
+            failed.append({"source": spec.name, "format": spec.format, "path": str(spec.path),
+                           "error": str(exc), "kind": "source_error"})
+        except Exception as exc:  # noqa: BLE001 - one reader's bug must not fail the healthy sources
+            first = (str(exc).strip().splitlines() or [""])[0]
+            failed.append({"source": spec.name, "format": spec.format, "path": str(spec.path), "kind": "reader_bug",
+                           "error": f"{spec.path}: the {spec.format!r} reader failed with {type(exc).__name__}: "
+                                    f"{first} (a bug: please report it with this file)"})
+    return reads, failed
+
+
 def ingest_episodes(refs: list[EpisodeRef], test_fraction: float,
                     data_root: Path | str | None = None) -> tuple[pa.Table, StageResult]:
-    """Read every episode; return ``(episodes table, frames StageResult)``. ``source_root`` is
+    """:func:`ingest_reads` of the episodes ``refs`` name, read here."""
+    return ingest_reads([reader(r.spec.format).read(r) for r in refs], test_fraction, data_root)
+
+
+def ingest_reads(reads: list[EpisodeRead], test_fraction: float,
+                 data_root: Path | str | None = None) -> tuple[pa.Table, StageResult]:
+    """The read episodes as ``(episodes table, frames StageResult)``. ``source_root`` is
     stored relative to ``data_root`` when the source lies inside it (:func:`portable_path`).
 
     Episodes whose every row was quarantined stay out of ``episodes`` (their rows are in
     the quarantine with reasons); the caller fails the partition when nothing is left.
     """
-    reads: list[EpisodeRead] = [reader(r.spec.format).read(r) for r in refs]
     usable = [r for r in reads if r.n_frames >= 2]
     splits = assign_splits([r.ref.episode_id for r in usable], test_fraction,
                            scenes={r.ref.episode_id: r.ref.scene_id for r in usable})

@@ -37,6 +37,13 @@ REASON_CODES: dict[str, str] = {
     "nan_value": "A telemetry value that is not a pose (gripper width, joint state) holds NaN or inf.",
     "data_file_missing": "A data file named by the metadata does not exist; each row the metadata declares for it is counted.",
     "data_file_unreadable": "A data file named by the metadata cannot be parsed; each row the metadata declares for it is counted.",
+    "frame_index_invalid": "A frame index is negative, fractional, not a number, or beyond the video or image list.",
+    "timestamp_nonfinite": "A timestamp is NaN or infinite.",
+    "timestamp_outlier": "A single timestamp jumps far ahead of (or behind) its neighbours, which agree with each other.",
+    "pose_not_se3": "A 4x4 pose's bottom row is not [0, 0, 0, 1] (or its shape is not a pose).",
+    "pose_malformed": "A pose row has the wrong number of values for its format.",
+    "gripper_out_of_range": "A gripper width is negative or above the declared (or inferred) maximum.",
+    "value_type_invalid": "A value has the wrong type for its column (a bool or a string where a number is declared).",
 }
 
 

@@ -23,7 +23,7 @@ from remot_pipeline.core import catalog as catalog_core
 from remot_pipeline.core import release as release_core
 from remot_pipeline.core.features import episode_features
 from remot_pipeline.core.flowcheck import domain_agreement
-from remot_pipeline.core.ingest import ingest_episodes
+from remot_pipeline.core.ingest import ingest_reads, read_sources
 from remot_pipeline.core.labels import label_pairs
 from remot_pipeline.core.ledger import StageResult, concat
 from remot_pipeline.core.motion import episode_motion_pairs
@@ -34,7 +34,7 @@ from remot_pipeline.core.visibility import gate as gate_visible
 from remot_pipeline.defs import plots
 from remot_pipeline.defs.resources import RemotConfig, RemotPaths
 from remot_pipeline.defs.store import LINEAGE_MD, StageStore, stage_key_of
-from remot_pipeline.sources import DOMAINS, READERS, SourceError, SourceSpec, load_sources_yaml, reader
+from remot_pipeline.sources import DOMAINS, READERS, SourceError, SourceSpec, load_sources_yaml
 from remot_pipeline.sources.dropfolder import drop_folder_sources
 
 DOMAIN_PARTITIONS = dg.StaticPartitionsDefinition(list(DOMAINS))
@@ -44,7 +44,7 @@ SINGLE_RUN = dg.BackfillPolicy.single_run()
 #: descendants stale, and the release id changes.
 CODE_VERSIONS = {
     "synthetic_world": "3",
-    "episode_frames": "4",
+    "episode_frames": "5",
     "motion_pairs": "2",
     "positive_pairs": "2",
     "frame_features": "2",
@@ -56,6 +56,7 @@ CODE_VERSIONS = {
 }
 CODE_VERSION = "+".join(f"{k}@{v}" for k, v in sorted(CODE_VERSIONS.items()))
 STAGES = ("episode_frames", "motion_pairs", "positive_pairs", "frame_features", "negatives", "triplets", "questions")
+SOURCES_CHECK = "episode_frames__sources_read"
 SYNTHETIC_FORMATS = {"navigation": "tum", "manipulation": "lerobot_v3", "simulation": "remot_sim_jsonl"}
 
 
@@ -169,28 +170,43 @@ def synthetic_world(context: dg.AssetExecutionContext, config: RemotConfig, path
     },
     partitions_def=DOMAIN_PARTITIONS,
     backfill_policy=SINGLE_RUN,
-    check_specs=stage_checks("episode_frames"),
+    check_specs=stage_checks("episode_frames") + [dg.AssetCheckSpec(SOURCES_CHECK, asset="episode_frames", blocking=False)],
 )
 def ingest(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, synthetic_world: str | None):
-    episodes, frames = {}, {}
+    """Every declared source, each on its own: a source that raises a SourceError (a missing file,
+    an unreadable dataset) is left out and named in one line (the log, the ``failed_sources``
+    metadata and the ``episode_frames__sources_read`` check, a warning); the domain's other
+    sources still ingest. A broken sources file fails the step."""
+    episodes, frames, failed, corrections = {}, {}, [], {}
     for d in context.partition_keys:
         try:
             specs = domain_sources(config, paths, d, synthetic_world)
-            refs = [ref for s in specs for ref in reader(s.format).discover(s)]
-            episodes[d], frames[d] = ingest_episodes(refs, config.test_fraction, paths.root)
-            frames[d].quarantine = portable_files(frames[d].quarantine, paths.root)
         except SourceError as exc:
             raise dg.Failure(description=f"[{d}] {exc}", allow_retries=False) from None
-        context.log.info(f"{d}: {len(refs)} episode(s) from {len(specs)} source(s), {frames[d].rows_out} frames")
+        reads, bad = read_sources(specs)
+        for f in bad:
+            context.log.error(f"[{d}] source {f['source']!r} failed and was left out: {f['error']}")
+        failed += [{"domain": d, **f} for f in bad]
+        # The largest change the projection of a real file's rotations onto SO(3) made (entrywise).
+        fixes = [r.max_rotation_correction for r in reads if getattr(r, "max_rotation_correction", None) is not None]
+        corrections[f"max_rotation_correction/{d}"] = float(max(fixes)) if fixes else 0.0
+        episodes[d], frames[d] = ingest_reads(reads, config.test_fraction, paths.root)
+        frames[d].quarantine = portable_files(frames[d].quarantine, paths.root)
+        context.log.info(f"{d}: {len(reads)} episode(s) from {len(specs) - len(bad)} of {len(specs)} source(s), "
+                         f"{frames[d].rows_out} frames")
     # The raw inputs' digest per domain (every episode's input sha256) keys both outputs.
     sources = {d: hashlib.sha256(release_core.canonical_json(sorted(zip(
         t.column("episode_id").to_pylist(), t.column("input_sha256").to_pylist())))).hexdigest()
         for d, t in episodes.items()}
     lineage = lineage_metadata(config, "episode_frames", sources)
+    failed_md = {"failed_sources": dg.MetadataValue.json(failed), **corrections}
     yield dg.Output(episodes, output_name="episodes",
-                    metadata={**{f"episodes/{d}": t.num_rows for d, t in episodes.items()}, **lineage})
-    yield dg.Output(frames, output_name="episode_frames", metadata={**stage_metadata(frames), **lineage})
+                    metadata={**{f"episodes/{d}": t.num_rows for d, t in episodes.items()}, **lineage, **failed_md})
+    yield dg.Output(frames, output_name="episode_frames", metadata={**stage_metadata(frames), **lineage, **failed_md})
     yield from evaluate_stage("episode_frames", "frames", frames)
+    yield dg.AssetCheckResult(
+        check_name=SOURCES_CHECK, asset_key="episode_frames", passed=not failed, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"failed_sources": "; ".join(f"{f['domain']}/{f['source']}: {f['error']}" for f in failed) or "none"})
 
 
 def _per_episode(table: pa.Table):

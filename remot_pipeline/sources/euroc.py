@@ -18,10 +18,16 @@ image size come from ``sensor.yaml`` (``intrinsics``, ``resolution``).
 
 Options: ``camera`` (default ``cam0``), ``max_time_diff_s`` (default 0.005), ``quat_norm_tol``
 (default 1e-2), ``scene_id`` (default: the sequence name up to its first ``_``: ``MH``, ``V1``).
+
+Every file is read as UTF-8 with any byte-order mark removed. A header is a ``#`` line, or a first
+line made of words only; any other line is data, quarantined as ``malformed_line`` when it does
+not parse. An empty (or header-only) ground-truth file is a one-line SourceError. NaN/inf
+timestamps are ``timestamp_nonfinite``; an isolated far-off one is ``timestamp_outlier``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -29,13 +35,17 @@ import numpy as np
 
 from remot_pipeline.core.se3 import rotation_defect
 from remot_pipeline.sources.base import (
+    ROTATION_TOL,
     EpisodeRead,
     EpisodeRef,
     SourceError,
     SourceSpec,
     associate_timestamps,
     check_timestamps,
+    is_header_line,
+    option_float,
     parse_numeric_lines,
+    read_text_lines,
 )
 from remot_pipeline.sources.pose_table import (
     Rows,
@@ -85,57 +95,63 @@ def _mav(root: Path, ref: EpisodeRef) -> Path:
 
 def _field_count(path: Path) -> int:
     """Fields per line, from the ``#`` header (comma separated) or else the first data line."""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for raw in fh:
-            text = raw.strip()
-            if text.startswith("#"):
-                return len(text.lstrip("#").split(","))
-            if text:
-                return len([p for p in _SPLIT.split(text) if p])
+    for raw in read_text_lines(path):
+        text = raw.strip()
+        if text.startswith("#") or is_header_line(text):
+            return max(len(text.lstrip("#").split(",")), 8)
+        if text:
+            return max(len([p for p in _SPLIT.split(text) if p]), 8)
     return 8
 
 
 def _exact_first_field(path: Path, lines: np.ndarray) -> list:
     """The first field of the given lines as exact ints (ns clocks exceed float64 precision)."""
     wanted, out = set(lines.tolist()), {}
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for no, raw in enumerate(fh, start=1):
-            if no in wanted:
-                out[no] = exact_number(_SPLIT.split(raw.strip())[0])
+    for no, raw in enumerate(read_text_lines(path), start=1):
+        if no in wanted:
+            out[no] = exact_number([p for p in _SPLIT.split(raw.strip()) if p][0])
     return [out[no] for no in lines.tolist()]
 
 
 def _read_groundtruth(gt: Path, rows_q, eid: str, tol: float):
     """``(rows, ts_ns list, body2world (n,4,4), keep, n_malformed)`` for the ground-truth file."""
-    values, lines = parse_numeric_lines(gt, max(_field_count(gt), 8), rows_q, eid)
-    n_malformed = len(rows_q)
+    if not gt.is_file():
+        raise SourceError(f"{gt}: the EuRoC ground truth (state_groundtruth_estimate0/data.csv) is missing; restore it")
+    before = len(rows_q)
+    values, lines = parse_numeric_lines(gt, _field_count(gt), rows_q, eid,
+                                        expect="one line per pose: timestamp [ns], p x y z [m], q w x y z, ...")
+    n_malformed = len(rows_q) - before
     rows = Rows(rows_q, eid, gt, lines)
     keep = np.ones(len(lines), dtype=bool)
     quat_xyzw = values[:, [5, 6, 7, 4]]  # file order w, x, y, z
     keep, body2world = poses_from_quats(values[:, 1:4], quat_xyzw, keep, rows, tol)
-    keep, body2world = check_matrices(body2world, keep, rows)
+    keep, body2world = check_matrices(body2world, keep, rows, ROTATION_TOL)
     return rows, _exact_first_field(gt, lines), body2world, keep, n_malformed
 
 
 def _read_camera_csv(path: Path, q, eid: str):
     """``(line numbers, ts_ns, file names)`` of the well-formed lines; others -> ``malformed_line``."""
     lines, ts, names = [], [], []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for no, raw in enumerate(fh, start=1):
-            text = raw.strip()
-            if not text or text.startswith("#"):
-                continue
-            parts = [p.strip() for p in text.split(",")]
-            try:
-                if len(parts) != 2 or not parts[1]:
-                    raise ValueError(f"expected `timestamp,filename`, got {len(parts)} field(s)")
-                t = exact_number(parts[0])
-            except ValueError as exc:
-                q.add("malformed_line", str(exc), file=str(path), line=no, episode_id=eid)
-                continue
-            lines.append(no)
-            ts.append(t)
-            names.append(parts[1])
+    first = True
+    for no, raw in enumerate(read_text_lines(path), start=1):
+        text = raw.strip()
+        if not text or text.startswith("#"):
+            continue
+        if first and is_header_line(text):  # "timestamp [ns],filename" without its "#"
+            first = False
+            continue
+        first = False
+        parts = [p.strip() for p in text.split(",")]
+        try:
+            if len(parts) != 2 or not parts[1]:
+                raise ValueError(f"expected `timestamp,filename`, got {len(parts)} field(s)")
+            t = exact_number(parts[0])
+        except ValueError as exc:
+            q.add("malformed_line", str(exc), file=str(path), line=no, episode_id=eid)
+            continue
+        lines.append(no)
+        ts.append(t)
+        names.append(parts[1])
     return np.asarray(lines, dtype=np.int64), ts, names
 
 
@@ -146,18 +162,20 @@ def _sensor(path: Path):
     if not path.is_file():
         return None, None, (0, 0), None
     try:
-        text = "\n".join(ln for ln in path.read_text(encoding="utf-8", errors="replace").splitlines() if not ln.startswith("%"))
+        text = "\n".join(ln for ln in read_text_lines(path) if not ln.startswith("%"))
         doc = yaml.safe_load(text) or {}
         t_bs = np.asarray(doc["T_BS"]["data"], dtype=np.float64).reshape(4, 4)
         err, det = rotation_defect(t_bs[:3, :3])
-        if not (np.isfinite(t_bs).all() and err < 1e-6 and abs(det - 1.0) < 1e-6):
+        if not (np.isfinite(t_bs).all() and err < ROTATION_TOL and abs(det - 1.0) < ROTATION_TOL):
             raise ValueError(f"T_BS is not a rigid transform (|R^T R - I| = {err:.1e}, det = {det:.4f})")
+        if np.abs(t_bs[3] - [0.0, 0.0, 0.0, 1.0]).max() > 1e-9:
+            raise ValueError(f"T_BS bottom row {t_bs[3].tolist()} is not 0 0 0 1")
         t_bs[:3, :3] = nearest_rotation(t_bs[:3, :3])
         intr = doc.get("intrinsics")
         res = doc.get("resolution") or (0, 0)
         intr = tuple(float(v) for v in intr[:4]) if intr and len(intr) >= 4 else None
         return t_bs, intr, (int(res[0]), int(res[1])), None
-    except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+    except (yaml.YAMLError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         return None, None, (0, 0), f"{path.name}: no usable T_BS ({str(exc).splitlines()[0]})"
 
 
@@ -166,10 +184,10 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     root = source_root(spec)
     mav = _mav(root, ref)
     q, eid = new_log(ref), ref.episode_id
-    gt_rows, gt_ns, body2world, gt_keep, gt_malformed = _read_groundtruth(mav / _GT, q, eid, float(o.get("quat_norm_tol", 1e-2)))
+    gt_rows, gt_ns, body2world, gt_keep, gt_malformed = _read_groundtruth(mav / _GT, q, eid, option_float(spec, "quat_norm_tol", 1e-2, positive=True))
     cam_dir = mav / o.get("camera", "cam0")
     if not (cam_dir / "data.csv").is_file():  # pose-only: one row per ground-truth line
-        base = next((t for t, k in zip(gt_ns, gt_keep) if k), 0)
+        base = next((t for t, k in zip(gt_ns, gt_keep) if k and _finite(t)), 0)
         ts = np.asarray([float(t - base) for t in gt_ns]) / 1e9
         gt_keep = gt_rows.check(check_timestamps, ts, gt_keep)
         note = f"pose-only (no {cam_dir.name}/data.csv): cam2world is the body (IMU) pose"
@@ -179,7 +197,7 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     lines, cam_ns, names = _read_camera_csv(cam_csv, q, eid)
     rows = Rows(q, eid, cam_csv, lines)
     keep = np.ones(len(lines), dtype=bool)
-    base = min([t for t, k in zip(gt_ns, gt_keep) if k] + cam_ns[:1], default=0)
+    base = min([t for t, k in zip(gt_ns, gt_keep) if k and _finite(t)] + [t for t in cam_ns[:1] if _finite(t)], default=0)
     gt_ts = np.asarray([float(t - base) for t in gt_ns]) / 1e9
     gt_keep = gt_rows.check(check_timestamps, gt_ts, gt_keep)
     logged = len(q)  # every ground-truth row rejected so far, and the malformed camera lines
@@ -187,7 +205,7 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     keep = rows.check(check_timestamps, ts, keep)
 
     good = np.flatnonzero(gt_keep)
-    tol = float(o.get("max_time_diff_s", 0.005))
+    tol = option_float(spec, "max_time_diff_s", 0.005, positive=True)
     match = associate_timestamps(ts, gt_ts[good], tol)
     for i in np.flatnonzero(keep & (match < 0)):
         rows.add("no_matching_frame", f"no ground-truth pose within {tol} s of camera t={cam_ns[i]} ns", i)
@@ -203,7 +221,13 @@ def read(ref: EpisodeRef) -> EpisodeRead:
         cam2world = cam2world @ t_bs
     elif problem is None:
         note = f"no {cam_dir.name}/sensor.yaml: the body (IMU) pose is used as the camera pose"
-    media_rel = [str((cam_dir / "data" / nm).relative_to(root)) for nm in names]
+    data_rel = os.path.relpath(cam_dir / "data", root)
+    media_rel = [os.path.join(data_rel, nm) for nm in names]  # an absolute name stays absolute (checked inside root)
     keep, media = check_media(root, media_rel, np.zeros(len(lines), dtype=np.int64), keep, rows)
     return finish(ref, rows, len(lines) + logged, ts, cam2world, keep, root=root, media=media,
-                  media_index=np.zeros(len(lines), dtype=np.int64), width=w, height=h, intrinsics=intr, note=note)
+                  media_index=np.zeros(len(lines), dtype=np.int64), width=w, height=h, intrinsics=intr, note=note,
+                  rotation_correction=gt_rows.rotation_correction)
+
+
+def _finite(t) -> bool:
+    return isinstance(t, int) or bool(np.isfinite(t))

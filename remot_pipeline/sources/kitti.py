@@ -18,7 +18,13 @@ baseline) and intrinsics come from that ``P``; without it the cam0 pose is used 
 
 Options: ``fps`` (default 10), ``image_dir`` (default ``sequences/{seq}/image_2``, relative to
 ``D``; ``{seq}`` is the sequence id; when the default folder is absent the episode is
-pose-only), ``rotation_tol`` (default 1e-6), ``scene_id``.
+pose-only), ``rotation_tol`` (default ``base.ROTATION_TOL`` = 1e-5: KITTI prints 6 decimals, which
+puts real rotations up to 1.7e-6 off SO(3); each accepted rotation is re-projected), ``scene_id``.
+
+KITTI files have no header: every non-blank, non-``#`` line of ``XX.txt`` and ``times.txt`` is a
+data line (a text line at the top is quarantined as ``malformed_line``, never skipped, so that line
+``k`` stays frame ``k-1``). A UTF-8 byte-order mark is removed. An empty pose file or ``times.txt``
+is a one-line SourceError naming it.
 """
 
 from __future__ import annotations
@@ -30,7 +36,17 @@ from pathlib import Path
 import numpy as np
 
 from remot_pipeline.core.ledger import QuarantineLog
-from remot_pipeline.sources.base import EpisodeRead, EpisodeRef, SourceError, SourceSpec, check_timestamps, parse_numeric_lines
+from remot_pipeline.sources.base import (
+    ROTATION_TOL,
+    EpisodeRead,
+    EpisodeRef,
+    SourceError,
+    SourceSpec,
+    check_timestamps,
+    option_float,
+    parse_numeric_lines,
+    read_text_lines,
+)
 from remot_pipeline.sources.pose_table import Rows, check_matrices, check_media, episode_key, finish, matrices_from_rows, new_log
 
 FORMAT = "kitti"
@@ -76,7 +92,7 @@ def discover(spec: SourceSpec) -> list[EpisodeRef]:
     for f in _pose_files(spec, root):
         d, seq = _aux(f)
         files = [f, *(p for p in (_sidecar(f, "times.txt"), _sidecar(f, "calib.txt")) if p)]
-        image_dir = d / spec.options.get("image_dir", _DEFAULT_IMAGE_DIR).format(seq=seq)
+        image_dir = d / _image_dir(spec, seq)
         if image_dir.is_dir():
             files += sorted(image_dir.glob("*.png"))
         rel = str(f.relative_to(root))
@@ -85,10 +101,19 @@ def discover(spec: SourceSpec) -> list[EpisodeRef]:
     return refs
 
 
-def _parse(path: Path, n_fields: int, q: QuarantineLog, eid: str) -> tuple[np.ndarray, np.ndarray, dict[int, dict]]:
+def _image_dir(spec: SourceSpec, seq: str) -> str:
+    pattern = spec.options.get("image_dir", _DEFAULT_IMAGE_DIR)
+    try:
+        return str(pattern).format(seq=seq)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise SourceError(f"{spec.path}: source {spec.name!r} option image_dir={pattern!r} is not a folder pattern "
+                          f"({exc!r}); use only the placeholder {{seq}}") from None
+
+
+def _parse(path: Path, n_fields: int, q: QuarantineLog, eid: str, expect: str) -> tuple[np.ndarray, np.ndarray, dict[int, dict]]:
     """``(values, good line numbers, {bad line: quarantine row})``, logging nothing yet."""
     tmp = QuarantineLog(q.stage, q.domain, q.source_name)
-    values, lines = parse_numeric_lines(path, n_fields, tmp, eid)
+    values, lines = parse_numeric_lines(path, n_fields, tmp, eid, allow_header=False, expect=expect)
     bad = {int(r["line"]): r for r in tmp.table().to_pylist()} if len(tmp) else {}
     return values, lines, bad
 
@@ -99,18 +124,19 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     pose_file = root / ref.episode_path
     d, seq = _aux(pose_file)
     q, eid = new_log(ref), ref.episode_id
-    values, lines, bad_pose = _parse(pose_file, 12, q, eid)
+    values, lines, bad_pose = _parse(pose_file, 12, q, eid, "12 numbers per line (a 3x4 camera-to-world, row-major)")
     for line, r in bad_pose.items():
         q.add("malformed_line", r["detail"], file=str(pose_file), line=line, episode_id=eid)
     rows = Rows(q, eid, pose_file, lines)
     keep = np.ones(len(lines), dtype=bool)
-    fps = float(o.get("fps", 10.0))
+    fps = option_float(spec, "fps", 10.0, positive=True)
     times_file = _sidecar(pose_file, "times.txt")
     rows_in = len(lines) + len(bad_pose)
     if times_file is None:
         ts = (lines - 1) / fps
     else:
-        t_values, t_lines, bad_time = _parse(times_file, 1, q, eid)
+        t_values, t_lines, bad_time = _parse(times_file, 1, q, eid,
+                                             "one timestamp (s) per pose line; or remove it to time poses at options.fps")
         by_line = dict(zip(t_lines.tolist(), t_values[:, 0].tolist()))
         ts = np.asarray([by_line.get(int(line), np.nan) for line in lines])
         for i, line in enumerate(lines.tolist()):
@@ -129,11 +155,11 @@ def read(ref: EpisodeRef) -> EpisodeRead:
         rows_in += len(extra)
         fps = None
 
-    keep, cam2world = check_matrices(matrices_from_rows(values), keep, rows, float(o.get("rotation_tol", 1e-6)))
+    keep, cam2world = check_matrices(matrices_from_rows(values), keep, rows, option_float(spec, "rotation_tol", ROTATION_TOL, positive=True))
     time_rows = rows if times_file is None else Rows(q, eid, times_file, lines)  # line k of times.txt <-> pose line k
     keep = time_rows.check(check_timestamps, ts, keep)
 
-    image_dir = d / o.get("image_dir", _DEFAULT_IMAGE_DIR).format(seq=seq)
+    image_dir = d / _image_dir(spec, seq)
     cam_id = m.group(1) if (m := re.search(r"(\d+)$", image_dir.name)) else "0"
     calib = _sidecar(pose_file, "calib.txt")
     media = media_index = intr = note = None
@@ -152,13 +178,15 @@ def read(ref: EpisodeRef) -> EpisodeRead:
 def _to_camera(cam0_2world: np.ndarray, calib: Path, cam_id: str):
     """Move cam0 poses to rectified camera ``cam_id`` using ``P{cam_id} = K [I | t]``:
     ``cam2world = cam0_2world @ [I | -t]``. Returns ``(poses, (fx, fy, cx, cy) or None)``."""
-    for raw in calib.read_text(encoding="utf-8", errors="replace").splitlines():
+    for raw in read_text_lines(calib):
         name, _, rest = raw.partition(":")
         if name.strip() != f"P{cam_id}":
             continue
         try:
             p = np.asarray([float(v) for v in rest.split()], dtype=np.float64).reshape(3, 4)
             t = np.linalg.solve(p[:, :3], p[:, 3])
+            if not np.isfinite(t).all():
+                raise ValueError("non-finite")
         except (ValueError, np.linalg.LinAlgError):
             return cam0_2world, None
         offset = np.eye(4)

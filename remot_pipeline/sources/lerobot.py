@@ -10,6 +10,9 @@ through the feature ``names`` in ``info.json`` or through ``options.state_mappin
 Camera extrinsics are optional: ``info.json``'s ``remot.cameras.<key>.cam2base`` (4x4); with
 them ``cam2world`` is the fixed camera in the base frame, without them it is null.
 
+Gripper widths must lie in ``[0, options.gripper_max_m]`` (default 0.5 m, :data:`.robot_table.GRIPPER_MAX_M_DEFAULT`).
+What each broken input becomes is listed in :func:`read`.
+
 Scenes: ``options.scene_id``, else the episodes table's extension column ``remot/scene_id``
 (one scene per episode), else the dataset's folder name. Train and test are split by scene.
 """
@@ -20,22 +23,32 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from remot_pipeline.core.ledger import QuarantineLog
+from remot_pipeline.sources.robot_table import (
+    check_frame_indices,
+    check_gripper,
+    check_timestamps_robust,
+    checked_se3,
+    gripper_max_m,
+    one_line_errors,
+)
 from remot_pipeline.sources.base import (
     EpisodeRead,
     EpisodeRef,
     SourceError,
     SourceSpec,
-    check_timestamps,
     check_video,
     drop_if_unusable,
     resolve_inside,
 )
 
 SCENE_COLUMN = "remot/scene_id"
+STATE = "observation.state"
+
 
 #: Feature names that identify end-effector state without configuration.
 _KNOWN_NAMES = {
@@ -48,9 +61,11 @@ _KNOWN_NAMES = {
 def _info(root: Path) -> dict:
     info_path = root / "meta" / "info.json"
     try:
-        return json.loads(info_path.read_text())
+        return json.loads(info_path.read_text(encoding="utf-8-sig"))  # a byte-order mark is not an error
     except FileNotFoundError:
         raise SourceError(f"{info_path}: missing; a LeRobot dataset needs meta/info.json") from None
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{info_path}: not UTF-8 text (byte {exc.start}); re-save the file as UTF-8") from None
     except json.JSONDecodeError as exc:
         raise SourceError(f"{info_path}: invalid JSON ({exc.msg} at line {exc.lineno}); fix or re-export the file") from None
 
@@ -61,6 +76,7 @@ def _dataset_roots(root: Path) -> list[Path]:
     return sorted(p.parent.parent for p in root.glob("*/meta/info.json"))
 
 
+@one_line_errors
 def discover(spec: SourceSpec) -> list[EpisodeRef]:
     root = Path(spec.path)
     if not root.is_dir():
@@ -68,9 +84,12 @@ def discover(spec: SourceSpec) -> list[EpisodeRef]:
     refs = []
     for ds in _dataset_roots(root):
         info = _info(ds)
+        if not isinstance(info, dict):
+            raise SourceError(f"{ds / 'meta/info.json'}: holds a JSON {type(info).__name__}, not an object; re-export the file")
         version = str(info.get("codebase_version", ""))
         if not version.startswith("v3"):
             raise SourceError(f"{ds / 'meta/info.json'}: codebase_version {version!r} is not v3.x; declare format lerobot_v21 for it")
+        _video_key(_checked_info(ds), spec.options, ds / "meta" / "info.json")  # a missing key fails the source here
         ep_files = sorted((ds / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
         if not ep_files:
             raise SourceError(f"{ds / 'meta/episodes'}: no episode metadata parquet; the dataset is incomplete")
@@ -78,9 +97,17 @@ def discover(spec: SourceSpec) -> list[EpisodeRef]:
         files += sorted((ds / "data").glob("chunk-*/file-*.parquet"))
         files += sorted((ds / "videos").glob("*/chunk-*/file-*.mp4"))
         for f in ep_files:
-            has_scene = SCENE_COLUMN in pq.read_schema(f).names
-            meta = pq.read_table(f, columns=["episode_index"] + ([SCENE_COLUMN] if has_scene else [])).to_pylist()
-            for row in meta:
+            try:
+                names = pq.read_schema(f).names
+                has_scene = SCENE_COLUMN in names
+                meta = pq.read_table(f, columns=["episode_index"] + ([SCENE_COLUMN] if has_scene else [])).to_pylist()
+            except (pa.ArrowException, OSError, KeyError) as exc:
+                raise SourceError(f"{f}: cannot read the episodes metadata ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0][:120]}); it needs an episode_index column; re-export the dataset") from None
+            for line, row in enumerate(meta, start=1):
+                if isinstance(row["episode_index"], bool) or not isinstance(row["episode_index"], int) or row["episode_index"] < 0:
+                    raise SourceError(f"{f}: row {line} has episode_index {row['episode_index']!r}, not an index >= 0; "
+                                      "re-export the episodes metadata")
                 rel = str(ds.relative_to(root)) if ds != root else "."
                 key = f"{ds.name}__episode_{int(row['episode_index']):06d}"
                 scene = spec.options.get("scene_id") or row.get(SCENE_COLUMN) or ds.name
@@ -116,67 +143,122 @@ def _state_mapping(info: dict, options: dict) -> dict:
     return mapping
 
 
+@one_line_errors
 def read(ref: EpisodeRef) -> EpisodeRead:
+    """One episode; every row of it in the data file is kept or quarantined once.
+
+    Decided outcomes: ``info.json`` without ``data_path``, ``video_path`` or a positive ``fps``, an
+    episodes table without the episode's chunk/file/timestamp keys, a data file without
+    ``episode_index``, ``frame_index``, ``timestamp`` or ``observation.state``, a state narrower
+    than the mapping, a ``cam2base`` that is not a rigid 4x4: one-line :class:`SourceError`. A
+    missing or unreadable data Parquet: the ``length`` rows the episodes table declares, each
+    ``data_file_missing`` / ``data_file_unreadable``; an episode listed without rows in its data
+    file: its declared rows ``episode_unusable``. Per row, first failing check wins: a non-numeric
+    column (bool, text) ``value_type_invalid``; a frame index that is not an integer >= 0, repeats
+    an earlier one or lies beyond the episode's video segment ``frame_index_invalid``; NaN in the
+    end-effector ``nan_pose``, in the gripper or joints ``nan_value``; a gripper width outside
+    ``[0, gripper_max_m]`` ``gripper_out_of_range``; timestamps (:func:`.robot_table.check_timestamps_robust`);
+    then the video checks.
+    """
     spec = ref.spec
     ds = Path(spec.path) / ref.episode_path
-    info = _info(ds)
+    info = _checked_info(ds)
+    where = ds / "meta" / "info.json"
     episode_index = int(ref.episode_key.rsplit("_", 1)[-1])
     q = QuarantineLog("episode_frames", spec.domain, spec.name)
     eid = ref.episode_id
 
-    meta = _episode_meta(ds, episode_index)
-    data_file = ds / info["data_path"].format(chunk_index=meta["data/chunk_index"], file_index=meta["data/file_index"])
-    table = pq.read_table(data_file)
-    mask = pc.equal(table.column("episode_index"), episode_index)
+    meta, meta_file = _episode_meta(ds, episode_index)
+    declared = _declared_length(meta)
+    data_rel = _fill(info, "data_path", where, chunk_index=_meta_key(meta, "data/chunk_index", meta_file),
+                     file_index=_meta_key(meta, "data/file_index", meta_file))
+    data_file = resolve_inside(ds, data_rel)
+    if data_file is None:
+        raise SourceError(f"{where}: data_path {info['data_path']!r} leads outside the dataset; fix the template")
+    if not data_file.is_file():
+        return _declared_rows(ref, declared, "data_file_missing", data_file, f"{data_file.name} does not exist")
+    try:
+        table = pq.read_table(data_file)
+    except (pa.ArrowException, OSError) as exc:
+        return _declared_rows(ref, declared, "data_file_unreadable", data_file,
+                              f"cannot read parquet ({str(exc).splitlines()[0][:120]})")
+    for column in ("episode_index", "frame_index", "timestamp", STATE):
+        if column not in table.column_names:
+            raise SourceError(f"{data_file}: no {column!r} column (columns: {', '.join(table.column_names[:12])}); "
+                              "a LeRobot v3 data file needs episode_index, frame_index, timestamp and observation.state")
+    ep_col = table.column("episode_index")
+    if not pa.types.is_integer(ep_col.type):
+        raise SourceError(f"{data_file}: episode_index is {ep_col.type}, not an integer column; re-export the dataset")
+    mask = pc.fill_null(pc.equal(ep_col, episode_index), False)
     file_rows = np.asarray(pc.indices_nonzero(mask).to_numpy(), dtype=np.int64)  # rows of this episode in the file
     table = table.filter(mask)
     rows_in = table.num_rows
-    frame_index = np.asarray(table.column("frame_index").to_numpy(), dtype=np.int64)
-    order = np.argsort(frame_index, kind="stable")
-    table = table.take(order)
-    lines = file_rows[order] + 1  # 1-based row in the data file
-    ts = np.asarray(table.column("timestamp").to_numpy(), dtype=np.float64)
-    state = np.asarray(table.column("observation.state").to_pylist(), dtype=np.float64)
-    frame_index = np.asarray(table.column("frame_index").to_numpy(), dtype=np.int64)
+    if rows_in == 0:
+        detail = f"{meta_file.name} lists episode {episode_index} ({declared} frames) but {data_file.name} holds no row of it"
+        return _declared_rows(ref, max(declared, 0), "episode_unusable", data_file, detail)
+    lines = file_rows + 1  # 1-based row in the data file
+    keep = np.ones(rows_in, dtype=bool)
 
-    mapping = _state_mapping(info, spec.options)
+    def reject(bad: np.ndarray, code: str, detail) -> None:
+        for i in np.flatnonzero(keep & bad):
+            q.add(code, detail(i) if callable(detail) else detail, file=str(data_file), line=int(lines[i]), episode_id=eid)
+        keep[bad] = False
+
+    frame_raw, frame_type_ok = _numeric(table.column("frame_index"))
+    ts, ts_type_ok = _numeric(table.column("timestamp"))
+    state, state_bad, state_type_ok = _state_matrix(table.column(STATE))
+    for ok, name, col in ((frame_type_ok, "frame_index", "frame_index"), (ts_type_ok, "timestamp", "timestamp"),
+                          (state_type_ok, STATE, STATE)):
+        if not ok:
+            reject(np.ones(rows_in, bool), "value_type_invalid", f"column {name!r} is {table.column(col).type}, not numeric")
+    reject(state_bad, "malformed_line", f"{STATE} is null or shorter than the other rows'")
+
+    # Frame indices: integers >= 0, unique, inside the episode's video segment.
+    video_key = _video_key(info, spec.options, where)
+    fps = float(info["fps"])
+    from_ts = _meta_number(meta, f"videos/{video_key}/from_timestamp", meta_file)
+    to_ts = meta.get(f"videos/{video_key}/to_timestamp")
+    limit = int(round((float(to_ts) - from_ts) * fps)) if isinstance(to_ts, (int, float)) and np.isfinite(to_ts) else None
+    keep[:], frame_index = check_frame_indices(frame_raw, keep, lines, data_file, q, eid, limit=limit,
+                                               what="frame_index")
+    order = np.lexsort((np.arange(rows_in), frame_index, ~keep))  # kept rows by frame index, file order otherwise
+    frame_index, ts, state, lines, keep = frame_index[order], ts[order], state[order], lines[order], keep[order]
+    kept = np.flatnonzero(keep)
+    repeats = kept[1:][np.diff(frame_index[kept]) == 0]
+    for i in repeats:
+        q.add("frame_index_invalid", f"frame_index {int(frame_index[i])} repeats an earlier row", file=str(data_file),
+              line=int(lines[i]), episode_id=eid)
+    keep[repeats] = False
+
+    mapping = _validated_mapping(info, spec.options, where, state.shape[1], data_file)
     note = None
     if "ee_pos_base_m" not in mapping and "gripper_width_m" not in mapping:
         note = joint_space_note(info)
     cols = {k: state[:, v] for k, v in mapping.items()}
-    keep = np.ones(rows_in, dtype=bool)
     # Only the mapped signals (or, joint-space only, the whole state) must be finite.
     pose_cols = [c for k, c in cols.items() if k != "gripper_width_m"]
-    pose_ok = np.isfinite(np.column_stack(pose_cols)).all(axis=1) if pose_cols else np.ones(rows_in, bool)
-    other = [cols["gripper_width_m"]] if "gripper_width_m" in cols else ([] if pose_cols else [state])
-    other_ok = np.isfinite(np.column_stack(other)).all(axis=1) if other else np.ones(rows_in, bool)
-    for i in np.flatnonzero(~pose_ok):
-        q.add("nan_pose", "end-effector pose holds NaN/inf", file=str(data_file), line=int(lines[i]), episode_id=eid)
-    for i in np.flatnonzero(pose_ok & ~other_ok):
-        q.add("nan_value", "gripper width or joint state holds NaN/inf", file=str(data_file), line=int(lines[i]),
-              episode_id=eid)
-    keep &= pose_ok & other_ok
-    keep = check_timestamps(ts, keep, lines, data_file, q, eid)
+    if pose_cols:
+        reject(~np.isfinite(np.column_stack(pose_cols)).all(axis=1), "nan_pose", "end-effector pose holds NaN/inf")
+    if "gripper_width_m" in cols:
+        keep[:] = check_gripper(cols["gripper_width_m"], keep, lines, data_file, q, eid,
+                                gripper_max_m(spec.options, f"source {spec.name!r}"))
+    elif not pose_cols:
+        reject(~np.isfinite(state).all(axis=1), "nan_value", "joint state holds NaN/inf")
+    keep[:] = check_timestamps_robust(ts, keep, lines, data_file, q, eid)
 
-    video_key = spec.options.get("video_key") or next(
-        (k for k, f in info.get("features", {}).items() if f.get("dtype") == "video"), None
-    )
-    if video_key is None:
-        raise SourceError(f"{ds / 'meta/info.json'}: no video feature; declare options.video_key")
-    fps = float(info["fps"])
-    rel_video = info["video_path"].format(
-        video_key=video_key,
-        chunk_index=meta[f"videos/{video_key}/chunk_index"],
-        file_index=meta[f"videos/{video_key}/file_index"],
-    )
+    rel_video = _fill(info, "video_path", where, video_key=video_key,
+                      chunk_index=_meta_key(meta, f"videos/{video_key}/chunk_index", meta_file),
+                      file_index=_meta_key(meta, f"videos/{video_key}/file_index", meta_file))
     video = resolve_inside(ds, rel_video)
-    first = int(round(float(meta[f"videos/{video_key}/from_timestamp"]) * fps))
+    first = int(round(from_ts * fps))
     media_index = first + frame_index
     keep = check_video(video, rel_video, media_index, keep, lines, video or ds / rel_video, q, eid, frame_index)
 
     idx = drop_if_unusable(keep, lines, data_file, q, eid)
     cam = ((info.get("remot") or {}).get("cameras") or {}).get(video_key) or {}
-    cam2base = np.asarray(cam["cam2base"], dtype=np.float64) if "cam2base" in cam else None
+    if not isinstance(cam, dict):
+        raise SourceError(f"{where}: remot.cameras.{video_key} is not an object; fix info.json")
+    cam2base = checked_se3(cam["cam2base"], f"{where}: remot.cameras.{video_key}.cam2base") if "cam2base" in cam else None
     media_rel = str(Path(ref.episode_path) / rel_video) if ref.episode_path != "." else rel_video
     columns = {
         "frame_index": np.arange(idx.size),
@@ -188,18 +270,150 @@ def read(ref: EpisodeRef) -> EpisodeRead:
         "media_path": [media_rel] * idx.size,
         "media_frame_index": media_index[idx],
     }
-    shape = info["features"][video_key].get("shape", [0, 0, 3])
-    intr = (cam["fx"], cam["fy"], cam["cx"], cam["cy"]) if {"fx", "fy", "cx", "cy"} <= set(cam) else None
+    width, height = _frame_size(info, video_key, where)
+    try:
+        intr = tuple(float(cam[k]) for k in ("fx", "fy", "cx", "cy")) if {"fx", "fy", "cx", "cy"} <= set(cam) else None
+    except (TypeError, ValueError):
+        raise SourceError(f"{where}: remot.cameras.{video_key} fx, fy, cx, cy must be numbers; fix info.json") from None
     if note is not None:
         columns["joint_state"] = state[idx]
-    return EpisodeRead(ref, columns, q, rows_in, fps=fps, width_px=int(shape[1]), height_px=int(shape[0]),
+    return EpisodeRead(ref, columns, q, rows_in, fps=fps, width_px=width, height_px=height,
                        intrinsics_px=intr, note=note)
 
 
-def _episode_meta(ds: Path, episode_index: int) -> dict:
+def _checked_info(ds: Path) -> dict:
+    """``meta/info.json`` with the keys a read needs, or a one-line SourceError naming the key."""
+    info = _info(ds)
+    where = ds / "meta" / "info.json"
+    if not isinstance(info, dict):
+        raise SourceError(f"{where}: holds a JSON {type(info).__name__}, not an object; re-export the file")
+    for key, example in (("data_path", "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"),
+                         ("video_path", "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4")):
+        if not isinstance(info.get(key), str) or not info[key]:
+            raise SourceError(f"{where}: no {key!r} template (got {info.get(key)!r}); add e.g. \"{key}\": \"{example}\"")
+    fps = info.get("fps")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not np.isfinite(fps) or fps <= 0:
+        raise SourceError(f"{where}: fps {fps!r} is {'missing' if fps is None else 'not a positive number'}; "
+                          "add the dataset's frame rate, e.g. \"fps\": 30")
+    if not isinstance(info.get("features"), dict):
+        raise SourceError(f"{where}: no 'features' object; a LeRobot info.json describes its features there")
+    return info
+
+
+def _fill(info: dict, key: str, where: Path, **fields) -> str:
+    try:
+        return str(info[key]).format(**fields)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise SourceError(f"{where}: {key} template {info.get(key)!r} cannot be filled ({type(exc).__name__}: {exc}); "
+                          "use {chunk_index}, {file_index} (and {video_key})") from None
+
+
+def _meta_key(meta: dict, key: str, meta_file: Path) -> int:
+    v = meta.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+        raise SourceError(f"{meta_file}: episode {meta.get('episode_index')} has {key} = {v!r}, not an index >= 0; "
+                          "re-export the episodes metadata")
+    return int(v)
+
+
+def _meta_number(meta: dict, key: str, meta_file: Path) -> float:
+    v = meta.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
+        raise SourceError(f"{meta_file}: episode {meta.get('episode_index')} has {key} = {v!r}, not a time >= 0; "
+                          "re-export the episodes metadata")
+    return float(v)
+
+
+def _declared_length(meta: dict) -> int:
+    for a, b in (("length", None), ("dataset_to_index", "dataset_from_index")):
+        v = meta.get(a)
+        w = 0 if b is None else meta.get(b)
+        if isinstance(v, (int, np.integer)) and isinstance(w, (int, np.integer)) and v - w >= 0:
+            return int(v - w)
+    return 0
+
+
+def _video_key(info: dict, options: dict, where: Path) -> str:
+    videos = [k for k, f in info["features"].items() if isinstance(f, dict) and f.get("dtype") == "video"]
+    key = options.get("video_key") or (videos[0] if videos else None)
+    if key is None:
+        raise SourceError(f"{where}: no video feature; declare options.video_key")
+    if key not in videos:
+        raise SourceError(f"{where}: video_key {key!r} is not a video feature (have {videos}); fix options.video_key")
+    return key
+
+
+def _frame_size(info: dict, video_key: str, where: Path) -> tuple[int, int]:
+    shape = info["features"][video_key].get("shape", [0, 0, 3])
+    try:
+        return int(shape[1]), int(shape[0])
+    except (TypeError, ValueError, IndexError, KeyError):
+        raise SourceError(f"{where}: features.{video_key}.shape {shape!r} is not [height, width, channels]; fix info.json") from None
+
+
+def _numeric(col: pa.ChunkedArray) -> tuple[np.ndarray, bool]:
+    """``(float64 values, numeric?)``; nulls are NaN; a bool or text column is not numeric (never 1.0)."""
+    t = col.type
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return np.asarray(col.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64), True
+    return np.full(len(col), np.nan), False
+
+
+def _state_matrix(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """``(values (n, k), bad (n,), numeric?)`` of a list column; a null or short row is bad (NaN-filled)."""
+    t = col.type
+    n = len(col)
+    is_list = pa.types.is_fixed_size_list(t) or pa.types.is_list(t) or pa.types.is_large_list(t)
+    vt = t.value_type if is_list else None
+    if not is_list or not (pa.types.is_integer(vt) or pa.types.is_floating(vt)):
+        return np.full((n, 0), np.nan), np.zeros(n, bool), False
+    cells = col.to_pylist()
+    lengths = [len(c) if c is not None else -1 for c in cells]
+    k = max(set(lengths), key=lengths.count) if lengths else 0
+    k = max(k, 0)
+    out = np.full((n, k), np.nan)
+    bad = np.zeros(n, bool)
+    for i, c in enumerate(cells):
+        if c is None or len(c) != k:
+            bad[i] = True
+        else:
+            out[i] = [np.nan if x is None else x for x in c]
+    return out, bad, True
+
+
+def _validated_mapping(info: dict, options: dict, where: Path, width: int, data_file: Path) -> dict:
+    """The state mapping, each entry 3 (ee) or 1 (gripper) indices inside the state's ``width``."""
+    mapping = _state_mapping(info, options)
+    sizes = {"ee_pos_base_m": 3, "ee_rotvec_base_rad": 3, "gripper_width_m": 1}
+    for k, v in mapping.items():
+        idx = [v] if isinstance(v, int) else list(v) if isinstance(v, (list, tuple)) else None
+        if k not in sizes or idx is None or len(idx) != sizes[k] or not all(
+                isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in idx):
+            raise SourceError(f"{where}: state_mapping {k}: {v!r} is not {sizes.get(k, '?')} state indices "
+                              f"(keys: {sorted(sizes)}); fix options.state_mapping")
+        if max(idx) >= width:
+            raise SourceError(f"{data_file}: {STATE} holds {width} values but {k} maps index {max(idx)}; "
+                              "fix options.state_mapping or the feature names in meta/info.json")
+    return mapping
+
+
+def _declared_rows(ref: EpisodeRef, n: int, code: str, file: Path, detail: str) -> EpisodeRead:
+    """An episode whose rows cannot be had: the rows the episodes table declares, all quarantined."""
+    spec = ref.spec
+    q = QuarantineLog("episode_frames", spec.domain, spec.name)
+    for i in range(n):
+        q.add(code, detail, file=str(file), line=i + 1, episode_id=ref.episode_id, frame_index=i)
+    return EpisodeRead(ref, {"frame_index": np.arange(0), "timestamp_s": np.zeros(0)}, q, n, fps=0.0, width_px=0, height_px=0)
+
+
+def _episode_meta(ds: Path, episode_index: int) -> tuple[dict, Path]:
     for f in sorted((ds / "meta" / "episodes").glob("chunk-*/file-*.parquet")):
-        t = pq.read_table(f)
-        t = t.filter(pc.equal(t.column("episode_index"), episode_index))
+        try:
+            t = pq.read_table(f)
+            t = t.filter(pc.fill_null(pc.equal(t.column("episode_index"), episode_index), False))
+        except (pa.ArrowException, OSError, KeyError) as exc:
+            raise SourceError(f"{f}: cannot read the episodes metadata ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:120]}); re-export the dataset") from None
         if t.num_rows:
-            return {k: v[0] for k, v in t.to_pydict().items()}
+            return {k: v[0] for k, v in t.to_pydict().items()}, f
     raise SourceError(f"{ds / 'meta/episodes'}: episode {episode_index} not listed; the dataset is incomplete")

@@ -18,7 +18,7 @@ by timestamp. Camera extrinsics are optional (``info.remot.cameras.<key>.cam2bas
 without them it is null.
 
 Options: ``state_mapping``, ``video_key`` (default: the first video feature), ``cam2base``,
-``scene_id``.
+``gripper_max_m``, ``scene_id``.
 
 Decided outcomes for broken datasets:
 
@@ -30,8 +30,15 @@ Decided outcomes for broken datasets:
   the metadata declares is quarantined as ``data_file_missing`` (locator: the expected file,
   rows 1..length); an unreadable parquet likewise as ``data_file_unreadable``. The other
   episodes carry on.
-* Per row: NaN in the mapped end-effector columns ``nan_pose``, in the gripper or the joint
-  state ``nan_value``; unsorted / repeated timestamps; and the video checks of
+* An episode whose parquet holds no row: its declared rows, each ``episode_unusable``.
+* ``fps`` missing or not a positive number while a video feature needs it, a ``cam2base`` that is
+  not a rigid 4x4: one-line :class:`SourceError`.
+* Per row: a bool or text where a number is declared ``value_type_invalid``; a ``frame_index``
+  that is not an integer >= 0 ``frame_index_invalid``; NaN in the mapped end-effector columns
+  ``nan_pose``, in the gripper or the joint state ``nan_value``; a gripper width outside
+  ``[0, options.gripper_max_m]`` (default 0.5 m) ``gripper_out_of_range``; NaN timestamps
+  ``timestamp_nonfinite``, one isolated jump ahead ``timestamp_outlier`` (alone), unsorted /
+  repeated timestamps; and the video checks of
   :func:`.robot_table.check_media` (a ``video_path`` leading outside the source root is
   ``path_escapes_root`` for each row). Locators are 1-based rows of the episode's parquet.
 """
@@ -49,12 +56,13 @@ import pyarrow.parquet as pq
 from remot_pipeline.core.ledger import QuarantineLog
 from remot_pipeline.sources.base import EpisodeRead, EpisodeRef, SourceError, SourceSpec, resolve_inside
 from remot_pipeline.sources.lerobot import _dataset_roots, _info, _state_mapping, joint_space_note
-from remot_pipeline.sources.robot_table import Layout, read_rows, rows_from_arrow
+from remot_pipeline.sources.robot_table import Layout, checked_se3, gripper_max_m, one_line_errors, read_rows, rows_from_arrow
 
 FORMAT = "lerobot_v21"
 STATE = "observation.state"
 
 
+@one_line_errors
 def discover(spec: SourceSpec) -> list[EpisodeRef]:
     root = Path(spec.path)
     if not root.is_dir():
@@ -83,6 +91,7 @@ def discover(spec: SourceSpec) -> list[EpisodeRef]:
     return refs
 
 
+@one_line_errors
 def read(ref: EpisodeRef) -> EpisodeRead:
     spec = ref.spec
     ds = Path(spec.path) / ref.episode_path
@@ -92,13 +101,16 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     if meta is None:
         raise SourceError(f"{ds / 'meta/episodes.jsonl'}: episode {index} is no longer listed; re-run discovery")
     data = _data_file(ds, info, index)
-    declared = int(meta.get("length") or 1)
+    declared = _declared_length(meta, ds)
     if not data.is_file():
         return _declared_rows(ref, declared, "data_file_missing", data, f"{data.name} does not exist")
     try:
         table = pq.read_table(data)
     except (pa.ArrowException, OSError) as exc:
         return _declared_rows(ref, declared, "data_file_unreadable", data, f"cannot read parquet ({str(exc).splitlines()[0][:120]})")
+    if table.num_rows == 0 and declared > 0:
+        return _declared_rows(ref, declared, "episode_unusable", data,
+                              f"episodes.jsonl lists {declared} frames but {data.name} holds no row")
     rows = rows_from_arrow(table, data)
 
     flat_info = _flat_names(info)
@@ -107,31 +119,73 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     if "ee_pos_base_m" not in mapping and "gripper_width_m" not in mapping:
         note = joint_space_note(flat_info)
     video_key = _video_key(info, spec.options, ds)
-    fps = float(info.get("fps") or 0.0)
+    where = ds / "meta" / "info.json"
+    fps = _fps(info, where, required=video_key is not None)
     cam = (((info.get("remot") or {}).get("cameras") or {}).get(video_key) or {}) if video_key else {}
+    if not isinstance(cam, dict):
+        raise SourceError(f"{where}: remot.cameras.{video_key} is not an object; fix info.json")
     cam2base = spec.options.get("cam2base", cam.get("cam2base"))
-    width, height = _frame_size(info["features"].get(video_key, {})) if video_key else (0, 0)
+    if cam2base is not None:
+        origin = f"source {spec.name!r} options.cam2base" if "cam2base" in spec.options else f"{where}: remot.cameras.{video_key}.cam2base"
+        cam2base = checked_se3(cam2base, origin)
+    try:
+        width, height = _frame_size(info["features"].get(video_key, {})) if video_key else (0, 0)
+    except (TypeError, ValueError, AttributeError):
+        raise SourceError(f"{where}: features.{video_key} has no readable frame size (shape or video.width/height); "
+                          "fix info.json") from None
     layout = Layout(
         timestamp="timestamp",
         ee_pos=_element_names(mapping.get("ee_pos_base_m")),
         ee_rotvec=_element_names(mapping.get("ee_rotvec_base_rad")),
         gripper=(_element_names(mapping["gripper_width_m"]) or (None,))[0] if "gripper_width_m" in mapping else None,
+        gripper_max_m=gripper_max_m(spec.options, f"source {spec.name!r}"),
         joint_state=STATE if note is not None else None,
-        cam2base=None if cam2base is None else np.asarray(cam2base, dtype=np.float64).reshape(4, 4),
+        cam2base=cam2base,
         video=_video_rel(ds, info, index, video_key) if video_key else None,
         video_time_column="timestamp" if video_key else None,
         video_fps=fps if video_key else None,
         fps=fps or None,
         width_px=width,
         height_px=height,
-        intrinsics=(cam["fx"], cam["fy"], cam["cx"], cam["cy"]) if {"fx", "fy", "cx", "cy"} <= set(cam) else None,
+        intrinsics=_intrinsics(cam, where, video_key),
+        index_column="frame_index" if rows.has("frame_index") else None,
     )
     rows.require(layout.required_columns())
     return read_rows(ref, rows, np.arange(len(rows)), layout, media_dir=ds, note=note)
 
 
+def _fps(info: dict, where: Path, required: bool) -> float:
+    """``info.fps`` as a positive number; a one-line SourceError when a video needs it and it is absent or bad."""
+    v = info.get("fps")
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v > 0
+    if not ok and (required or v is not None):
+        raise SourceError(f"{where}: fps {v!r} is {'missing' if v is None else 'not a positive number'}; "
+                          "a LeRobot info.json states the frame rate that locates video frames (e.g. \"fps\": 30)")
+    return float(v) if ok else 0.0
+
+
+def _intrinsics(cam: dict, where: Path, key) -> tuple[float, float, float, float] | None:
+    if not {"fx", "fy", "cx", "cy"} <= set(cam):
+        return None
+    try:
+        out = tuple(float(cam[k]) for k in ("fx", "fy", "cx", "cy"))
+    except (TypeError, ValueError):
+        raise SourceError(f"{where}: remot.cameras.{key} fx, fy, cx, cy must be numbers; fix info.json") from None
+    return out
+
+
+def _declared_length(meta: dict, ds: Path) -> int:
+    v = meta.get("length", 1)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0 or v != int(v):
+        raise SourceError(f"{ds / 'meta/episodes.jsonl'}: episode {meta.get('episode_index')} has length {v!r}, "
+                          "not a count of frames; fix episodes.jsonl")
+    return int(v)
+
+
 def _checked_info(ds: Path) -> dict:
     info = _info(ds)
+    if not isinstance(info, dict):
+        raise SourceError(f"{ds / 'meta/info.json'}: holds a JSON {type(info).__name__}, not an object; re-export the file")
     version = str(info.get("codebase_version", ""))
     where = ds / "meta" / "info.json"
     if not version.startswith("v2"):
@@ -140,6 +194,11 @@ def _checked_info(ds: Path) -> dict:
     for key in ("data_path", "features"):
         if key not in info:
             raise SourceError(f"{where}: no {key!r}; a LeRobot v2.1 info.json names its data_path template and features")
+    if not isinstance(info["features"], dict):
+        raise SourceError(f"{where}: features is a {type(info['features']).__name__}, not an object; fix info.json")
+    chunks = info.get("chunks_size")
+    if chunks is not None and (not isinstance(chunks, int) or isinstance(chunks, bool) or chunks <= 0):
+        raise SourceError(f"{where}: chunks_size {info.get('chunks_size')!r} is not a positive integer; fix info.json")
     return info
 
 

@@ -16,7 +16,14 @@ are ordered by file name (natural sort) at ``options.fps`` (default 30). A NeRF 
 set of views: consecutive frames are a real camera motion only for video-derived captures.
 
 Options: ``glob`` (default ``transforms*.json``), ``fps``, ``time_scale_s``, ``rotation_tol``
-(default 1e-6), ``scene_id``. The locator of a frame is the line where its object starts.
+(default ``base.ROTATION_TOL`` = 1e-5: instant-ngp stores float32 matrices; each accepted rotation
+is re-projected onto SO(3)), ``scene_id``. The locator of a frame is the line where its object starts.
+
+The JSON is read as UTF-8 with a byte-order mark removed. An empty file, or one whose ``frames``
+list is empty, is a one-line SourceError; a file that is not JSON is one ``malformed_line`` row. Per
+frame: no ``transform_matrix``/``file_path`` -> ``malformed_line``; a matrix that is not 4x4 or 3x4
+numbers -> ``pose_malformed``; booleans or text in it, or a non-numeric ``time`` ->
+``value_type_invalid``; a bottom row other than ``0 0 0 1`` -> ``pose_not_se3``.
 """
 
 from __future__ import annotations
@@ -28,7 +35,17 @@ from pathlib import Path
 
 import numpy as np
 
-from remot_pipeline.sources.base import EpisodeRead, EpisodeRef, SourceError, SourceSpec, check_timestamps, resolve_inside
+from remot_pipeline.sources.base import (
+    ROTATION_TOL,
+    EpisodeRead,
+    EpisodeRef,
+    SourceError,
+    SourceSpec,
+    check_timestamps,
+    option_float,
+    read_text,
+    resolve_inside,
+)
 from remot_pipeline.sources.pose_table import (
     Rows,
     check_matrices,
@@ -74,9 +91,9 @@ def discover(spec: SourceSpec) -> list[EpisodeRef]:
 def _named_images(root: Path, f: Path) -> list[Path]:
     """The existing image files a transforms.json names inside the root (for input hashing)."""
     try:
-        frames = json.loads(f.read_text(encoding="utf-8", errors="replace"))["frames"]
+        frames = json.loads(read_text(f))["frames"]
         names = [str(fr["file_path"]) for fr in frames if isinstance(fr, dict) and "file_path" in fr]
-    except (json.JSONDecodeError, KeyError, TypeError):
+    except (json.JSONDecodeError, KeyError, TypeError, SourceError):
         return []
     json_dir = f.parent.relative_to(root)
     found = {resolve_inside(root, find_image(root, str(json_dir / nm))) for nm in names}
@@ -109,7 +126,9 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     root = source_root(spec)
     path = root / ref.episode_path
     q = new_log(ref)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_text(path)
+    if not text.strip():
+        raise SourceError(f"{path}: the file is empty; expected a transforms.json object with a `frames` list")
     try:
         doc = json.loads(text)
         frames = doc["frames"]
@@ -122,6 +141,8 @@ def read(ref: EpisodeRef) -> EpisodeRead:
         return finish(ref, rows, 1, np.zeros(1), np.full((1, 4, 4), np.nan), np.zeros(1, bool), root=root)
 
     n = len(frames)
+    if n == 0:
+        raise SourceError(f"{path}: `frames` is empty; expected one object per image with `file_path` and `transform_matrix`")
     lines = np.asarray(_frame_lines(text, n), dtype=np.int64)
     rows = Rows(q, ref.episode_id, path, lines)
     keep = np.ones(n, dtype=bool)
@@ -130,28 +151,27 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     names: list = [None] * n
     times = np.full(n, np.nan)
     for i, fr in enumerate(frames):  # per-record parsing; the pose math is batched below
-        try:
-            m = np.asarray(fr["transform_matrix"], dtype=np.float64)
-            if m.shape not in ((4, 4), (3, 4)):
-                raise ValueError(f"transform_matrix has shape {m.shape}, not 4x4")
-            pose[i] = np.vstack([m, [0.0, 0.0, 0.0, 1.0]]) if m.shape == (3, 4) else m
-            names[i] = str(fr["file_path"])
-            if has_time:
-                times[i] = float(fr["time"])
-        except (KeyError, TypeError, ValueError) as exc:
-            rows.add("malformed_line", f"frame {i}: {exc!r}", i)
+        problem = _frame_problem(fr, has_time)
+        if problem is not None:
+            rows.add(problem[0], f"frame {i}: {problem[1]}", i)
             keep[i] = False
+            continue
+        m = np.asarray(fr["transform_matrix"], dtype=np.float64)
+        pose[i] = np.vstack([m, [0.0, 0.0, 0.0, 1.0]]) if m.shape == (3, 4) else m
+        names[i] = str(fr["file_path"])
+        if has_time:
+            times[i] = float(fr["time"])
     if has_time:
         order = np.argsort(np.where(np.isnan(times), np.inf, times), kind="stable")
-        ts = times * float(o.get("time_scale_s", 1.0))
+        ts = times * option_float(spec, "time_scale_s", 1.0, positive=True)
     else:
         order = np.asarray(sorted(range(n), key=lambda i: _natural(names[i] or "")), dtype=np.int64)
         ts = np.empty(n)
-        ts[order] = np.arange(n) / float(o.get("fps", 30.0))
+        ts[order] = np.arange(n) / option_float(spec, "fps", 30.0, positive=True)
     pose, keep, names, ts = pose[order], keep[order], [names[i] for i in order], ts[order]
     rows.lines = lines[order]  # from here on, row i is the i-th frame in time order
 
-    keep, pose = check_matrices(pose, keep, rows, float(o.get("rotation_tol", 1e-6)))
+    keep, pose = check_matrices(pose, keep, rows, option_float(spec, "rotation_tol", ROTATION_TOL, positive=True))
     pose = opengl_to_opencv(pose)
     keep = rows.check(check_timestamps, ts, keep)
     json_dir = Path(ref.episode_path).parent
@@ -159,9 +179,43 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     keep, media = check_media(root, media_rel, np.zeros(n, dtype=np.int64), keep, rows)
 
     width, height, intr = _intrinsics(doc, frames, root, media, keep)
-    note = None if has_time else f"no `time` field: frames ordered by file name at {float(o.get('fps', 30.0))} fps"
+    fps = option_float(spec, "fps", 30.0, positive=True)
+    note = None if has_time else f"no `time` field: frames ordered by file name at {fps} fps"
     return finish(ref, rows, n, ts, pose, keep, root=root, media=media, media_index=np.zeros(n, dtype=np.int64),
-                  fps=None if has_time else float(o.get("fps", 30.0)), width=width, height=height, intrinsics=intr, note=note)
+                  fps=None if has_time else fps, width=width, height=height, intrinsics=intr, note=note)
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _frame_problem(fr, has_time: bool) -> tuple[str, str] | None:
+    """``(reason code, detail)`` for a frame object that cannot be read, else None."""
+    if not isinstance(fr, dict):
+        return "malformed_line", f"is a {type(fr).__name__}, not an object with file_path and transform_matrix"
+    for key in ("transform_matrix", "file_path"):
+        if key not in fr:
+            return "malformed_line", f"has no `{key}`"
+    m = fr["transform_matrix"]
+    rows = m if isinstance(m, list) else None
+    if rows is None or not all(isinstance(r, list) for r in rows):
+        flat = m if isinstance(m, list) else [m]
+        if any(isinstance(v, (bool, str)) for v in flat):
+            return "value_type_invalid", f"transform_matrix holds {m!r:.80}, not numbers"
+        return "pose_malformed", f"transform_matrix is {m!r:.80}, not a 4x4 (or 3x4) list of rows"
+    if any(not _is_real(v) for r in rows for v in r):
+        bad = next(v for r in rows for v in r if not _is_real(v))
+        code = "value_type_invalid" if isinstance(bad, (bool, str)) or bad is None else "pose_malformed"
+        return code, f"transform_matrix holds {bad!r:.40}, not a number"
+    shape = (len(rows), *{len(r) for r in rows})
+    if shape not in ((4, 4), (3, 4)):
+        return "pose_malformed", f"transform_matrix has {len(rows)} rows of {sorted({len(r) for r in rows})} values, not 4x4 (or 3x4)"
+    if has_time:
+        if "time" not in fr:
+            return "malformed_line", "has no `time` while other frames do"
+        if not _is_real(fr["time"]):
+            return "value_type_invalid", f"`time` is {fr['time']!r:.40}, not a number"
+    return None
 
 
 def _intrinsics(doc: dict, frames: list, root: Path, media: list, keep: np.ndarray):

@@ -15,7 +15,12 @@ A table holds one row per frame. ``options``::
                                      # (default: the i-th row naming a video is its frame i)
     episode_column: <name>           # optional: split one file into episodes by this column
     glob: "*.csv"                    # files searched under a folder (default *.csv and *.parquet)
-    delimiter: ","   quat_norm_tol: 1e-2   rotation_tol: 1e-6   scene_id: <str>
+    delimiter: ","   quat_norm_tol: 1e-2   rotation_tol: 1e-5 (base.ROTATION_TOL)   scene_id: <str>
+
+A CSV is read as UTF-8 (a byte-order mark is removed); its first non-comment row is the header.
+A table with no data row (empty, or a header only) is a one-line SourceError. A boolean (or, in
+Parquet, a string) where a number is declared is ``value_type_invalid``; a ``frame_column``
+value that is negative, fractional or not a number is ``frame_index_invalid``.
 
 Output poses are camera-to-world in OpenCV camera axes (x right, y down, z forward); translation
 in the table's units (metres for metric sources). Each table row is one input row; its locator
@@ -36,9 +41,10 @@ import numpy as np
 
 from remot_pipeline.core import se3
 from remot_pipeline.core.ledger import QuarantineLog
-from remot_pipeline.sources.base import (
+from remot_pipeline.sources.base import (  # noqa: F401  (nearest_rotation, source_root: re-exported)
     source_root,
     IMAGE_SUFFIXES,
+    ROTATION_TOL,
     VIDEO_SUFFIXES,
     EpisodeRead,
     EpisodeRef,
@@ -46,6 +52,11 @@ from remot_pipeline.sources.base import (
     SourceSpec,
     check_timestamps,
     drop_if_unusable,
+    nearest_rotation,
+    option_float,
+    project_to_se3,
+    read_text,
+    relative_to_root,
     resolve_inside,
     validate_poses,
 )
@@ -76,6 +87,8 @@ class Rows:
     episode_id: str
     file: Path | Sequence[Path]
     lines: np.ndarray
+    #: The largest rotation change made by :func:`check_matrices` on these rows (None: none checked).
+    rotation_correction: float | None = None
 
     def file_of(self, i: int) -> Path:
         return Path(self.file) if isinstance(self.file, (str, Path)) else Path(self.file[i])
@@ -98,13 +111,6 @@ def new_log(ref: EpisodeRef) -> QuarantineLog:
     return QuarantineLog("episode_frames", ref.spec.domain, ref.spec.name)
 
 
-def nearest_rotation(rot: np.ndarray) -> np.ndarray:
-    """Project ``(..., 3, 3)`` near-rotations onto SO(3): the Frobenius-nearest rotation (SVD)."""
-    u, _, vt = np.linalg.svd(rot)
-    u[..., :, 2] *= np.where(np.linalg.det(u @ vt) < 0, -1.0, 1.0)[..., None]  # det +1, never a mirror
-    return u @ vt
-
-
 def matrices_from_rows(values: np.ndarray) -> np.ndarray:
     """``(n, 12)`` 3x4 or ``(n, 16)`` 4x4 row-major numbers -> ``(n, 4, 4)``."""
     n, k = values.shape
@@ -113,22 +119,16 @@ def matrices_from_rows(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def check_matrices(m: np.ndarray, keep: np.ndarray, rows: Rows, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """Quarantine non-finite poses (``nan_pose``), rotations off SO(3) by more than ``tol``
-    (``rotation_not_orthonormal``, det -1 included) and a bottom row other than ``0 0 0 1``
-    (``malformed_line``). Returns ``(keep, m)`` with every finite rotation projected exactly
-    onto SO(3), as quaternions within tolerance are renormalised."""
+def check_matrices(m: np.ndarray, keep: np.ndarray, rows: Rows, tol: float = ROTATION_TOL) -> tuple[np.ndarray, np.ndarray]:
+    """Quarantine the poses that are not SE(3) (:func:`base.validate_poses`: ``nan_pose``,
+    ``rotation_not_orthonormal`` beyond ``tol``, ``pose_not_se3`` for a bottom row other than
+    ``0 0 0 1``). Returns ``(keep, m)`` with every finite rotation projected exactly onto SO(3), as
+    quaternions within tolerance are renormalised; the largest change over the kept rows is kept
+    in ``rows.rotation_correction`` (the maximum over calls) for :func:`finish` to report."""
     keep = rows.check(validate_poses, m, keep, tol=tol)
-    finite = np.isfinite(m).all(axis=(-1, -2))
-    bottom = np.where(finite[:, None], m[:, 3, :], [0.0, 0.0, 0.0, 1.0])
-    bottom_bad = keep & (np.abs(bottom - [0.0, 0.0, 0.0, 1.0]).max(axis=1) > 1e-6)
-    for i in np.flatnonzero(bottom_bad):
-        rows.add("malformed_line", f"bottom row {m[i, 3].tolist()} is not 0 0 0 1", i)
-    out = m.copy()
-    if finite.any():
-        out[finite, :3, :3] = nearest_rotation(m[finite, :3, :3])
-        out[finite, 3] = [0.0, 0.0, 0.0, 1.0]
-    return keep & ~bottom_bad, out
+    out, corr = project_to_se3(m, keep)
+    rows.rotation_correction = corr if rows.rotation_correction is None else max(rows.rotation_correction, corr)
+    return keep, out
 
 
 def poses_from_quats(t: np.ndarray, quat_xyzw: np.ndarray, keep: np.ndarray, rows: Rows, tol: float = 1e-2):
@@ -181,7 +181,7 @@ def _inspect_media(root: Path, rel: str | None):
         return None, ("path_escapes_root", f"{rel!r} resolves outside the source root"), None
     if not path.is_file():
         return None, ("video_missing", f"{rel} does not exist"), None
-    norm = str(path.relative_to(Path(root).resolve()))
+    norm = relative_to_root(root, path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         return norm, None, None
     try:
@@ -203,11 +203,12 @@ def find_image(base: Path, stem_path: str, default_suffix: str = "") -> str:
 
 def finish(ref: EpisodeRef, rows: Rows, rows_in: int, ts: np.ndarray, cam2world: np.ndarray, keep: np.ndarray,
            *, root: Path, media=None, media_index=None, fps: float | None = None, width: int = 0, height: int = 0,
-           intrinsics=None, note: str | None = None) -> EpisodeRead:
+           intrinsics=None, note: str | None = None, rotation_correction: float | None = None) -> EpisodeRead:
     """Drop an episode left with < 2 frames, then build the canonical columns of the kept rows.
 
     ``ts`` in seconds (any origin; made relative to the first kept row); ``fps`` defaults to
-    the median frame rate of the kept rows; width/height default to the first kept frame's media.
+    the median frame rate of the kept rows; width/height default to the first kept frame's media;
+    ``rotation_correction`` defaults to ``rows.rotation_correction``.
     """
     idx = rows.check(drop_if_unusable, keep)
     if fps is None:
@@ -221,8 +222,10 @@ def finish(ref: EpisodeRef, rows: Rows, rows_in: int, ts: np.ndarray, cam2world:
         "media_path": None if media is None else [media[i] for i in idx],
         "media_frame_index": None if media is None else np.asarray(media_index, dtype=np.int64)[idx],
     }
+    corr = rows.rotation_correction if rotation_correction is None else rotation_correction
     return EpisodeRead(ref, columns, rows.q, rows_in, fps=float(fps), width_px=int(width), height_px=int(height),
-                       intrinsics_px=None if intrinsics is None else tuple(float(v) for v in intrinsics), note=note)
+                       intrinsics_px=None if intrinsics is None else tuple(float(v) for v in intrinsics), note=note,
+                       max_rotation_correction=corr)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,8 +239,13 @@ _QUAT_NAMED = ("qx", "qy", "qz", "qw")
 def _layout(spec: SourceSpec) -> dict:
     """Validate the options once; returns the column layout. Raises a one-line SourceError."""
     o = spec.options
-    cols = dict(o.get("columns") or {})
     where = f"source {spec.name!r} (format pose_table)"
+    if not isinstance(o.get("columns") or {}, dict):
+        raise SourceError(f"{spec.path}: {where} options.columns is a {type(o.get('columns')).__name__}; expected a mapping such as {{timestamp: t, tx: x, ...}}")
+    cols = dict(o.get("columns") or {})
+    for key in ("matrix", "quat"):
+        if key in cols and not isinstance(cols[key], (list, tuple)):
+            raise SourceError(f"{spec.path}: {where} `columns.{key}` is {cols[key]!r}; expected a list of column names")
     if "timestamp" not in cols:
         raise SourceError(f"{spec.path}: {where} declares no `columns.timestamp`; name the timestamp column in options.columns")
     quat_order = o.get("quat_order", "xyzw")
@@ -301,10 +309,12 @@ def _read_records(path: Path, needed: list[str], delimiter: str) -> list[tuple[i
 
         try:
             schema = pq.read_schema(path)
+            _require(path, needed, schema.names)
+            table = pq.read_table(path, columns=needed)
         except (OSError, pa.ArrowException) as exc:
-            raise SourceError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]}); re-export it") from None
-        _require(path, needed, schema.names)
-        table = pq.read_table(path, columns=needed)
+            raise SourceError(f"{path}: not a readable Parquet file ({(str(exc).splitlines() or [type(exc).__name__])[0]}); re-export it") from None
+        if table.num_rows == 0:
+            raise SourceError(f"{path}: the table holds no row; expected one row per frame with columns {needed}")
         data = {}
         for name in needed:
             col = table.column(name)
@@ -312,9 +322,12 @@ def _read_records(path: Path, needed: list[str], delimiter: str) -> list[tuple[i
                 col = col.cast(pa.int64())
             data[name] = col.to_pylist()
         return [(i + 1, {k: v[i] for k, v in data.items()}, "") for i in range(table.num_rows)]
+    import io
+
     records, header = [], None
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-        reader = csv.reader(fh, delimiter=delimiter, skipinitialspace=True)
+    text = read_text(path)
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
         for row in reader:
             line = reader.line_num
             if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
@@ -328,8 +341,12 @@ def _read_records(path: Path, needed: list[str], delimiter: str) -> list[tuple[i
                 records.append((line, None, f"expected {len(header)} fields, got {len(row)}"))
             else:
                 records.append((line, {h: row[j].strip() for h, j in index.items()}, ""))
+    except (csv.Error, TypeError) as exc:
+        raise SourceError(f"{path}: not a readable CSV with delimiter {delimiter!r} ({exc}); fix the file or options.delimiter") from None
     if header is None:
         _require(path, needed, [])
+    if not records:
+        raise SourceError(f"{path}: no data row after the header; expected one row per frame with columns {needed}")
     return records
 
 
@@ -365,9 +382,17 @@ def _episode_value(record: tuple, col: str) -> str:
     return "" if rec is None or rec.get(col) is None else str(rec[col])
 
 
+class _TypeInvalid(ValueError):
+    """A value of the wrong type for a numeric column (``value_type_invalid``)."""
+
+
 def _number(value) -> float:
     if value is None or value == "":
         raise ValueError("empty field")
+    if isinstance(value, (bool, np.bool_)):
+        raise _TypeInvalid(f"boolean {value!r} where a number is declared")
+    if not isinstance(value, (str, int, float, np.integer, np.floating)):
+        raise _TypeInvalid(f"{type(value).__name__} {value!r} where a number is declared")
     return float(value)
 
 
@@ -378,9 +403,14 @@ def exact_number(value):
             return int(value)
         except ValueError:
             return _number(value)
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return int(value)
     return _number(value)
+
+
+def finite_base(raw_ts: list, keep: np.ndarray):
+    """The smallest finite kept timestamp (exact ints stay ints), or 0: the origin for ``t - base``."""
+    return min((t for t, k in zip(raw_ts, keep) if k and (isinstance(t, int) or np.isfinite(t))), default=0)
 
 
 def read(ref: EpisodeRef) -> EpisodeRead:
@@ -390,6 +420,7 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     rel, _, fragment = ref.episode_path.partition("#")
     path = root / rel
     records = _read_records(path, _needed(layout), o.get("delimiter", ","))
+    parquet = path.suffix.lower() == ".parquet"
     if fragment:
         col, _, wanted = fragment.partition("=")
         records = [r for r in records if _episode_value(r, col) == wanted]
@@ -402,19 +433,25 @@ def read(ref: EpisodeRef) -> EpisodeRead:
         try:
             if rec is None:
                 raise ValueError(problem)
-            raw_ts[i] = exact_number(rec[layout["timestamp"]])
-            values[i] = [_number(rec[c]) for c in layout["numeric"]]
-        except (TypeError, ValueError) as exc:
+            cells = [rec[layout["timestamp"]], *(rec[c] for c in layout["numeric"])]
+            if parquet and any(isinstance(v, str) for v in cells):
+                raise _TypeInvalid("text where a number is declared (the Parquet column is a string column)")
+            raw_ts[i] = exact_number(cells[0])
+            values[i] = [_number(v) for v in cells[1:]]
+        except _TypeInvalid as exc:
+            rows.add("value_type_invalid", f"row: {exc}", i)
+            keep[i] = False
+        except (TypeError, ValueError, OverflowError) as exc:
             rows.add("malformed_line", f"row: {exc}", i)
             keep[i] = False
-    base = min((t for t, k in zip(raw_ts, keep) if k), default=0)
+    base = finite_base(raw_ts, keep)
     ts = np.asarray([float(t - base) for t in raw_ts], dtype=np.float64) * _UNITS[o.get("timestamp_unit", "s")]
 
     if layout["kind"] == "matrix":
         pose = matrices_from_rows(values)
     else:
-        keep, pose = poses_from_quats(values[:, :3], values[:, 3:7], keep, rows, float(o.get("quat_norm_tol", 1e-2)))
-    keep, pose = check_matrices(pose, keep, rows, float(o.get("rotation_tol", 1e-6)))
+        keep, pose = poses_from_quats(values[:, :3], values[:, 3:7], keep, rows, option_float(spec, "quat_norm_tol", 1e-2))
+    keep, pose = check_matrices(pose, keep, rows, option_float(spec, "rotation_tol", ROTATION_TOL, positive=True))
     if o.get("convention", "cam2world") == "world2cam":
         pose = se3.invert(pose)
     if o.get("axes", "opencv") == "opengl":
@@ -443,12 +480,14 @@ def _media(root: Path, table_dir: Path, records: list, layout: dict, keep: np.nd
         if not keep[i]:
             continue
         if layout["frame"]:
+            raw = rec[layout["frame"]]
             try:
-                index[i] = int(_number(rec[layout["frame"]]))
-                if index[i] < 0:
-                    raise ValueError("negative")
-            except (TypeError, ValueError):
-                rows.add("malformed_line", f"frame column {layout['frame']!r} holds {rec[layout['frame']]!r}, not an integer", i)
+                value = _number(raw)
+                if not (np.isfinite(value) and value >= 0 and value == int(value)):
+                    raise ValueError
+                index[i] = int(value)
+            except (TypeError, ValueError, OverflowError):
+                rows.add("frame_index_invalid", f"frame column {layout['frame']!r} holds {raw!r}, not an integer >= 0", i)
                 keep[i] = False
         elif name and Path(name).suffix.lower() in VIDEO_SUFFIXES:
             index[i] = seen[name] = seen.get(name, -1) + 1

@@ -13,7 +13,10 @@ Options: ``video_dir`` (a folder inside the source root holding ``<clip_id>.mp4`
 the episode is pose-only), ``video_frames``: ``row`` (default: the video holds exactly the
 listed frames, row i = decoded frame i) or ``timestamp`` (the full source video: frame =
 round(t_s * the stream's frame rate)), ``width``/``height`` (pixels; with them, or with a video,
-the intrinsics are reported in pixels, else None), ``rotation_tol`` (default 1e-6).
+the intrinsics are reported in pixels, else None), ``rotation_tol`` (default ``base.ROTATION_TOL``).
+
+Read as UTF-8 with a byte-order mark removed; the URL line is a header because it is made of words
+(a numeric first line is data). A file without any camera line is a one-line SourceError.
 """
 
 from __future__ import annotations
@@ -24,7 +27,17 @@ from pathlib import Path
 import numpy as np
 
 from remot_pipeline.core import se3
-from remot_pipeline.sources.base import EpisodeRead, EpisodeRef, SourceError, SourceSpec, check_timestamps, parse_numeric_lines
+from remot_pipeline.sources.base import (
+    ROTATION_TOL,
+    EpisodeRead,
+    EpisodeRef,
+    SourceError,
+    SourceSpec,
+    check_timestamps,
+    option_float,
+    parse_numeric_lines,
+    read_text_lines,
+)
 from remot_pipeline.sources.pose_table import (
     Rows,
     check_matrices,
@@ -47,8 +60,8 @@ def _video(spec: SourceSpec, root: Path, clip_id: str) -> str | None:
 
 
 def _youtube_id(path: Path) -> str | None:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        first = fh.readline().strip()
+    lines = read_text_lines(path)
+    first = lines[0].strip() if lines else ""
     m = re.search(r"(?:v=|youtu\.be/)([A-Za-z0-9_-]{6,})", first)
     return m.group(1) if m else None
 
@@ -74,22 +87,27 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     root = source_root(spec)
     path = root / ref.episode_path
     q = new_log(ref)
-    values, lines = parse_numeric_lines(path, 19, q, ref.episode_id)  # line 1 (the URL) is a header
+    values, lines = parse_numeric_lines(path, 19, q, ref.episode_id,  # line 1 (the URL) is a header
+                                        expect="after the URL line, 19 numbers per frame (timestamp_us fx fy cx cy 0 0 + 3x4 world-to-camera)")
     rows = Rows(q, ref.episode_id, path, lines)
     rows_in = len(lines) + len(q)
     keep = np.ones(len(lines), dtype=bool)
     ts = values[:, 0] * 1e-6
-    keep, world2cam = check_matrices(matrices_from_rows(values[:, 7:19]), keep, rows, float(o.get("rotation_tol", 1e-6)))
+    keep, world2cam = check_matrices(matrices_from_rows(values[:, 7:19]), keep, rows,
+                                     option_float(spec, "rotation_tol", ROTATION_TOL, positive=True))
     cam2world = se3.invert(world2cam)
     keep = rows.check(check_timestamps, ts, keep)
 
     media = media_index = None
-    width, height = int(o.get("width", 0)), int(o.get("height", 0))
+    width, height = int(option_float(spec, "width", 0)), int(option_float(spec, "height", 0))
     video = _video(spec, root, path.stem)
     if video is not None:
         media_index = np.arange(len(lines), dtype=np.int64)
-        if o.get("video_frames", "row") == "timestamp":
-            media_index = np.rint(ts * _frame_rate(root / video)).astype(np.int64)
+        mode = o.get("video_frames", "row")
+        if mode not in ("row", "timestamp"):
+            raise SourceError(f"{spec.path}: source {spec.name!r} option video_frames={mode!r} is not 'row' or 'timestamp'; fix the sources file")
+        if mode == "timestamp":
+            media_index = np.rint(np.nan_to_num(ts * _frame_rate(root / video), nan=-1, posinf=-1, neginf=-1)).astype(np.int64)
         keep, media = check_media(root, [video] * len(lines), media_index, keep, rows)
         if not width and any(media):
             width, height = media_size(root / video)

@@ -27,13 +27,21 @@ Options:
   pose in the robot base; with it ``cam2world`` is that constant, world = robot base),
   ``intrinsics: {fx, fy, cx, cy}``, ``scene_id``.
 
-Bad rows are quarantined, one quarantine row each, first failing check wins: wrong field count
-or a non-number in a used column (``malformed_line``), an empty/non-finite timestamp
-(``malformed_line``), a non-finite pose (``nan_pose``), a quaternion far from unit norm
-(``quat_not_unit``), a non-finite gripper width or joint (``nan_value``), unsorted or repeated
-timestamps, then the video checks (``path_escapes_root``, ``video_missing``,
-``video_unreadable``, ``video_short``, a negative frame index: ``no_matching_frame``). A file
-that cannot be parsed at all is a :class:`SourceError`.
+Bad rows are quarantined, one quarantine row each, first failing check wins: wrong field count,
+a non-number in a used CSV column or a missing JSON key (``malformed_line``); a bool, list or
+text in a typed column (Parquet, Arrow, JSON) where a number is declared (``value_type_invalid``,
+never read as 1.0); an empty timestamp (``malformed_line``), a NaN/inf one
+(``timestamp_nonfinite``); a frame-column value that is NaN or fractional
+(``frame_index_invalid``, never truncated); a non-finite pose (``nan_pose``), a quaternion far
+from unit norm (``quat_not_unit``), a camera pose that is not SE(3) (``pose_not_se3``,
+``rotation_not_orthonormal``, tolerance :data:`ROTATION_TOL`, accepted rotations re-projected
+onto SO(3)); a non-finite gripper width or joint (``nan_value``), a width outside
+``[0, gripper_max_m]`` (``gripper_out_of_range``; option ``gripper_max_m``, default
+:data:`GRIPPER_MAX_M_DEFAULT`); one isolated timestamp far ahead of agreeing neighbours
+(``timestamp_outlier``, alone), unsorted or repeated timestamps; then the video checks
+(``path_escapes_root``, ``video_missing``, ``video_unreadable``, ``video_short``, a negative
+frame index: ``no_matching_frame``). A file that cannot be parsed at all, or an option of the
+wrong type or shape, is a one-line :class:`SourceError`.
 
 The second half of this module is the table engine that the ``umi_v1``, ``lerobot_v21`` and
 ``sim_pose_table`` readers share: :func:`load_rows` (CSV, Parquet, Arrow IPC, JSONL),
@@ -44,6 +52,7 @@ the quarantine), plus :func:`check_media`.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import re
@@ -59,15 +68,14 @@ from remot_pipeline.core import se3
 from remot_pipeline.core.ledger import QuarantineLog
 from remot_pipeline.sources.base import (
     source_root,
+    check_timestamps,
     IMAGE_SUFFIXES,
     EpisodeRead,
     EpisodeRef,
     SourceError,
     SourceSpec,
-    check_timestamps,
     drop_if_unusable,
     resolve_inside,
-    validate_poses,
 )
 from remot_pipeline.sources.video import VideoError, count_frames, media_size
 
@@ -77,18 +85,202 @@ TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 LENGTH_UNITS = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}
 _DEFAULT_GLOBS = ("**/*.csv", "**/*.parquet")
 
+#: Largest accepted ``max |R^T R - I|`` and ``|det R - 1|`` of a rotation. Real files print rotations
+#: rounded: float32 (relative error 6e-8 per entry) gives defects of a few 1e-7, 6 printed decimals
+#: (absolute error 5e-7 per entry) up to ~3e-6; a scaled (1.001 -> 2e-3) or mirrored (det -1)
+#: matrix is orders of magnitude further. Accepted rotations are re-projected onto SO(3).
+ROTATION_TOL = 1e-5
+#: Rotations whose defect is below this (a few float64 ulp) are not re-projected.
+EXACT_TOL = 1e-12
+#: Largest accepted deviation of a 4x4 pose's bottom row from ``[0, 0, 0, 1]``.
+BOTTOM_ROW_TOL = 1e-6
+#: Gripper widths below ``-GRIPPER_NEG_TOL_M`` are out of range (a calibrated gripper may read -0.1 mm closed).
+GRIPPER_NEG_TOL_M = 1e-3
+#: Upper bound of a gripper width when the source declares none (``options.gripper_max_m``): over three
+#: times the widest common parallel-jaw stroke (Robotiq 2F-140: 0.14 m; Franka, UMI, WidowX: 0.08-0.09 m),
+#: so that only impossible values (a width in mm read as m, a sentinel) are caught without a declaration.
+GRIPPER_MAX_M_DEFAULT = 0.5
+
+# --------------------------------------------------------------------------------------------
+# Row checks shared by the manipulation and simulation readers (lerobot, lerobot_v21, umi_v1,
+# robot_table, sim_pose_table, remot_sim_jsonl). Each quarantines the kept rows it rejects, one
+# reason each, and returns the new keep mask.
+# --------------------------------------------------------------------------------------------
+
+
+def _add(q: QuarantineLog, code: str, detail: str, file, line, eid: str, frame_index=None) -> None:
+    q.add(code, detail, file=str(file), line=int(line), episode_id=eid,
+          frame_index=None if frame_index is None else int(frame_index))
+
+
+def check_frame_indices(values: np.ndarray, keep: np.ndarray, lines: np.ndarray, file: Path, q: QuarantineLog,
+                        eid: str, limit: int | None = None, what: str = "frame index") -> tuple[np.ndarray, np.ndarray]:
+    """``(keep, indices int64)``: a kept row whose index is not finite, fractional (9.7 is never
+    truncated), negative, or ``>= limit`` is ``frame_index_invalid``; its index becomes 0."""
+    v = np.asarray(values, dtype=np.float64)
+    keep = keep.copy()
+    finite = np.isfinite(v)
+    safe = np.where(finite, v, 0.0)
+    integral = finite & (safe == np.floor(safe))
+    bad = ~integral | (safe < 0) | (safe > 2.0**53)  # no video has 2**53 frames; int64 casts stay exact
+    if limit is not None:
+        bad |= safe >= limit
+    for i in np.flatnonzero(keep & bad):
+        x = v[i]
+        why = ("is not a number" if not finite[i] else "is not an integer" if not integral[i] else "is negative"
+               if x < 0 else f"is beyond the {limit} frames available" if limit is not None else "is beyond any video")
+        _add(q, "frame_index_invalid", f"{what} {x!r} {why}", file, lines[i], eid)
+    keep &= ~bad
+    return keep, np.where(bad, 0, safe).astype(np.int64)
+
+
+def check_timestamps_robust(ts: np.ndarray, keep: np.ndarray, lines: np.ndarray, file: Path, q: QuarantineLog,
+                            eid: str) -> np.ndarray:
+    """Timestamps finite and strictly increasing, healthy neighbours kept around one bad row: the
+    shared rule of :func:`.base.check_timestamps` (lines may be row numbers of a table)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e308 - (-1e308) is inf, not an error
+        return check_timestamps(ts, keep, lines, file, q, eid)
+
+
+def gripper_max_m(options: dict, where: str) -> float:
+    """The declared ``options.gripper_max_m`` (metres), else :data:`GRIPPER_MAX_M_DEFAULT`."""
+    v = options.get("gripper_max_m")
+    if v is None:
+        return GRIPPER_MAX_M_DEFAULT
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if isinstance(options.get("gripper_max_m"), bool) or not (np.isfinite(v) and v > 0):
+        raise SourceError(f"{where}: options.gripper_max_m {options.get('gripper_max_m')!r} is not a positive number "
+                          "of metres; fix the sources file")
+    return v
+
+
+def check_gripper(width: np.ndarray, keep: np.ndarray, lines: np.ndarray, file: Path, q: QuarantineLog, eid: str,
+                  max_m: float) -> np.ndarray:
+    """Non-finite -> ``nan_value``; below ``-GRIPPER_NEG_TOL_M`` or above ``max_m`` -> ``gripper_out_of_range``."""
+    w = np.asarray(width, dtype=np.float64)
+    keep = keep.copy()
+    finite = np.isfinite(w)
+    for i in np.flatnonzero(keep & ~finite):
+        _add(q, "nan_value", "gripper width is NaN/inf or empty", file, lines[i], eid)
+    keep &= finite
+    out = finite & ((w < -GRIPPER_NEG_TOL_M) | (w > max_m))
+    for i in np.flatnonzero(keep & out):
+        _add(q, "gripper_out_of_range", f"gripper width {float(w[i])!r} m is outside [0, {max_m}] "
+             "(declare options.gripper_max_m if the gripper is wider)", file, lines[i], eid)
+    return keep & ~out
+
+
+def project_so3(rot: np.ndarray) -> np.ndarray:
+    """The nearest rotation (Frobenius norm) to each ``(..., 3, 3)``, by SVD."""
+    u, _, vt = np.linalg.svd(rot)
+    d = np.sign(np.linalg.det(u @ vt))
+    u = u.copy()
+    u[..., :, 2] *= d[..., None]
+    return u @ vt
+
+
+def se3_problems(mats: np.ndarray, what: str = "pose", tol: float = ROTATION_TOL
+                 ) -> tuple[list[tuple[str, str] | None], np.ndarray, np.ndarray]:
+    """Per ``(n, 4, 4)`` pose, ``None`` or the first ``(reason, detail)``: non-finite ``nan_pose``,
+    bottom row not ``[0, 0, 0, 1]`` ``pose_not_se3``, rotation not orthonormal or det not +1
+    within ``tol`` ``rotation_not_orthonormal``. Also returns the poses with every accepted rotation
+    re-projected onto SO(3), and the per-pose largest entry change of that projection."""
+    m = np.array(mats, dtype=np.float64).reshape(-1, 4, 4)
+    n = len(m)
+    finite = np.isfinite(m).all(axis=(1, 2))
+    safe = np.where(finite[:, None, None], m, np.eye(4))
+    bottom = np.abs(safe[:, 3, :] - [0.0, 0.0, 0.0, 1.0]).max(axis=1) if n else np.zeros(0)
+    err, det = se3.rotation_defect(safe[:, :3, :3]) if n else (np.zeros(0), np.ones(0))
+    out: list[tuple[str, str] | None] = [None] * n
+    for i in range(n):
+        if not finite[i]:
+            out[i] = ("nan_pose", f"{what} holds NaN/inf")
+        elif bottom[i] > BOTTOM_ROW_TOL:
+            out[i] = ("pose_not_se3", f"{what}: bottom row {safe[i, 3].tolist()} is not [0, 0, 0, 1]")
+        elif err[i] > tol or abs(det[i] - 1.0) > tol:
+            out[i] = ("rotation_not_orthonormal", f"{what}: |R^T R - I| = {err[i]:.2e}, det = {det[i]:.6f} (tolerance {tol:g})")
+    ok = np.array([p is None for p in out], dtype=bool)
+    # Rotations already exact to a few ulp are left bit for bit (no churn in downstream hashes).
+    fix = ok & ((err > EXACT_TOL) | (np.abs(det - 1.0) > EXACT_TOL))
+    correction = np.zeros(n)
+    if fix.any():
+        fixed = project_so3(safe[fix, :3, :3])
+        correction[fix] = np.abs(fixed - safe[fix, :3, :3]).max(axis=(1, 2))
+        m[fix, :3, :3] = fixed
+    m[ok, 3] = [0.0, 0.0, 0.0, 1.0]
+    return out, m, correction
+
+
+def validate_se3(mats: np.ndarray, keep: np.ndarray, lines: np.ndarray, file: Path, q: QuarantineLog, eid: str,
+                 what: str = "pose", tol: float = ROTATION_TOL) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(keep, poses, largest correction)``: the kept rows failing :func:`se3_problems` are quarantined;
+    accepted rotations come back re-projected onto SO(3) (the largest entry change is returned, 0.0
+    when nothing was kept: at most ~1e-7 for float32 files, ~1e-6 for 6 printed decimals)."""
+    problems, m, correction = se3_problems(mats, what, tol)
+    keep = keep.copy()
+    for i in np.flatnonzero(keep):
+        if problems[i] is not None:
+            _add(q, problems[i][0], problems[i][1], file, lines[i], eid)
+            keep[i] = False
+    return keep, m, float(correction[keep].max()) if keep.any() else 0.0
+
+
+def correction_field(value: float | None) -> dict:
+    """``{"max_rotation_correction": value}`` when :class:`EpisodeRead` has that field (base.py), else ``{}``."""
+    return {"max_rotation_correction": value} if "max_rotation_correction" in EpisodeRead.__dataclass_fields__ else {}
+
+
+def checked_se3(value, where: str) -> np.ndarray:
+    """A fixed 4x4 pose from configuration or metadata (16 numbers, row-major), or a one-line SourceError."""
+    try:
+        if isinstance(value, bool) or any(isinstance(x, bool) for x in np.ravel(np.asarray(value, dtype=object))):
+            raise TypeError("holds a bool")
+        m = np.asarray(value, dtype=np.float64).reshape(4, 4)
+    except (TypeError, ValueError) as exc:
+        raise SourceError(f"{where}: {str(value)[:80]} is not a 4x4 pose ({exc}); give 16 numbers, row-major") from None
+    q = QuarantineLog("episode_frames", "manipulation")
+    ok, fixed, _ = validate_se3(m[None], np.ones(1, bool), np.ones(1, np.int64), Path(where), q, "")
+    if not ok[0]:
+        raise SourceError(f"{where}: not a rigid pose ({q._rows[0]['detail']}); fix the 4x4 matrix")
+    return fixed[0]
+
 
 # --------------------------------------------------------------------------------------------
 # robot_table reader
 # --------------------------------------------------------------------------------------------
 
 
+def one_line_errors(fn):
+    """Last resort around a reader's ``discover``/``read``: an unforeseen ``KeyError``, ``IndexError``,
+    ``ValueError``, Arrow or OS error becomes a one-line :class:`SourceError` naming the source's
+    path (the specific checks name the file, key and fix; this only guarantees the error type)."""
+
+    @functools.wraps(fn)
+    def wrapper(arg):
+        try:
+            return fn(arg)
+        except SourceError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, pa.ArrowException, OSError) as exc:
+            spec = arg if isinstance(arg, SourceSpec) else arg.spec
+            where = Path(spec.path) if isinstance(arg, SourceSpec) else Path(spec.path) / arg.episode_path
+            detail = " ".join(str(exc).split())[:160]
+            raise SourceError(f"{where}: source {spec.name!r} ({spec.format}) cannot be read "
+                              f"({type(exc).__name__}: {detail}); fix or re-export the file") from exc
+
+    return wrapper
+
+
 def table_reader(layout_fn: Callable[[SourceSpec], "Layout"], default_globs: tuple[str, ...]):
     """``(discover, read)`` for a table format whose columns ``layout_fn`` declares."""
 
+    @one_line_errors
     def discover(spec: SourceSpec) -> list[EpisodeRef]:
         root, files = root_and_files(spec, spec.options.get("glob", default_globs))
-        layout = layout_fn(spec)
+        layout = checked_layout(layout_fn, spec)
         refs: list[EpisodeRef] = []
         for f in files:
             rows = load_rows(f)
@@ -96,17 +288,27 @@ def table_reader(layout_fn: Callable[[SourceSpec], "Layout"], default_globs: tup
             refs += table_refs(spec, root, f, rows, layout, file_key(root, f, spec), media_dir=f.parent)
         return refs
 
+    @one_line_errors
     def read(ref: EpisodeRef) -> EpisodeRead:
         spec = ref.spec
         root = source_root(spec)
         path = root / ref.episode_path
-        layout = layout_fn(spec)
+        layout = checked_layout(layout_fn, spec)
         rows = load_rows(path)
         rows.require(layout.required_columns())
         sel = select_episode(rows, layout.episode, file_key(root, path, spec), ref)
         return read_rows(ref, rows, sel, layout, media_dir=path.parent)
 
     return discover, read
+
+
+def checked_layout(layout_fn: Callable[[SourceSpec], "Layout"], spec: SourceSpec) -> "Layout":
+    """``layout_fn(spec)``; a wrongly typed option (a list where a number is expected...) is one line."""
+    try:
+        return layout_fn(spec)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise SourceError(f"source {spec.name!r} ({spec.format}): an option has the wrong type or shape "
+                          f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); fix the sources file") from None
 
 
 def root_and_files(spec: SourceSpec, globs) -> tuple[Path, list[Path]]:
@@ -148,7 +350,7 @@ def layout_from_options(spec: SourceSpec) -> "Layout":
         raise SourceError(f"{where}: options.columns declares no signal; map ee_x/ee_y/ee_z, gripper or joint_state")
     cam2base = o.get("cam2base")
     if cam2base is not None:
-        cam2base = np.asarray(cam2base, dtype=np.float64).reshape(4, 4)
+        cam2base = checked_se3(cam2base, f"{where} options.cam2base")
     return Layout(
         timestamp=str(cols["timestamp"]),
         timestamp_scale=unit_scale(o.get("timestamp_unit", "s"), TIME_UNITS, "timestamp_unit", where),
@@ -158,6 +360,7 @@ def layout_from_options(spec: SourceSpec) -> "Layout":
         position_scale=unit_scale(o.get("position_unit", "m"), LENGTH_UNITS, "position_unit", where),
         gripper=cols.get("gripper"),
         gripper_scale=unit_scale(o.get("gripper_unit", "m"), LENGTH_UNITS, "gripper_unit", where),
+        gripper_max_m=gripper_max_m(o, where),
         joint_state=joint,
         cam2base=cam2base,
         quat_norm_tol=float(o.get("quat_norm_tol", 1e-2)),
@@ -234,8 +437,11 @@ class Rows:
     """
 
     def __init__(self, path: Path, names: list[str], lines: np.ndarray, broken: list[str | None],
-                 column: Callable[[str], list | np.ndarray | pa.ChunkedArray | None]):
+                 column: Callable[[str], list | np.ndarray | pa.ChunkedArray | None], typed: bool = True):
         self.path, self.names, self.lines, self.broken = Path(path), names, lines, broken
+        #: Whether cells carry types (Parquet, Arrow, JSON): a bool or text there is ``value_type_invalid``;
+        #: in a CSV every cell is text, and a non-number is ``malformed_line``.
+        self.typed = typed
         self._column = column
         self._cache: dict[str, object] = {}
 
@@ -300,17 +506,18 @@ class Rows:
 
 
 def to_floats(cells: list) -> tuple[np.ndarray, np.ndarray]:
-    """Cells -> ``(float64 values, bad)``: None/empty/'nan' -> NaN; text or a missing key -> bad."""
-    try:
-        return np.array(cells, dtype=np.float64).reshape(len(cells)), np.zeros(len(cells), dtype=bool)
-    except (ValueError, TypeError):
-        pass
+    """Cells -> ``(float64 values, bad)``: None/empty/'nan' -> NaN; text, a bool or a missing key -> bad."""
+    if not any(isinstance(v, (bool, np.bool_)) for v in cells):  # np.array([True]) would read 1.0
+        try:
+            return np.array(cells, dtype=np.float64).reshape(len(cells)), np.zeros(len(cells), dtype=bool)
+        except (ValueError, TypeError):
+            pass
     out = np.full(len(cells), np.nan)
     bad = np.zeros(len(cells), dtype=bool)
     for i, v in enumerate(cells):  # slow path, only for columns holding a bad cell
         if v is None:
             continue
-        if v is _ABSENT or isinstance(v, (bool, list, dict)):
+        if v is _ABSENT or isinstance(v, (bool, np.bool_, list, dict, tuple)):
             bad[i] = True
             continue
         if isinstance(v, str):
@@ -322,6 +529,15 @@ def to_floats(cells: list) -> tuple[np.ndarray, np.ndarray]:
         except (TypeError, ValueError):
             bad[i] = True
     return out, bad
+
+
+def _cells(rows: Rows, name: str, sel: np.ndarray) -> list:
+    raw = rows.raw(name)
+    return list(raw[sel]) if isinstance(raw, np.ndarray) else [raw[j] for j in sel]
+
+
+def _is_empty(v) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
 
 
 def describe_cell(rows: Rows, name: str, row: int) -> str:
@@ -409,7 +625,7 @@ def _load_csv(path: Path) -> Rows:
             return None
         return [r[j] if j < len(r) else None for r in records]
 
-    return Rows(path, header, np.asarray(lines, dtype=np.int64), broken, column)
+    return Rows(path, header, np.asarray(lines, dtype=np.int64), broken, column, typed=False)
 
 
 def _flatten_json(rec: dict, prefix: str = "", out: dict | None = None) -> dict:
@@ -469,7 +685,10 @@ def rows_from_arrow(table: pa.Table, path: Path) -> Rows:
         if pa.types.is_fixed_size_list(base.type):
             if k >= base.type.list_size:
                 return None
-            return _arrow_values(base)[:, k]
+            values = _arrow_values(base)
+            if isinstance(values, np.ndarray):
+                return values[:, k]
+            return [v[k] if v is not None else None for v in values]
         if pa.types.is_list(base.type) or pa.types.is_large_list(base.type):
             return [v[k] if v is not None and len(v) > k else _ABSENT for v in base.to_pylist()]
         return None
@@ -626,6 +845,7 @@ class Layout:
     position_scale: float = 1.0
     gripper: str | None = None
     gripper_scale: float = 1.0
+    gripper_max_m: float = GRIPPER_MAX_M_DEFAULT
     joint_state: str | tuple[str, ...] | None = None
     camera: PoseColumns | None = None
     objects: tuple[PoseColumns, ...] = ()
@@ -642,6 +862,9 @@ class Layout:
     height_px: int = 0
     intrinsics: tuple[float, float, float, float] | None = None
     fov_deg: float | None = None  # horizontal field of view: intrinsics from the image size
+    #: A column of frame indices that is validated (integer >= 0, else ``frame_index_invalid``) but
+    #: not used to locate media (LeRobot v2.1 locates frames by timestamp).
+    index_column: str | None = None
     extra_required: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def required_columns(self) -> list[tuple[str, str]]:
@@ -657,7 +880,7 @@ class Layout:
             if pose is not None:
                 out += [(n, role) for n in (*pose.position, *pose.rotation)]
         for name, role in ((self.episode, "episode"), (self.video_column, "video path"), (self.frame_column, "video frame index"),
-                           (self.video_time_column, "video time")):
+                           (self.video_time_column, "video time"), (self.index_column, "frame index")):
             if name:
                 out.append((name, role))
         return out + list(self.extra_required)
@@ -726,7 +949,22 @@ def check_media(
 
 def read_rows(ref: EpisodeRef, rows: Rows, sel: np.ndarray, layout: Layout, media_dir: Path,
               note: str | None = None) -> EpisodeRead:
-    """Rows ``sel`` of a table -> :class:`EpisodeRead`; every row is kept or quarantined once."""
+    """Rows ``sel`` of a table -> :class:`EpisodeRead`; every row is kept or quarantined once.
+
+    Arithmetic on absurd values (1e308) overflows to inf quietly; the checks then name the row."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _read_rows(ref, rows, sel, layout, media_dir, note)
+
+
+def _to_index(values: np.ndarray) -> np.ndarray:
+    """Rounded float indices as int64; NaN is 0 and anything beyond 2**62 (inf included) is 2**62,
+    so that it is reported beyond the video (``video_short``), never cast to a wrapped-around number."""
+    v = np.rint(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=2.0**62, neginf=-2.0**62))
+    return np.clip(v, -2.0**62, 2.0**62).astype(np.int64)
+
+
+def _read_rows(ref: EpisodeRef, rows: Rows, sel: np.ndarray, layout: Layout, media_dir: Path,
+               note: str | None = None) -> EpisodeRead:
     spec = ref.spec
     root = source_root(spec)
     q = QuarantineLog("episode_frames", spec.domain, spec.name)
@@ -746,10 +984,17 @@ def read_rows(ref: EpisodeRef, rows: Rows, sel: np.ndarray, layout: Layout, medi
            lambda i: str(rows.broken[sel[i]]))
 
     def numbers(names: Sequence[str]) -> np.ndarray:
-        """(n, k) floats; rows with text in any of these columns are quarantined as malformed."""
+        """(n, k) floats; a row with a non-number in any of these columns is quarantined: a typed
+        value (a bool, a list, text in Parquet/JSON) as ``value_type_invalid``, CSV text or a
+        missing JSON key as ``malformed_line``."""
         cols = []
         for name in names:
             vals, bad = rows.floats(name, sel)
+            if rows.typed and bad.any():
+                raw = rows.raw(name)
+                typed_bad = bad & np.array([raw[j] is not _ABSENT for j in sel], dtype=bool)
+                reject(typed_bad, "value_type_invalid",
+                       lambda i, name=name: f"column {name!r}: {describe_cell(rows, name, sel[i])} is not a number")
             reject(bad, "malformed_line", lambda i, name=name: f"column {name!r}: {describe_cell(rows, name, sel[i])} is not a number")
             cols.append(vals)
         return np.stack(cols, axis=1) if cols else np.zeros((n, 0))
@@ -767,10 +1012,18 @@ def read_rows(ref: EpisodeRef, rows: Rows, sel: np.ndarray, layout: Layout, medi
     objs = [(o, numbers(o.position), numbers(o.rotation)) for o in layout.objects]
     frame_col = numbers([layout.frame_column])[:, 0] if layout.frame_column else None
     vtime = numbers([layout.video_time_column])[:, 0] if layout.video_time_column else None
+    index_col = numbers([layout.index_column])[:, 0] if layout.index_column else None
 
-    reject(~np.isfinite(ts), "malformed_line", lambda i: f"timestamp {describe_cell(rows, layout.timestamp, sel[i])} is empty or not finite")
+    empty_ts = np.array([_is_empty(c) for c in _cells(rows, layout.timestamp, sel)], dtype=bool)
+    reject(empty_ts & ~np.isfinite(ts), "malformed_line", f"timestamp column {layout.timestamp!r} is empty")
+    nonfinite_ts = ~np.isfinite(ts)
+    reject(nonfinite_ts, "timestamp_nonfinite", lambda i: f"timestamp {describe_cell(rows, layout.timestamp, sel[i])} is not finite")
     if frame_col is not None:
-        reject(~np.isfinite(frame_col), "malformed_line", f"column {layout.frame_column!r} (video frame index) is empty")
+        # Negative indices stay no_matching_frame (check_media); NaN and fractions are invalid.
+        keep[:], _ = check_frame_indices(np.where(frame_col < 0, 0.0, frame_col), keep, lines, file, q, eid,
+                                         what=f"column {layout.frame_column!r} (video frame index)")
+    if index_col is not None:
+        keep[:], _ = check_frame_indices(index_col, keep, lines, file, q, eid, what=f"column {layout.index_column!r}")
     if vtime is not None:
         reject(~np.isfinite(vtime), "malformed_line", f"column {layout.video_time_column!r} (video time) is empty")
 
@@ -791,13 +1044,14 @@ def read_rows(ref: EpisodeRef, rows: Rows, sel: np.ndarray, layout: Layout, medi
     if ee_rot is not None and layout.ee_quat_xyzw is not None:
         ee_rot = se3.matrix_to_rotvec(se3.quat_xyzw_to_matrix(ee_rot))
     cam2world = None
+    correction = None
     if cam is not None:
         rot = pose_checks(cam[0], cam[1], layout.camera.is_quat, "camera pose")
         safe = keep.copy()
         cam2world = np.full((n, 4, 4), np.nan)
         if safe.any():
             cam2world[safe] = layout.camera.to_matrix(cam[0][safe], rot[safe])
-        keep[:] = validate_poses(cam2world, keep, lines, file, q, eid)
+        keep[:], cam2world, correction = validate_se3(cam2world, keep, lines, file, q, eid, "camera pose")
     obj2world = []
     for o, pos, rot in objs:
         rot = pose_checks(pos, rot, o.is_quat, f"object {o.object_id!r} pose")
@@ -806,11 +1060,11 @@ def read_rows(ref: EpisodeRef, rows: Rows, sel: np.ndarray, layout: Layout, medi
             m[keep] = o.to_matrix(pos[keep], rot[keep])
         obj2world.append(m)
     if gripper is not None:
-        reject(~np.isfinite(gripper), "nan_value", "gripper width is NaN/inf or empty")
+        keep[:] = check_gripper(gripper, keep, lines, file, q, eid, layout.gripper_max_m)
     if joints is not None:
         reject(~np.isfinite(joints).all(axis=1), "nan_value", "joint state holds NaN/inf")
 
-    keep[:] = check_timestamps(ts, keep, lines, file, q, eid)
+    keep[:] = check_timestamps_robust(ts, keep, lines, file, q, eid)
 
     # Media: which file and which frame inside it.
     value = None
@@ -822,13 +1076,13 @@ def read_rows(ref: EpisodeRef, rows: Rows, sel: np.ndarray, layout: Layout, medi
     media_index = np.zeros(n, dtype=np.int64)
     if has_media:
         if frame_col is not None:
-            media_index = np.rint(np.nan_to_num(frame_col)).astype(np.int64)
+            media_index = _to_index(frame_col)
         elif vtime is not None:
-            media_index = np.rint(np.nan_to_num(vtime) * layout.video_fps).astype(np.int64)
+            media_index = _to_index(vtime * layout.video_fps)
         else:
             finite = ts[np.isfinite(ts)]
             t0 = finite[0] if finite.size else 0.0
-            media_index = np.rint(np.nan_to_num(ts - t0) * layout.video_fps).astype(np.int64)
+            media_index = _to_index((ts - t0) * layout.video_fps)
         if layout.video_column:
             reject(np.array([m is None for m in media_rel], dtype=bool), "malformed_line",
                    f"column {layout.video_column!r} (video path) is empty")
@@ -865,7 +1119,7 @@ def read_rows(ref: EpisodeRef, rows: Rows, sel: np.ndarray, layout: Layout, medi
     if joints is not None:
         columns["joint_state"] = joints[idx]
     return EpisodeRead(ref, columns, q, n, fps=float(fps), width_px=int(width), height_px=int(height),
-                       intrinsics_px=intrinsics, note=note)
+                       intrinsics_px=intrinsics, note=note, **correction_field(correction))
 
 
 discover, read = table_reader(layout_from_options, _DEFAULT_GLOBS)

@@ -9,7 +9,11 @@ one input row (locator: the file, line 1). Tracking failures are written as ``-i
 (``scene0000_01`` -> ``scene0000``), so rescans of one room share a scene.
 
 Options: ``fps`` (default 30), ``color_dir`` (default ``color``; when absent the episode is
-pose-only), ``rotation_tol`` (default 1e-4: the files print 6 decimals), ``scene_id``.
+pose-only), ``rotation_tol`` (default 1e-4, looser than ``base.ROTATION_TOL``: SensReader exports
+print float32 poses with 6 decimals, kept as before), ``scene_id``.
+
+Pose files have no header: a text line is a malformed line of that frame's file, never skipped.
+A byte-order mark is removed. An empty pose file is that frame's ``malformed_line`` row.
 """
 
 from __future__ import annotations
@@ -20,7 +24,16 @@ from pathlib import Path
 import numpy as np
 
 from remot_pipeline.core.ledger import QuarantineLog
-from remot_pipeline.sources.base import EpisodeRead, EpisodeRef, SourceError, SourceSpec, check_timestamps, parse_numeric_lines
+from remot_pipeline.sources.base import (
+    EpisodeRead,
+    EpisodeRef,
+    SourceError,
+    SourceSpec,
+    check_timestamps,
+    option_float,
+    parse_numeric_lines,
+    read_text_lines,
+)
 from remot_pipeline.sources.pose_table import Rows, check_matrices, check_media, episode_key, find_image, finish, new_log, source_root
 
 FORMAT = "scannet"
@@ -38,7 +51,7 @@ def read_matrix_files(files: list[Path], q: QuarantineLog, eid: str) -> tuple[np
     lines = np.ones(n, dtype=np.int64)
     for i, f in enumerate(files):  # per-file parsing; the checks on the matrices are batched
         tmp = QuarantineLog(q.stage, q.domain, q.source_name)
-        values, value_lines = parse_numeric_lines(f, 4, tmp, eid)
+        values, value_lines = parse_numeric_lines(f, 4, tmp, eid, allow_header=False)
         if value_lines.size:
             lines[i] = value_lines[0]
         if len(tmp) == 0 and values.shape == (4, 4):
@@ -88,9 +101,9 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     q = new_log(ref)
     pose, keep, lines = read_matrix_files(files, q, ref.episode_id)
     rows = Rows(q, ref.episode_id, files, lines)
-    fps = float(o.get("fps", 30.0))
+    fps = option_float(spec, "fps", 30.0, positive=True)
     ts = np.asarray([int(f.stem) for f in files], dtype=np.float64) / fps
-    keep, pose = check_matrices(pose, keep, rows, float(o.get("rotation_tol", 1e-4)))
+    keep, pose = check_matrices(pose, keep, rows, option_float(spec, "rotation_tol", 1e-4, positive=True))
     keep = rows.check(check_timestamps, ts, keep)
     media = media_index = None
     color = o.get("color_dir", "color")
@@ -106,7 +119,9 @@ def read(ref: EpisodeRef) -> EpisodeRead:
 def _intrinsics(path: Path):
     """``(fx, fy, cx, cy)`` from a 4x4 (or 3x3) K file, or None when absent or unreadable."""
     try:
-        k = np.asarray([[float(v) for v in ln.split()] for ln in path.read_text().splitlines() if ln.strip()])
+        if not path.is_file():
+            return None
+        k = np.asarray([[float(v) for v in ln.split()] for ln in read_text_lines(path) if ln.strip()])
         return (k[0, 0], k[1, 1], k[0, 2], k[1, 2])
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError, IndexError, SourceError):
         return None

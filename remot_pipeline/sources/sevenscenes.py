@@ -18,11 +18,22 @@ from pathlib import Path
 
 import numpy as np
 
-from remot_pipeline.sources.base import EpisodeRead, EpisodeRef, SourceError, SourceSpec, check_timestamps
+from remot_pipeline.sources.base import EpisodeRead, EpisodeRef, SourceError, SourceSpec, check_timestamps, option_float
 from remot_pipeline.sources.pose_table import Rows, check_matrices, check_media, episode_key, finish, new_log, source_root
 from remot_pipeline.sources.scannet import read_matrix_files
 
 FORMAT = "sevenscenes"
+
+
+def _intrinsics(spec: SourceSpec) -> tuple[float, ...]:
+    value = spec.options.get("intrinsics", _DEFAULT_INTRINSICS)
+    try:
+        out = tuple(float(v) for v in value)
+        if len(out) != 4 or not all(np.isfinite(out)):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise SourceError(f"{spec.path}: source {spec.name!r} option intrinsics={value!r} is not [fx, fy, cx, cy] in pixels; fix the sources file") from None
+    return out
 _POSE = re.compile(r"frame-(\d+)\.pose\.txt")
 _DEFAULT_INTRINSICS = (585.0, 585.0, 320.0, 240.0)
 
@@ -56,13 +67,13 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     q = new_log(ref)
     pose, keep, lines = read_matrix_files(files, q, ref.episode_id)
     rows = Rows(q, ref.episode_id, files, lines)
-    fps = float(o.get("fps", 30.0))
+    fps = option_float(spec, "fps", 30.0, positive=True)
     ts = np.asarray([int(_POSE.fullmatch(f.name).group(1)) for f in files], dtype=np.float64) / fps
-    keep, pose = check_matrices(pose, keep, rows, float(o.get("rotation_tol", 1e-5)))
+    keep, pose = check_matrices(pose, keep, rows, option_float(spec, "rotation_tol", 1e-5, positive=True))
     keep = rows.check(check_timestamps, ts, keep)
     media_rel = [str(Path(ref.episode_path) / f.name.replace(".pose.txt", ".color.png")) for f in files]
     media_index = np.zeros(len(files), dtype=np.int64)
     keep, media = check_media(root, media_rel, media_index, keep, rows)
-    intr = tuple(float(v) for v in o.get("intrinsics", _DEFAULT_INTRINSICS))
+    intr = _intrinsics(spec)
     return finish(ref, rows, len(files), ts, pose, keep, root=root, media=media, media_index=media_index, fps=fps,
                   intrinsics=intr)

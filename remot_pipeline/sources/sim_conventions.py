@@ -191,12 +191,16 @@ def layout_from_options(spec: SourceSpec) -> Layout:
     convention = o.get("convention", "opencv")
     if convention not in CONVENTIONS:
         raise SourceError(f"{where}: convention {convention!r} is not one of {list(CONVENTIONS)}; fix the sources file")
-    cols = dict(o.get("columns") or {})
+    cols = o.get("columns") or {}
+    if not isinstance(cols, dict):
+        raise SourceError(f"{where}: options.columns must map timestamp, position and rotation; fix the sources file")
     quat_order = o.get("quat_order", "xyzw")
     camera = _pose_columns(cols, convention, quat_order, where, _CAMERA[convention])
     objects = []
+    if not isinstance(o.get("objects") or [], list):
+        raise SourceError(f"{where}: options.objects must be a list of {{object_id, position, rotation}}; fix the sources file")
     for i, obj in enumerate(o.get("objects") or []):
-        if "object_id" not in obj or "position" not in obj:
+        if not isinstance(obj, dict) or "object_id" not in obj or "position" not in obj:
             raise SourceError(f"{where}: objects[{i}] needs object_id and position (and rotation); fix the sources file")
         objects.append(_pose_columns(obj, convention, quat_order, f"{where} objects[{i}]", _OBJECT[convention],
                                      object_id=str(obj["object_id"]), color_name=str(obj.get("color_name", "unknown"))))
@@ -211,4 +215,4 @@ def layout_from_options(spec: SourceSpec) -> Layout:
     )
 
 
-discover, read = table_reader(layout_from_options, _DEFAULT_GLOBS)
+discover, read = table_reader(layout_from_options, _DEFAULT_GLOBS)  # option type errors: one line (checked_layout)

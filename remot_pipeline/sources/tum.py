@@ -8,10 +8,18 @@ episode is pose-only (no media): its motion is computed and labelled, but it yie
 Options: ``trajectory_glob``, ``max_time_diff_s`` (frame-to-pose association tolerance,
 default 0.02), ``quat_norm_tol`` (default 1e-2: norms within it are renormalised, beyond it
 quarantined).
+
+Text is read as UTF-8 with any byte-order mark removed; a header line is recognised by its words
+only (``timestamp tx ty ...``), so a damaged first data line is quarantined, not skipped. An empty
+(or header-only) ``groundtruth.txt`` is a one-line SourceError naming it. ``rgb.txt`` names are
+relative to its folder; one that resolves outside the source root (``..``, an absolute path
+elsewhere, a link out) is ``path_escapes_root`` for the poses it would serve. A NaN timestamp is
+``timestamp_nonfinite``, an isolated far-off one ``timestamp_outlier`` (:func:`base.check_timestamps`).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +27,7 @@ import numpy as np
 from remot_pipeline.core import se3
 from remot_pipeline.core.ledger import QuarantineLog
 from remot_pipeline.sources.base import (
+    ROTATION_TOL,
     EpisodeRead,
     EpisodeRef,
     SourceError,
@@ -27,12 +36,20 @@ from remot_pipeline.sources.base import (
     associate_timestamps,
     check_timestamps,
     drop_if_unusable,
+    is_header_line,
+    option_float,
     parse_numeric_lines,
+    project_to_se3,
+    read_text,
+    read_text_lines,
+    relative_to_root,
     resolve_inside,
     source_root,
     validate_poses,
 )
 from remot_pipeline.sources.video import VideoError, count_frames, media_size
+
+FORMAT = "tum"
 
 
 
@@ -72,11 +89,12 @@ def read_groundtruth(gt: Path, q: QuarantineLog, episode_id: str, quat_norm_tol:
     rejected rows are in ``q`` (malformed, NaN, non-unit quaternion, unsorted/duplicate time).
     Quaternions within ``quat_norm_tol`` of unit norm are renormalised.
     """
-    values, lines = parse_numeric_lines(gt, 8, q, episode_id)
-    rows_in = len(values) + len(q)
+    before = len(q)
+    values, lines = parse_numeric_lines(gt, 8, q, episode_id, expect="8 numbers per line: timestamp tx ty tz qx qy qz qw")
+    rows_in = len(values) + len(q) - before
     keep = np.ones(len(values), dtype=bool)
     ts, t, quat_xyzw = values[:, 0], values[:, 1:4], values[:, 4:8]
-    finite = np.isfinite(values).all(axis=1)
+    finite = np.isfinite(values[:, 1:8]).all(axis=1)  # the pose; a bad timestamp is timestamp_nonfinite
     norms = np.linalg.norm(np.where(finite[:, None], quat_xyzw, 1.0), axis=1)
     not_unit = finite & (np.abs(norms - 1.0) > quat_norm_tol)
     for i in np.flatnonzero(not_unit):
@@ -85,7 +103,7 @@ def read_groundtruth(gt: Path, q: QuarantineLog, episode_id: str, quat_norm_tol:
     safe_quat = np.where(finite[:, None] & ~not_unit[:, None], quat_xyzw, [0.0, 0.0, 0.0, 1.0])
     cam2world = se3.pose_from_translation_quat_xyzw(np.where(finite[:, None], t, 0.0), safe_quat)
     cam2world[~finite] = np.nan
-    keep = validate_poses(cam2world, keep, lines, gt, q, episode_id)
+    keep = validate_poses(cam2world, keep, lines, gt, q, episode_id, tol=ROTATION_TOL)
     keep = check_timestamps(ts, keep, lines, gt, q, episode_id)
     return ts, cam2world, keep, lines, rows_in
 
@@ -97,7 +115,8 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     episode_dir = gt.parent
     q = QuarantineLog("episode_frames", spec.domain, spec.name)
     eid = ref.episode_id
-    ts, cam2world, keep, lines, rows_in = read_groundtruth(gt, q, eid, float(spec.options.get("quat_norm_tol", 1e-2)))
+    ts, cam2world, keep, lines, rows_in = read_groundtruth(gt, q, eid, option_float(spec, "quat_norm_tol", 1e-2, positive=True))
+    cam2world, correction = project_to_se3(cam2world, keep)
     if (episode_dir / "rgb.txt").exists():
         media_path, media_index, width, height, fps = _associate_media(ref, root, episode_dir, ts, keep, lines, q)
         keep &= media_index >= 0
@@ -113,10 +132,11 @@ def read(ref: EpisodeRef) -> EpisodeRead:
         "frame_index": np.arange(idx.size),
         "timestamp_s": ts[idx] - t0,
         "cam2world": cam2world[idx],
-        "media_path": None if media_path is None else [str((episode_dir / m).relative_to(root)) for m in media_path[idx]],
+        "media_path": None if media_path is None else [str(m) for m in media_path[idx]],
         "media_frame_index": None if media_path is None else media_index[idx],
     }
-    return EpisodeRead(ref, columns, q, rows_in, fps=fps, width_px=width, height_px=height, intrinsics_px=intr)
+    return EpisodeRead(ref, columns, q, rows_in, fps=fps, width_px=width, height_px=height, intrinsics_px=intr,
+                       max_rotation_correction=correction)
 
 
 def _read_intrinsics(episode_dir: Path):
@@ -125,15 +145,22 @@ def _read_intrinsics(episode_dir: Path):
         return None
     import json
 
-    c = json.loads(cam.read_text())
-    return (float(c["fx"]), float(c["fy"]), float(c["cx"]), float(c["cy"]))
+    try:
+        c = json.loads(read_text(cam))
+        out = tuple(float(c[k]) for k in ("fx", "fy", "cx", "cy"))
+        if not all(np.isfinite(out)):
+            raise ValueError("non-finite value")
+        return out
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise SourceError(f"{cam}: not a camera file ({type(exc).__name__}: {exc}); expected a JSON object with numbers "
+                          "fx, fy, cx, cy (pixels), or remove it") from None
 
 
 def _associate_media(ref, root, episode_dir, pose_ts, keep, lines, q):
     """Map each kept pose to a frame listed in ``rgb.txt``.
 
     Every rgb.txt entry is resolved first (inside the root? exists? within the video's
-    decoded length?). A pose is associated by timestamp with the nearest entry; a pose whose
+    decoded length?); ``media_path`` holds each entry's path relative to the resolved root. A pose is associated by timestamp with the nearest entry; a pose whose
     entry is bad is quarantined with that entry's reason, so that each rejected pose row is
     exactly one quarantine row. Returns ``(media_path, media_frame_index, width, height, fps)``.
     """
@@ -146,43 +173,50 @@ def _associate_media(ref, root, episode_dir, pose_ts, keep, lines, q):
     occurrence: dict[str, int] = {}
     video_counts: dict[str, int | str] = {}
     malformed = 0
-    with open(rgb_txt, encoding="utf-8", errors="replace") as fh:
-        for raw in fh:
-            text = raw.strip()
-            if not text or text.startswith("#"):
-                continue
-            parts = text.replace(",", " ").split()
-            try:
-                ts, name = float(parts[0]), parts[1]
-            except (ValueError, IndexError):
-                malformed += 1
-                continue
-            k = occurrence.get(name, 0)
-            occurrence[name] = k + 1
-            path = resolve_inside(root, str((episode_dir / name).relative_to(root)))
-            problem = None
-            if path is None:
-                problem = ("path_escapes_root", f"rgb.txt names {name!r}, which resolves outside the source root", str(rgb_txt))
-            elif not path.exists():
-                problem = ("video_missing", f"rgb.txt names {name!r}, which does not exist", str(rgb_txt))
-            elif path.suffix.lower() in VIDEO_SUFFIXES:
-                if name not in video_counts:
-                    try:
-                        video_counts[name] = count_frames(path)
-                    except VideoError as exc:
-                        video_counts[name] = str(exc)
-                count = video_counts[name]
-                if isinstance(count, str):
-                    problem = ("video_unreadable", count, str(path))
-                elif k >= count:
-                    problem = ("video_short", f"{name} holds {count} frames; rgb.txt lists more", str(path))
-            entry_ts.append(ts)
-            entry_name.append(name)
-            entry_index.append(k if path is not None and path.suffix.lower() in VIDEO_SUFFIXES else 0)
-            entry_problem.append(problem)
+    rel_dir = os.path.relpath(episode_dir, root)
+    entry_rel = []
+    first = True
+    for raw in read_text_lines(rgb_txt):
+        text = raw.strip()
+        if not text or text.startswith("#"):
+            continue
+        if first and is_header_line(text):  # "timestamp filename"
+            first = False
+            continue
+        first = False
+        parts = text.replace(",", " ").split()
+        try:
+            ts, name = float(parts[0]), parts[1]
+        except (ValueError, IndexError):
+            malformed += 1
+            continue
+        k = occurrence.get(name, 0)
+        occurrence[name] = k + 1
+        path = resolve_inside(root, os.path.join(rel_dir, name))  # an absolute name stays absolute
+        problem = None
+        if path is None:
+            problem = ("path_escapes_root", f"rgb.txt names {name!r}, which resolves outside the source root", str(rgb_txt))
+        elif not path.exists():
+            problem = ("video_missing", f"rgb.txt names {name!r}, which does not exist", str(rgb_txt))
+        elif path.suffix.lower() in VIDEO_SUFFIXES:
+            if name not in video_counts:
+                try:
+                    video_counts[name] = count_frames(path)
+                except VideoError as exc:
+                    video_counts[name] = str(exc)
+            count = video_counts[name]
+            if isinstance(count, str):
+                problem = ("video_unreadable", count, str(path))
+            elif k >= count:
+                problem = ("video_short", f"{name} holds {count} frames; rgb.txt lists more", str(path))
+        entry_ts.append(ts)
+        entry_name.append(name)
+        entry_rel.append(relative_to_root(root, path) if path is not None else name)
+        entry_index.append(k if path is not None and path.suffix.lower() in VIDEO_SUFFIXES else 0)
+        entry_problem.append(problem)
     order = np.argsort(np.asarray(entry_ts, dtype=np.float64), kind="stable")
     sorted_ts = np.asarray(entry_ts, dtype=np.float64)[order]
-    tol = float(ref.spec.options.get("max_time_diff_s", 0.02))
+    tol = option_float(ref.spec, "max_time_diff_s", 0.02, positive=True)
     match = associate_timestamps(pose_ts, sorted_ts, tol)
     gt = str(root / ref.episode_path)
     for i in np.flatnonzero(keep):
@@ -196,9 +230,11 @@ def _associate_media(ref, root, episode_dir, pose_ts, keep, lines, q):
             code, detail, file = entry_problem[e]
             q.add(code, f"pose line {int(lines[i])}: {detail}", file=file, line=int(lines[i]), episode_id=eid)
             continue
-        media_path[i] = entry_name[e]
+        media_path[i] = entry_rel[e]
         media_index[i] = entry_index[e]
-    fps = float(1.0 / np.median(np.diff(sorted_ts))) if sorted_ts.size > 1 else 0.0
-    good = [entry_name[e] for e in range(len(entry_name)) if entry_problem[e] is None]
-    width, height = media_size(episode_dir / good[0]) if good else (0, 0)
+    steps = np.diff(sorted_ts)
+    steps = steps[np.isfinite(steps) & (steps > 0)]
+    fps = float(1.0 / np.median(steps)) if steps.size else 0.0
+    good = [entry_rel[e] for e in range(len(entry_name)) if entry_problem[e] is None]
+    width, height = media_size(Path(root) / good[0]) if good else (0, 0)
     return media_path, media_index, width, height, fps

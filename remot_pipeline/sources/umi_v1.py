@@ -28,8 +28,10 @@ import numpy as np
 from remot_pipeline.sources.base import EpisodeRead, EpisodeRef, SourceError, SourceSpec
 from remot_pipeline.sources.robot_table import (
     Layout,
+    gripper_max_m,
     load_rows,
     normalise_episode_value,
+    one_line_errors,
     read_rows,
     sanitize,
     select_episode,
@@ -58,6 +60,7 @@ _CSV = dict(
 )
 
 
+@one_line_errors
 def discover(spec: SourceSpec) -> list[EpisodeRef]:
     root = _root(spec)
     tables, layout = _tables(root, spec)
@@ -70,6 +73,7 @@ def discover(spec: SourceSpec) -> list[EpisodeRef]:
     return refs
 
 
+@one_line_errors
 def read(ref: EpisodeRef) -> EpisodeRead:
     root = _root(ref.spec)
     tables, layout = _tables(root, ref.spec)
@@ -89,14 +93,20 @@ def _root(spec: SourceSpec) -> Path:
 
 def _fps(root: Path, spec: SourceSpec) -> float:
     if spec.options.get("fps") is not None:
-        return float(spec.options["fps"])
+        v = spec.options["fps"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
+            raise SourceError(f"source {spec.name!r}: options.fps {v!r} is not a positive number; fix the sources file")
+        return float(v)
     info = root / "meta_data" / "info.json"
     try:
-        return float(json.loads(info.read_text())["fps"])
+        v = json.loads(info.read_text(encoding="utf-8-sig"))["fps"]
     except FileNotFoundError:
         raise SourceError(f"{info}: missing; a LeRobot v1 dataset states its fps there (or set options.fps)") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
         raise SourceError(f"{info}: no readable `fps`; fix the file or set options.fps") from None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
+        raise SourceError(f"{info}: fps {v!r} is not a positive number; fix the file or set options.fps")
+    return float(v)
 
 
 def _tables(root: Path, spec: SourceSpec) -> tuple[list[Path], Layout]:
@@ -112,7 +122,7 @@ def _tables(root: Path, spec: SourceSpec) -> tuple[list[Path], Layout]:
     if not tables:
         want = "train/*.arrow" if cols is _ARROW else spec.options.get("csv_glob", "*_flat.csv")
         raise SourceError(f"{root}: no {want} table; a UMI v1 dataset needs train/*.arrow or a flat CSV (options.table)")
-    return tables, Layout(video_fps=_fps(root, spec), **cols)
+    return tables, Layout(video_fps=_fps(root, spec), gripper_max_m=gripper_max_m(spec.options, f"source {spec.name!r}"), **cols)
 
 
 def _prefix(root: Path, table: Path, tables: list[Path]) -> str:

@@ -22,6 +22,30 @@ class VideoError(RuntimeError):
     """A video could not be opened or decoded."""
 
 
+class FrameIndexError(IndexError):
+    """A requested frame index is not an integer >= 0 (or, with ``strict``, lies beyond the end).
+
+    Deliberately not a :class:`VideoError`: the readers validate frame indices before anything
+    is decoded (``frame_index_invalid``), so reaching the decoder with one is a bug, and it must
+    fail loudly instead of wrapping around to the video's last frame (Python's ``pts[-1]``).
+    """
+
+
+def checked_frame_indices(path: Path, frame_indices: Iterable) -> list[int]:
+    """``frame_indices`` as sorted unique Python ints; a :class:`FrameIndexError` for any index that
+    is negative, fractional (``9.7``), not finite, or not a number at all (a bool included)."""
+    out = set()
+    for i in frame_indices:
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer, float, np.floating)):
+            raise FrameIndexError(f"{path}: frame index {i!r} is not an integer")
+        if isinstance(i, (float, np.floating)) and not (np.isfinite(i) and float(i).is_integer()):
+            raise FrameIndexError(f"{path}: frame index {i!r} is not an integer (never truncated)")
+        if i < 0:
+            raise FrameIndexError(f"{path}: frame index {int(i)} is negative (frames count from 0; never wrapped around)")
+        out.add(int(i))
+    return sorted(out)
+
+
 @dataclass(frozen=True)
 class VideoIndex:
     """Presentation timestamps of every frame (sorted) and of the keyframes, in stream time_base."""
@@ -63,23 +87,29 @@ def count_frames(path: Path) -> int:
     return index_video(path).n_frames
 
 
-def read_frames_rgb(path: Path, frame_indices: Iterable[int], index: VideoIndex | None = None
-                    ) -> Iterator[tuple[int, np.ndarray]]:
+def read_frames_rgb(path: Path, frame_indices: Iterable[int], index: VideoIndex | None = None,
+                    strict: bool = False) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame_index, rgb uint8 (H, W, 3))`` for the requested frames, in ascending order.
 
-    Frames that fail to decode, or lie beyond the end, are not yielded: the caller quarantines
-    what it asked for and did not get.
+    A negative, fractional or non-numeric index raises :class:`FrameIndexError` before anything
+    is decoded (it is never wrapped around nor truncated). Frames that fail to decode, or lie
+    beyond the end, are not yielded: the caller quarantines what it asked for and did not get;
+    with ``strict=True`` an index beyond the end raises :class:`FrameIndexError` as well.
     """
-    wanted = sorted({int(i) for i in frame_indices})
+    wanted = checked_frame_indices(path, frame_indices)
     if not wanted:
         return
     idx = index or index_video(path)
+    if strict and wanted[-1] >= idx.n_frames:
+        raise FrameIndexError(f"{path}: frame index {wanted[-1]} is beyond the video's {idx.n_frames} frames")
     if idx.n_frames == 0:
         return
     if (idx.pts < 0).any() or idx.keyframe_pts.size == 0:
         yield from _read_sequential(path, wanted)
         return
-    wanted = [w for w in wanted if w < idx.n_frames]
+    wanted = [w for w in wanted if 0 <= w < idx.n_frames]  # never index pts with a negative number
+    if not wanted:
+        return
     try:
         container = av.open(str(path))
     except av.FFmpegError as exc:
@@ -120,6 +150,9 @@ def _next_key(keyframe_pts: np.ndarray, pts: int) -> int:
 
 def _read_sequential(path: Path, wanted: list[int]) -> Iterator[tuple[int, np.ndarray]]:
     """Fallback for streams without usable pts: one forward decode up to the last wanted frame."""
+    wanted = checked_frame_indices(path, wanted)
+    if not wanted:
+        return
     wanted_set, last = set(wanted), wanted[-1]
     try:
         container = av.open(str(path))
