@@ -470,3 +470,53 @@ def test_pose_table_bad_option_types_are_one_line(tmp_path):
         with pytest.raises(SourceError) as err:
             read_all("pose_table", table, **opts)
         assert "\n" not in str(err.value)
+
+
+# --- the generic pose table takes intrinsics -----------------------------------------------------
+
+@pytest.mark.parametrize("declared, files, expected", [
+    ([500, 510, 320.5, 240.25], {}, (500, 510, 320.5, 240.25)),
+    ({"fx": 500, "fy": 510, "cx": 320.5, "cy": 240.25}, {}, (500, 510, 320.5, 240.25)),
+    ("K.txt", {"K.txt": "500 0 320.5\n0 510 240.25\n0 0 1\n"}, (500, 510, 320.5, 240.25)),
+    ("calib/K.txt", {"calib/K.txt": "\ufeff[[500, 0, 320.5], [0, 510, 240.25], [0, 0, 1]]"}, (500, 510, 320.5, 240.25)),
+    ("cam.json", {"cam.json": '{"fl_x": 500, "fl_y": 510, "cx": 320.5, "cy": 240.25, "w": 640}'}, (500, 510, 320.5, 240.25)),
+    ("cam.json", {"cam.json": '{"K": [[500, 0, 320.5], [0, 510, 240.25], [0, 0, 1]]}'}, (500, 510, 320.5, 240.25)),
+])
+def test_pose_table_takes_intrinsics_as_values_or_a_file(tmp_path, declared, files, expected):
+    from tests.test_sources_navigation import PT_OPTIONS, write_pose_table
+
+    from remot_pipeline.sources import SourceSpec, reader
+
+    path, _ = write_pose_table(tmp_path)
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    spec = SourceSpec("rig", "navigation", "pose_table", path, {**PT_OPTIONS, "intrinsics": declared})
+    (ref,) = reader("pose_table").discover(spec)
+    assert reader("pose_table").read(ref).intrinsics_px == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("declared, files, message", [
+    ([500, 510, 320], {}, r"intrinsics must be \[fx, fy, cx, cy\] in pixels"),
+    ([-500, 510, 320, 240], {}, r"need finite values and fx, fy > 0"),
+    ({"fx": 500, "fy": 510}, {}, r"lacks \['cx', 'cy'\]"),
+    ("missing.txt", {}, r"'missing.txt' is not a file inside"),
+    ("../outside.txt", {}, r"'../outside.txt' is not a file inside"),
+    ("K.txt", {"K.txt": "500 0 320\n0 510 240\n"}, r"K.txt: expected the 9 numbers of a 3x3 camera matrix|not a camera matrix"),
+    ("K.txt", {"K.txt": "500 0 320\n0 510 240\n1 0 1\n"}, r"K.txt: not a camera matrix"),
+    ("cam.json", {"cam.json": '{"focal": 5}'}, r"cam.json: holds none of fx/fy/cx/cy"),
+    (True, {}, r"is a bool"),
+])
+def test_bad_pose_table_intrinsics_are_one_line(tmp_path, declared, files, message):
+    from tests.test_sources_navigation import PT_OPTIONS, write_pose_table
+
+    from remot_pipeline.sources import SourceError, SourceSpec, reader
+
+    path, _ = write_pose_table(tmp_path)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    spec = SourceSpec("rig", "navigation", "pose_table", path, {**PT_OPTIONS, "intrinsics": declared})
+    (ref,) = reader("pose_table").discover(spec)
+    with pytest.raises(SourceError, match=message) as info:
+        reader("pose_table").read(ref)
+    assert "\n" not in str(info.value)

@@ -16,6 +16,10 @@ A table holds one row per frame. ``options``::
     episode_column: <name>           # optional: split one file into episodes by this column
     glob: "*.csv"                    # files searched under a folder (default *.csv and *.parquet)
     delimiter: ","   quat_norm_tol: 1e-2   rotation_tol: 1e-5 (base.ROTATION_TOL)   scene_id: <str>
+    intrinsics: [fx, fy, cx, cy]     # pixels; or {fx, fy, cx, cy}; or a file beside the table
+                                     # (relative to the source root): a 3x3 camera matrix as text
+                                     # (9 numbers, e.g. COLMAP/OpenCV K.txt) or JSON holding fx/fy/cx/cy,
+                                     # fl_x/fl_y/cx/cy (nerfstudio) or a 3x3 ``K``/``camera_matrix``
 
 A CSV is read as UTF-8 (a byte-order mark is removed); its first non-comment row is the header.
 A table with no data row (empty, or a header only) is a one-line SourceError. A boolean (or, in
@@ -463,7 +467,79 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     media = media_index = None
     if layout["image"]:
         keep, media, media_index = _media(root, Path(rel).parent, records, layout, keep, rows)
-    return finish(ref, rows, n, ts, pose, keep, root=root, media=media, media_index=media_index)
+    return finish(ref, rows, n, ts, pose, keep, root=root, media=media, media_index=media_index,
+                  intrinsics=intrinsics_option(spec, root))
+
+
+def _k_matrix(values, where: str) -> tuple[float, float, float, float]:
+    k = np.asarray(values, dtype=np.float64).reshape(3, 3)
+    if not (np.isfinite(k).all() and np.allclose(k[2], [0, 0, 1]) and k[1, 0] == 0 and k[0, 0] > 0 and k[1, 1] > 0):
+        raise SourceError(f"{where}: not a camera matrix [[fx, s, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0; fix it")
+    return float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2])
+
+
+def _intrinsics_file(path: Path) -> tuple[float, float, float, float]:
+    import json
+
+    text = read_text(path)
+    if path.suffix.lower() == ".json":
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            raise SourceError(f"{path}: invalid JSON ({exc}); fix the intrinsics file") from None
+        if not isinstance(doc, dict):
+            raise SourceError(f"{path}: expected a JSON object with fx, fy, cx, cy (or K); fix the intrinsics file")
+        for keys in (("fx", "fy", "cx", "cy"), ("fl_x", "fl_y", "cx", "cy")):
+            if all(k in doc for k in keys):
+                return _intrinsic_values([doc[k] for k in keys], str(path))
+        for key in ("K", "camera_matrix", "intrinsic_matrix"):
+            if key in doc:
+                try:
+                    return _k_matrix(doc[key], f"{path}: {key}")
+                except (TypeError, ValueError):
+                    raise SourceError(f"{path}: {key} is not a 3x3 matrix; fix the intrinsics file") from None
+        raise SourceError(f"{path}: holds none of fx/fy/cx/cy, fl_x/fl_y/cx/cy, K, camera_matrix; fix the intrinsics file")
+    numbers = [t for t in re.split(r"[\s,;\[\]]+", text) if t]
+    try:
+        return _k_matrix([float(t) for t in numbers], str(path))
+    except ValueError:
+        raise SourceError(f"{path}: expected the 9 numbers of a 3x3 camera matrix, found {len(numbers)} tokens; "
+                          "fix the intrinsics file") from None
+
+
+def _intrinsic_values(values, where: str) -> tuple[float, float, float, float]:
+    try:
+        if len(values) != 4 or any(isinstance(v, bool) for v in values):
+            raise ValueError
+        fx, fy, cx, cy = (float(v) for v in values)
+    except (TypeError, ValueError):
+        raise SourceError(f"{where}: intrinsics must be [fx, fy, cx, cy] in pixels, got {values!r}; fix it") from None
+    if not (np.isfinite([fx, fy, cx, cy]).all() and fx > 0 and fy > 0):
+        raise SourceError(f"{where}: intrinsics {values!r} need finite values and fx, fy > 0; fix it")
+    return fx, fy, cx, cy
+
+
+def intrinsics_option(spec: SourceSpec, root: Path) -> tuple[float, float, float, float] | None:
+    """``options.intrinsics`` as ``(fx, fy, cx, cy)`` pixels: four values, a mapping, or a file
+    (relative to the source root) holding a 3x3 camera matrix or JSON; None when not declared.
+    Anything else is a one-line SourceError naming the source (or the file) and the fix."""
+    value = spec.options.get("intrinsics")
+    where = f"{spec.path}: source {spec.name!r} option intrinsics"
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        missing = [k for k in ("fx", "fy", "cx", "cy") if k not in value]
+        if missing:
+            raise SourceError(f"{where} lacks {missing}; give fx, fy, cx, cy in pixels")
+        return _intrinsic_values([value[k] for k in ("fx", "fy", "cx", "cy")], where)
+    if isinstance(value, str):
+        path = resolve_inside(root, value)
+        if path is None or not path.is_file():
+            raise SourceError(f"{where}: {value!r} is not a file inside {root}; fix the path (relative to the source)")
+        return _intrinsics_file(path)
+    if isinstance(value, (list, tuple)):
+        return _intrinsic_values(list(value), where)
+    raise SourceError(f"{where} is a {type(value).__name__}; give [fx, fy, cx, cy], a mapping or a file name")
 
 
 def _media(root: Path, table_dir: Path, records: list, layout: dict, keep: np.ndarray, rows: Rows):
