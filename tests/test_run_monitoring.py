@@ -248,41 +248,12 @@ def test_dead_runs_are_marked_dead_and_the_queue_moves(tmp_path):
 
 # The same jobs as remot_pipeline's (definitions.py): tagged with the host that runs them, in a
 # code location that carries the dead_run_reaper sensor.
-REAPER_JOBS = '''
-import os
-import time
-from pathlib import Path
-
-from dagster import Definitions, in_process_executor, job, op
-
-from remot_pipeline.defs.sensors import dead_run_reaper, host_tags
-
-PIDS = Path(__file__).with_name("pids")
-
-
-@op
-def hold(context):
-    (PIDS / f"{context.run_id}.pid").write_text(str(os.getpid()))
-    time.sleep(600)
-
-
-@op
-def noop():
-    return 1
-
-
-@job(executor_def=in_process_executor, run_tags=host_tags())
-def sleepy():
-    hold()
-
-
-@job(executor_def=in_process_executor, run_tags=host_tags())
-def quick():
-    noop()
-
-
-defs = Definitions(jobs=[sleepy, quick], sensors=[dead_run_reaper])
-'''
+REAPER_JOBS = (JOBS.replace("from dagster import Definitions, in_process_executor, job, op\n",
+                            "from dagster import Definitions, in_process_executor, job, op\n\n"
+                            "from remot_pipeline.defs.sensors import dead_run_reaper, host_tags\n")
+               .replace("@job(executor_def=in_process_executor)", "@job(executor_def=in_process_executor, run_tags=host_tags())")
+               .replace("defs = Definitions(jobs=[sleepy, quick])", "defs = Definitions(jobs=[sleepy, quick], sensors=[dead_run_reaper])"))
+assert REAPER_JOBS.count("run_tags=host_tags()") == 2 and "sensors=[dead_run_reaper]" in REAPER_JOBS
 
 
 def test_remot_jobs_carry_the_host_tag_and_the_reaper_runs_by_default():
@@ -299,7 +270,6 @@ def test_remot_jobs_carry_the_host_tag_and_the_reaper_runs_by_default():
     assert reaper.minimum_interval_seconds == 30
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="the pid-reuse check reads /proc (Linux)")
 def test_worker_alive_tells_the_worker_from_a_reused_pid():
     """Real processes: a worker started before its run; a process that started after the run only
     reuses the pid; a zombie or a reaped process executes nothing."""

@@ -301,11 +301,13 @@ def _checked_info(ds: Path) -> dict:
 
 
 def _fill(info: dict, key: str, where: Path, **fields) -> str:
+    """``info[key]`` (a path template) filled with ``fields``; one line naming the fields it may use."""
     try:
         return str(info[key]).format(**fields)
     except (KeyError, IndexError, ValueError) as exc:
+        names = ", ".join("{" + f + "}" for f in fields)
         raise SourceError(f"{where}: {key} template {info.get(key)!r} cannot be filled ({type(exc).__name__}: {exc}); "
-                          "use {chunk_index}, {file_index} (and {video_key})") from None
+                          f"use {names}") from None
 
 
 def _meta_key(meta: dict, key: str, meta_file: Path) -> int:

@@ -55,7 +55,7 @@ import pyarrow.parquet as pq
 
 from remot_pipeline.core.ledger import QuarantineLog
 from remot_pipeline.sources.base import EpisodeRead, EpisodeRef, SourceError, SourceSpec, resolve_inside
-from remot_pipeline.sources.lerobot import _dataset_roots, _info, _state_mapping, joint_space_note
+from remot_pipeline.sources.lerobot import _dataset_roots, _fill, _info, _state_mapping, joint_space_note
 from remot_pipeline.sources.robot_table import Layout, checked_se3, gripper_max_m, one_line_errors, read_rows, rows_from_arrow
 
 FORMAT = "lerobot_v21"
@@ -225,20 +225,12 @@ def _episodes(ds: Path) -> list[dict]:
     return out
 
 
-def _fill(ds: Path, info: dict, key: str, **fields) -> str:
-    try:
-        return str(info[key]).format(**fields)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise SourceError(f"{ds / 'meta/info.json'}: {key} template {info.get(key)!r} cannot be filled ({type(exc).__name__}: {exc}); "
-                          "use {episode_chunk}, {episode_index} and {video_key}") from None
-
-
 def _chunk(info: dict, index: int) -> int:
     return index // int(info.get("chunks_size") or 1000)
 
 
 def _data_file(ds: Path, info: dict, index: int) -> Path:
-    rel = _fill(ds, info, "data_path", episode_chunk=_chunk(info, index), episode_index=index)
+    rel = _fill(info, "data_path", ds / "meta/info.json", episode_chunk=_chunk(info, index), episode_index=index)
     path = resolve_inside(ds, rel)
     if path is None:
         raise SourceError(f"{ds / 'meta/info.json'}: data_path {info['data_path']!r} leads outside the dataset; fix the template")
@@ -246,7 +238,8 @@ def _data_file(ds: Path, info: dict, index: int) -> Path:
 
 
 def _video_rel(ds: Path, info: dict, index: int, video_key: str) -> str:
-    return _fill(ds, info, "video_path", episode_chunk=_chunk(info, index), episode_index=index, video_key=video_key)
+    return _fill(info, "video_path", ds / "meta/info.json", episode_chunk=_chunk(info, index), episode_index=index,
+                 video_key=video_key)
 
 
 def _video_key(info: dict, options: dict, ds: Path) -> str | None:
