@@ -262,7 +262,7 @@ def constant_answer_baseline(train_truth, test_truth) -> dict:
     answers in an open interval around it, so the best constant lies where most of those
     intervals overlap: the midpoint of that region). Candidates are ranked by counting the truths
     in each interval (sorted search, ``O(n log n)``); the leaders (up to 64, nearest the train
-    median first) are scored directly. Ties go to the candidate nearest the train median, then the
+    median first) are scored directly, with the exact maximiser always among them. Ties go to the candidate nearest the train median, then the
     smaller. Deterministic; non-finite values
     are dropped. Returns ``{"constant", "train_mra", "test_mra", "n_test"}`` (``test_mra`` is NaN
     without test values). Raises ValueError without a finite train value.
@@ -280,12 +280,13 @@ def constant_answer_baseline(train_truth, test_truth) -> dict:
     train, test = np.sort(train[np.isfinite(train)]), test[np.isfinite(test)]
     if train.size == 0:
         raise ValueError("constant_answer_baseline needs at least one finite train truth")
-    candidates = np.unique(np.concatenate([train, np.quantile(train, np.linspace(0.0, 1.0, 101)),
-                                           _overlap_maximiser(train)]))
+    exact = _overlap_maximiser(train)
+    candidates = np.unique(np.concatenate([train, np.quantile(train, np.linspace(0.0, 1.0, 101)), exact]))
     ranked = _interval_counts(candidates, train)
     median = float(np.median(train))
     near = candidates[ranked >= ranked.max() - 2]  # rounding in the ranking: score the leaders directly
-    top = near[np.lexsort((near, np.abs(near - median)))][:64]
+    # The exact maximiser is always scored: the 64 nearest the median can all be lesser leaders.
+    top = np.unique(np.concatenate([near[np.lexsort((near, np.abs(near - median)))][:64], exact]))
     means = mean_relative_accuracy(top[:, None], train[None, :]).mean(axis=1)
     best = np.flatnonzero(means >= means.max() - 1e-12)
     pick = min(best, key=lambda k: (abs(top[k] - median), top[k]))
