@@ -94,9 +94,9 @@ def test_corrupt_tum_files_are_quarantined_with_reasons_and_nothing_is_lost(smal
 def test_video_shorter_than_metadata_quarantines_the_missing_frames(small_world, tmp_path):
     ep = copy_episode(sorted((small_world / "simulation").iterdir())[0], tmp_path / "sim" / "ep")
     lines = (ep / "log.jsonl").read_text().splitlines()
-    rec = json.loads(lines[-1])  # log one frame more than the video holds
+    rec = json.loads(lines[-1])  # log one frame more than the video holds, one step later
     rec["frame_index"] += 1
-    rec["timestamp_s"] += 1.0
+    rec["timestamp_s"] += rec["timestamp_s"] - json.loads(lines[-2])["timestamp_s"]
     (ep / "log.jsonl").write_text("\n".join(lines + [json.dumps(rec)]) + "\n")
     _, (_, frames) = ingest(tmp_path / "sim", "simulation")
     assert [r["reason_code"] for r in frames.quarantine.to_pylist()] == ["video_short"]

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from remot_pipeline.core.ingest import read_sources
 from remot_pipeline.sources import READERS, SourceSpec
+from tests.corpus import edits, healthy, make_world
 
 settings.register_profile("ci", max_examples=12, deadline=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -34,63 +35,9 @@ TEXT_SUFFIXES = {".txt", ".csv", ".json", ".jsonl", ".yaml", ".yml"}
 
 # ------------------------------------------------------------------------------ sources ---
 
-def _build(fmt: str, root: Path, world: Path) -> tuple[Path, dict, str]:
-    """A small valid source of format ``fmt`` under ``root``: ``(path, options, domain)``."""
-    from tests import test_sources_manipulation as man
-    from tests import test_sources_navigation as nav
-
-    if fmt == "tum":
-        shutil.copytree(world / "navigation", root / "nav")
-        return root / "nav", {}, "navigation"
-    if fmt == "lerobot_v3":
-        shutil.copytree(world / "manipulation", root / "arm")
-        return root / "arm", {}, "manipulation"
-    if fmt == "remot_sim_jsonl":
-        shutil.copytree(world / "simulation", root / "sim")
-        return root / "sim", {}, "simulation"
-    if fmt == "kitti":
-        nav.write_kitti(root)
-        return root, {}, "navigation"
-    if fmt == "euroc":
-        nav.write_euroc(root)
-        return root, {}, "navigation"
-    if fmt == "realestate10k":
-        nav.write_re10k(root)
-        return root, {}, "navigation"
-    if fmt == "nerf":
-        nav.write_nerf(root)
-        return root, {}, "navigation"
-    if fmt == "scannet":
-        nav.write_scannet(root)
-        return root, {}, "navigation"
-    if fmt == "sevenscenes":
-        nav.write_7scenes(root)
-        return root, {}, "navigation"
-    if fmt == "pose_table":
-        path, _ = nav.write_pose_table(root)
-        return path, dict(nav.PT_OPTIONS), "navigation"
-    if fmt == "lerobot_v21":
-        man.make_v21(root, {0: 8, 1: 6})
-        return root, {}, "manipulation"
-    if fmt == "umi_v1":
-        man.make_umi(root)
-        return root, {"table": "csv"}, "manipulation"
-    if fmt == "robot_table":
-        man.make_table(root, {"a": 8})
-        return root, dict(man.TABLE_OPTIONS), "manipulation"
-    if fmt == "sim_pose_table":
-        man.make_carla(root)
-        return root, dict(man.CARLA_OPTIONS), "simulation"
-    raise KeyError(fmt)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
-    from remot_pipeline.synthetic import WorldConfig, generate_world
-
-    root = tmp_path_factory.mktemp("fuzz_world")
-    generate_world(root, WorldConfig(episodes_per_domain=1, frames_per_episode=16))
-    return root
+    return make_world(tmp_path_factory.mktemp("fuzz_world"))
 
 
 # ---------------------------------------------------------------------------- mutations ---
@@ -216,7 +163,8 @@ def _mutate(source_root: Path, draw) -> str:
 @pytest.mark.parametrize("fmt", sorted(READERS))
 def test_every_reader_survives_any_single_file_mutation(fmt, world, tmp_path_factory):
     template = tmp_path_factory.mktemp(f"fuzz_{fmt}")
-    path, options, domain = _build(fmt, template, world)
+    path, options = healthy(fmt, template, world)
+    domain = READERS[fmt].domain
     clean, failed = read_sources([SourceSpec("src", domain, fmt, path, options)])
     assert not failed and clean, (fmt, failed)  # the template itself is healthy
 
@@ -240,6 +188,124 @@ def test_every_reader_survives_any_single_file_mutation(fmt, world, tmp_path_fac
             if idx is not None and r.n_frames:
                 idx = np.asarray([i for i in idx if i is not None], dtype=float)
                 assert (idx >= 0).all() and (idx == np.round(idx)).all(), (what, "frame indices are whole and >= 0")
+        shutil.rmtree(work, ignore_errors=True)
+
+    fuzz()
+
+
+# ------------------------------------------------------------------ one damaged row only ---
+
+#: Per format, the files whose records are rows (a glob under the source), and how a record is held:
+#: ``"line"`` (a data line), ``"file"`` (the whole file is one row), ``"json"`` (an item of the
+#: ``frames`` list), ``"parquet"`` (a table row). Damage to one record may cost that row, never another.
+ROW_FILES = {
+    "tum": [("*/groundtruth.txt", "line"), ("*/rgb.txt", "line")],
+    "kitti": [("poses/00.txt", "line"), ("sequences/00/times.txt", "line")],
+    "euroc": [("*/mav0/state_groundtruth_estimate0/data.csv", "line"), ("*/mav0/cam0/data.csv", "line")],
+    "realestate10k": [("*.txt", "line")],
+    "nerf": [("transforms.json", "json")],
+    "scannet": [("*/pose/*.txt", "file")],
+    "sevenscenes": [("*/*/frame-*.pose.txt", "file")],
+    "pose_table": [("log.csv", "line")],
+    "lerobot_v3": [("*/data/*/*.parquet", "parquet")],
+    "lerobot_v21": [("data/*/*.parquet", "parquet")],
+    "umi_v1": [("*.csv", "line")],
+    "robot_table": [("logs/*.csv", "line")],
+    "sim_pose_table": [("*/*.csv", "line")],
+    "remot_sim_jsonl": [("*/log.jsonl", "line")],
+}
+
+
+def _damage_line(path: Path, line_no: int, draw) -> str:
+    import re
+
+    text = path.read_bytes().split(b"\n")
+    line = text[line_no - 1]
+    kind = draw(st.sampled_from(["token", "token", "token", "garbage", "nonutf8", "cut"]))
+    if kind == "token":
+        tokens = list(re.finditer(rb"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", line))
+        if not tokens:
+            return "no token"
+        m = tokens[draw(st.integers(0, len(tokens) - 1))]
+        new = draw(st.sampled_from(NUMBERS)).encode()
+        text[line_no - 1] = line[:m.start()] + new + line[m.end():]
+        what = f"token {m.group()!r} -> {new!r}"
+    elif kind == "garbage":
+        text[line_no - 1] = b"#%&! not a record ,,,"
+        what = "garbage"
+    elif kind == "nonutf8":
+        text[line_no - 1] = line[:5] + b"\xff\xfe" + line[5:]
+        what = "non-UTF-8"
+    else:
+        cut = draw(st.integers(0, max(0, len(line) - 1)))
+        text[line_no - 1] = line[:cut]
+        what = f"cut at {cut}"
+    path.write_bytes(b"\n".join(text))
+    return f"{path.name}:{line_no} {what}"
+
+
+def _damage_one_row(source: Path, fmt: str, draw) -> str:
+    glob, how = draw(st.sampled_from(ROW_FILES[fmt]))
+    files = sorted(source.glob(glob))
+    assert files, (fmt, glob)
+    path = files[draw(st.integers(0, len(files) - 1))]
+    if how == "line":
+        rows = edits.data_lines(path)
+        if fmt in ("realestate10k", "remot_sim_jsonl"):
+            rows = [i for i in rows if i > 1]  # line 1 is the video URL, or the log's header record
+        return _damage_line(path, rows[draw(st.integers(0, len(rows) - 1))], draw)
+    if how == "file":
+        n = len(edits.lines(path))
+        return _damage_line(path, draw(st.integers(1, n)), draw)
+    if how == "json":
+        doc = json.loads(path.read_text())
+        i = draw(st.integers(0, len(doc["frames"]) - 1))
+        doc["frames"][i] = _mutate_json_value(doc["frames"][i], draw)
+        path.write_text(json.dumps(doc, allow_nan=True))
+        return f"frame {i}"
+    table = pq.read_table(path)
+    numeric = [f.name for f in table.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
+               or (pa.types.is_fixed_size_list(f.type) or pa.types.is_list(f.type))]
+    col = draw(st.sampled_from(numeric))
+    row = draw(st.integers(0, table.num_rows - 1))
+    bad = draw(st.sampled_from([-1, float("nan"), float("inf"), 1e12, 9.7]))
+
+    def set_cell(cols):
+        v = cols[col][row]
+        if isinstance(v, list):
+            v = list(v)
+            v[draw(st.integers(0, len(v) - 1))] = float(bad)
+            cols[col][row] = v
+        elif isinstance(v, int) and not float(bad).is_integer():
+            cols[col][row] = -1
+        else:
+            cols[col][row] = type(v)(bad) if isinstance(v, int) else float(bad)
+    edits.edit_parquet(path, set_cell)
+    return f"{path.name} row {row} {col} = {bad}"
+
+
+@pytest.mark.parametrize("fmt", sorted(READERS))
+def test_one_damaged_row_costs_at_most_that_row(fmt, world, tmp_path_factory):
+    """Damage one record (one line, one pose file, one JSON frame, one Parquet row) of a healthy
+    source: the source still reads, and at most one row is quarantined - never a healthy one."""
+    template = tmp_path_factory.mktemp(f"rows_{fmt}")
+    path, options = healthy(fmt, template, world)
+    domain = READERS[fmt].domain
+
+    @settings(settings.get_profile(PROFILE))
+    @given(st.data())
+    def fuzz(data):
+        work = Path(tmp_path_factory.mktemp(f"row_{fmt}"))
+        shutil.copytree(template, work / "src", symlinks=True)
+        what = _damage_one_row(work / "src", fmt, data.draw)
+        reads, failed = read_sources([SourceSpec("src", domain, fmt, work / "src" / path.relative_to(template),
+                                                 options)])
+        assert not failed, (what, failed)
+        rows = [(q["reason_code"], q["file"].rsplit("/", 1)[-1], q["line"], q["detail"])
+                for r in reads for q in r.quarantine.table().to_pylist()]
+        assert len(rows) <= 1, (what, rows)
+        for r in reads:
+            assert r.rows_in == r.n_frames + len(r.quarantine), (what, r.rows_in, r.n_frames, len(r.quarantine))
         shutil.rmtree(work, ignore_errors=True)
 
     fuzz()

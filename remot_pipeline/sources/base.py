@@ -286,8 +286,11 @@ def check_timestamps(
        (the local scale: ~2 sampling steps, so it needs no global estimate and works from 3 rows),
        and neither neighbour is itself such a candidate (two adjacent candidates are not isolated:
        they are left to step 3). At the ends the one neighbour and the row after it play that role:
-       ``s[0]`` is an outlier when ``s[0] - s[1] > OUTLIER_STEPS (s[2] - s[1]) > 0``, and likewise for
-       ``s[-1]``. Two swapped rows (off by about one step) are not outliers but an ordering error.
+       ``s[0]`` is an outlier when ``|s[1] - s[0]| > OUTLIER_STEPS (s[2] - s[1]) > 0``, and likewise for
+       ``s[-1]``, in either direction: a first row stamped 0 or -1 (a logger's unset clock) or a last
+       row a day later would otherwise shift every frame timed from it, and a genuine pause of ten
+       steps right at an end costs one row. Two swapped rows (off by about one step) are not
+       outliers but an ordering error.
     3. A row not strictly after the last kept one -> ``timestamp_duplicate`` (equal) or
        ``timestamp_unsorted``; the first of two swapped rows is kept. The last kept timestamp
        before a row is the running maximum of those before it (kept rows increase, dropped ones
@@ -308,8 +311,8 @@ def check_timestamps(
         prev, here, nxt = s[:-2], s[1:-1], s[2:]
         span = nxt - prev
         cand[1:-1] = (span > 0) & (np.maximum(here - nxt, prev - here) > OUTLIER_STEPS * span)
-        cand[0] = s[2] > s[1] and s[0] - s[1] > OUTLIER_STEPS * (s[2] - s[1])
-        cand[-1] = s[-2] > s[-3] and s[-2] - s[-1] > OUTLIER_STEPS * (s[-2] - s[-3])
+        cand[0] = s[2] > s[1] and abs(s[1] - s[0]) > OUTLIER_STEPS * (s[2] - s[1])
+        cand[-1] = s[-2] > s[-3] and abs(s[-1] - s[-2]) > OUTLIER_STEPS * (s[-2] - s[-3])
         isolated = cand.copy()
         isolated[1:] &= ~cand[:-1]
         isolated[:-1] &= ~cand[1:]

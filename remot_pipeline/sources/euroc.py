@@ -21,7 +21,7 @@ Options: ``camera`` (default ``cam0``), ``max_time_diff_s`` (default 0.005), ``q
 
 Every file is read as UTF-8 with any byte-order mark removed. A header is a ``#`` line, or a first
 line made of words only; any other line is data, quarantined as ``malformed_line`` when it does
-not parse. An empty (or header-only) ground-truth file is a one-line SourceError. NaN/inf
+not parse. An empty (or header-only) ground-truth file or camera ``data.csv`` is a one-line SourceError. NaN/inf
 timestamps are ``timestamp_nonfinite``; an isolated far-off one is ``timestamp_outlier``.
 """
 
@@ -186,6 +186,7 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     q, eid = new_log(ref), ref.episode_id
     gt_rows, gt_ns, body2world, gt_keep, gt_malformed = _read_groundtruth(mav / _GT, q, eid, option_float(spec, "quat_norm_tol", 1e-2, positive=True))
     cam_dir = mav / o.get("camera", "cam0")
+    logged_gt = len(q)
     if not (cam_dir / "data.csv").is_file():  # pose-only: one row per ground-truth line
         base = next((t for t, k in zip(gt_ns, gt_keep) if k and _finite(t)), 0)
         ts = np.asarray([float(t - base) for t in gt_ns]) / 1e9
@@ -195,6 +196,9 @@ def read(ref: EpisodeRef) -> EpisodeRead:
 
     cam_csv = cam_dir / "data.csv"
     lines, cam_ns, names = _read_camera_csv(cam_csv, q, eid)
+    if not len(lines) and len(q) == logged_gt:
+        raise SourceError(f"{cam_csv}: no camera line (the file is empty, or holds only comments or a header); expected "
+                          f"`timestamp [ns],filename` lines, or remove {cam_dir.name}/ for a pose-only episode")
     rows = Rows(q, eid, cam_csv, lines)
     keep = np.ones(len(lines), dtype=bool)
     base = min([t for t, k in zip(gt_ns, gt_keep) if k and _finite(t)] + [t for t in cam_ns[:1] if _finite(t)], default=0)

@@ -1,20 +1,23 @@
 """KITTI odometry: ``poses/XX.txt`` (or ``XX.txt``), one line per frame of 12 numbers, the 3x4
 row-major camera-to-world of the rectified left grayscale camera (cam0, OpenCV axes: x right,
-y down, z forward; world = cam0 at frame 0; metres). Line ``k`` (1-based) is frame ``k-1``.
+y down, z forward; world = cam0 at frame 0; metres). Data line ``k`` (1-based, counting neither
+blank nor ``#`` lines) is frame ``k-1``.
 
 Layout, relative to the dataset folder ``D`` (the folder holding ``poses/``, or the pose file's
 folder)::
 
     D/poses/XX.txt                       # or D/XX.txt
-    D/sequences/XX/times.txt             # optional, seconds, line k <-> pose line k
+    D/sequences/XX/times.txt             # optional, seconds, data line k <-> pose data line k
     D/sequences/XX/calib.txt             # optional, ``P0:`` .. ``P3:`` projection matrices
     D/sequences/XX/image_2/000000.png    # optional images (options.image_dir)
 
 ``times.txt`` may also sit next to the pose file. Without it, timestamps are ``(k-1) / fps``.
-Pose and time lines pair by line number: an unmatched line of either file is quarantined as
-``malformed_line`` (one row per line number). With ``calib.txt``, poses are moved to the
-camera of ``image_dir`` (``image_2`` -> ``P2``: same orientation, offset by the rectified
-baseline) and intrinsics come from that ``P``; without it the cam0 pose is used as is.
+Pose and time lines pair by data line (a comment or blank line in either file shifts nothing): an
+unmatched data line of either file is quarantined as ``malformed_line`` (one row per line). With
+``calib.txt``, poses are moved to the camera of ``image_dir`` (``image_2`` -> ``P2``: same
+orientation, offset by the rectified baseline) and intrinsics come from that ``P``; without it (or
+without that ``P`` line) the cam0 pose is used as is; a ``P`` line that is not 12 numbers of a
+projection matrix is a one-line SourceError naming ``calib.txt``.
 
 Options: ``fps`` (default 10), ``image_dir`` (default ``sequences/{seq}/image_2``, relative to
 ``D``; ``{seq}`` is the sequence id; when the default folder is absent the episode is
@@ -22,8 +25,8 @@ pose-only), ``rotation_tol`` (default ``base.ROTATION_TOL`` = 1e-5: KITTI prints
 puts real rotations up to 1.7e-6 off SO(3); each accepted rotation is re-projected), ``scene_id``.
 
 KITTI files have no header: every non-blank, non-``#`` line of ``XX.txt`` and ``times.txt`` is a
-data line (a text line at the top is quarantined as ``malformed_line``, never skipped, so that line
-``k`` stays frame ``k-1``). A UTF-8 byte-order mark is removed. An empty pose file or ``times.txt``
+data line (a text line at the top is quarantined as ``malformed_line``, never skipped, so that data
+line ``k`` stays frame ``k-1``). A UTF-8 byte-order mark is removed. An empty pose file or ``times.txt``
 is a one-line SourceError naming it.
 """
 
@@ -118,6 +121,17 @@ def _parse(path: Path, n_fields: int, q: QuarantineLog, eid: str, expect: str) -
     return values, lines, bad
 
 
+def _ordinals(path: Path) -> dict[int, int]:
+    """``{line number: k}`` for the data lines of ``path`` (not blank, not ``#``): the k-th (1-based)
+    data line is frame ``k-1``, so that a comment or a blank line never shifts a frame."""
+    out = {}
+    for no, raw in enumerate(read_text_lines(path), start=1):
+        text = raw.strip()
+        if text and not text.startswith("#"):
+            out[no] = len(out) + 1
+    return out
+
+
 def read(ref: EpisodeRef) -> EpisodeRead:
     spec, o = ref.spec, ref.spec.options
     root = _root(spec)
@@ -127,36 +141,44 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     values, lines, bad_pose = _parse(pose_file, 12, q, eid, "12 numbers per line (a 3x4 camera-to-world, row-major)")
     for line, r in bad_pose.items():
         q.add("malformed_line", r["detail"], file=str(pose_file), line=line, episode_id=eid)
+    pose_ord = _ordinals(pose_file)
+    frames = np.asarray([pose_ord[int(line)] for line in lines], dtype=np.int64)  # 1-based data line = frame + 1
     rows = Rows(q, eid, pose_file, lines)
     keep = np.ones(len(lines), dtype=bool)
     fps = option_float(spec, "fps", 10.0, positive=True)
     times_file = _sidecar(pose_file, "times.txt")
     rows_in = len(lines) + len(bad_pose)
+    time_lines = lines
     if times_file is None:
-        ts = (lines - 1) / fps
+        ts = (frames - 1) / fps
     else:
         t_values, t_lines, bad_time = _parse(times_file, 1, q, eid,
                                              "one timestamp (s) per pose line; or remove it to time poses at options.fps")
-        by_line = dict(zip(t_lines.tolist(), t_values[:, 0].tolist()))
-        ts = np.asarray([by_line.get(int(line), np.nan) for line in lines])
-        for i, line in enumerate(lines.tolist()):
-            if line in bad_time:
-                q.add("malformed_line", f"times.txt: {bad_time[line]['detail']}", file=str(times_file), line=line, episode_id=eid)
-            elif line not in by_line:
-                rows.add("malformed_line", f"no timestamp: {times_file.name} has no line {line}", i)
+        t_ord = _ordinals(times_file)  # data line k of times.txt <-> data line k of the pose file
+        t_line_of = {k: line for line, k in t_ord.items()}
+        by_frame = {t_ord[int(line)]: v for line, v in zip(t_lines.tolist(), t_values[:, 0].tolist())}
+        bad_by_frame = {t_ord[line]: r for line, r in bad_time.items()}
+        ts = np.asarray([by_frame.get(int(k), np.nan) for k in frames])
+        for i, k in enumerate(frames.tolist()):
+            if k in bad_by_frame:
+                q.add("malformed_line", f"times.txt: {bad_by_frame[k]['detail']}", file=str(times_file), line=t_line_of[k],
+                      episode_id=eid)
+            elif k not in by_frame:
+                rows.add("malformed_line", f"no timestamp: {times_file.name} has no data line {k}", i)
             else:
                 continue
             keep[i] = False
-        pose_lines = set(lines.tolist()) | set(bad_pose)
-        extra = sorted((set(t_lines.tolist()) | set(bad_time)) - pose_lines)
-        for line in extra:
-            q.add("malformed_line", f"times.txt line {line} has no pose line in {pose_file.name}", file=str(times_file),
-                  line=line, episode_id=eid)
+        pose_frames = set(frames.tolist()) | {pose_ord[line] for line in bad_pose}
+        extra = sorted((set(by_frame) | set(bad_by_frame)) - pose_frames)
+        for k in extra:
+            q.add("malformed_line", f"times.txt data line {k} has no pose line in {pose_file.name}", file=str(times_file),
+                  line=t_line_of[k], episode_id=eid)
         rows_in += len(extra)
+        time_lines = np.asarray([t_line_of.get(int(k), int(line)) for k, line in zip(frames, lines)], dtype=np.int64)
         fps = None
 
     keep, cam2world = check_matrices(matrices_from_rows(values), keep, rows, option_float(spec, "rotation_tol", ROTATION_TOL, positive=True))
-    time_rows = rows if times_file is None else Rows(q, eid, times_file, lines)  # line k of times.txt <-> pose line k
+    time_rows = rows if times_file is None else Rows(q, eid, times_file, time_lines)  # each row's own times.txt line
     keep = time_rows.check(check_timestamps, ts, keep)
 
     image_dir = d / _image_dir(spec, seq)
@@ -166,7 +188,7 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     if calib is not None:
         cam2world, intr = _to_camera(cam2world, calib, cam_id)
     if image_dir.is_dir() or "image_dir" in o:
-        media_rel = [os.path.relpath(image_dir / f"{line - 1:06d}.png", root) for line in lines.tolist()]
+        media_rel = [os.path.relpath(image_dir / f"{k - 1:06d}.png", root) for k in frames.tolist()]
         media_index = np.zeros(len(lines), dtype=np.int64)
         keep, media = check_media(root, media_rel, media_index, keep, rows)
         if intr is None and cam_id != "0":
@@ -188,7 +210,8 @@ def _to_camera(cam0_2world: np.ndarray, calib: Path, cam_id: str):
             if not np.isfinite(t).all():
                 raise ValueError("non-finite")
         except (ValueError, np.linalg.LinAlgError):
-            return cam0_2world, None
+            raise SourceError(f"{calib}: P{cam_id} is not a 3x4 projection matrix of 12 finite numbers with an "
+                              f"invertible 3x3 part; fix the line or remove calib.txt to keep the cam0 pose") from None
         offset = np.eye(4)
         offset[:3, 3] = -t
         return cam0_2world @ offset, (p[0, 0], p[1, 1], p[0, 2], p[1, 2])

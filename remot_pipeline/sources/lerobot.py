@@ -154,9 +154,10 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     missing or unreadable data Parquet: the ``length`` rows the episodes table declares, each
     ``data_file_missing`` / ``data_file_unreadable``; an episode listed without rows in its data
     file: its declared rows ``episode_unusable``. Per row, first failing check wins: a non-numeric
-    column (bool, text) ``value_type_invalid``; a frame index that is not an integer >= 0, repeats
-    an earlier one or lies beyond the episode's video segment ``frame_index_invalid``; NaN in the
-    end-effector ``nan_pose``, in the gripper or joints ``nan_value``; a gripper width outside
+    column (bool, text) ``value_type_invalid``; an ``observation.state`` that is null or holds another
+    number of values than the other rows ``pose_malformed``; a frame index that is not an integer >= 0,
+    repeats an earlier one or lies beyond the episode's video segment ``frame_index_invalid``; NaN in
+    the end-effector ``nan_pose``, in the gripper or joints ``nan_value``; a gripper width outside
     ``[0, gripper_max_m]`` ``gripper_out_of_range``; timestamps (:func:`.robot_table.check_timestamps_robust`);
     then the video checks.
     """
@@ -211,7 +212,9 @@ def read(ref: EpisodeRef) -> EpisodeRead:
                           (state_type_ok, STATE, STATE)):
         if not ok:
             reject(np.ones(rows_in, bool), "value_type_invalid", f"column {name!r} is {table.column(col).type}, not numeric")
-    reject(state_bad, "malformed_line", f"{STATE} is null or shorter than the other rows'")
+    state_len = _state_lengths(table.column(STATE)) if state_type_ok else None
+    reject(state_bad, "pose_malformed", lambda i: f"{STATE} {'is null' if state_len[i] < 0 else f'holds {state_len[i]} values'} "
+           f"where the other rows hold {state.shape[1]}")
 
     # Frame indices: integers >= 0, unique, inside the episode's video segment.
     video_key = _video_key(info, spec.options, where)
@@ -361,19 +364,28 @@ def _numeric(col: pa.ChunkedArray) -> tuple[np.ndarray, bool]:
     return np.full(len(col), np.nan), False
 
 
+def _state_lengths(col: pa.ChunkedArray) -> list[int]:
+    """Per row, the number of values of a list column (-1 for a null row)."""
+    return [len(c) if c is not None else -1 for c in col.to_pylist()]
+
+
 def _state_matrix(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, bool]:
-    """``(values (n, k), bad (n,), numeric?)`` of a list column; a null or short row is bad (NaN-filled)."""
+    """``(values (n, k), bad (n,), numeric?)`` of a list column; a null row or one of another length
+    than the most common is bad (NaN-filled). A list of bools or text is not numeric: all NaN, of
+    the common length (the caller rejects every row as ``value_type_invalid``, never reads 1.0)."""
     t = col.type
     n = len(col)
     is_list = pa.types.is_fixed_size_list(t) or pa.types.is_list(t) or pa.types.is_large_list(t)
-    vt = t.value_type if is_list else None
-    if not is_list or not (pa.types.is_integer(vt) or pa.types.is_floating(vt)):
+    if not is_list:
         return np.full((n, 0), np.nan), np.zeros(n, bool), False
     cells = col.to_pylist()
     lengths = [len(c) if c is not None else -1 for c in cells]
-    k = max(set(lengths), key=lengths.count) if lengths else 0
-    k = max(k, 0)
+    present = [m for m in lengths if m >= 0]
+    k = max(set(present), key=present.count) if present else 0
     out = np.full((n, k), np.nan)
+    vt = t.value_type
+    if not (pa.types.is_integer(vt) or pa.types.is_floating(vt)):
+        return out, np.zeros(n, bool), False
     bad = np.zeros(n, bool)
     for i, c in enumerate(cells):
         if c is None or len(c) != k:

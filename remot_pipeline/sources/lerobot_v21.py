@@ -33,8 +33,11 @@ Decided outcomes for broken datasets:
 * An episode whose parquet holds no row: its declared rows, each ``episode_unusable``.
 * ``fps`` missing or not a positive number while a video feature needs it, a ``cam2base`` that is
   not a rigid 4x4: one-line :class:`SourceError`.
-* Per row: a bool or text where a number is declared ``value_type_invalid``; a ``frame_index``
-  that is not an integer >= 0 ``frame_index_invalid``; NaN in the mapped end-effector columns
+* A data file without ``observation.state``, or a state narrower than the mapping: one-line
+  :class:`SourceError` naming the file.
+* Per row: an ``observation.state`` that is null or holds another number of values than the
+  other rows ``pose_malformed``; a bool or text where a number is declared ``value_type_invalid``;
+  a ``frame_index`` that is not an integer >= 0 ``frame_index_invalid``; NaN in the mapped end-effector columns
   ``nan_pose``, in the gripper or the joint state ``nan_value``; a gripper width outside
   ``[0, options.gripper_max_m]`` (default 0.5 m) ``gripper_out_of_range``; NaN timestamps
   ``timestamp_nonfinite``, one isolated jump ahead ``timestamp_outlier`` (alone), unsorted /
@@ -115,6 +118,15 @@ def read(ref: EpisodeRef) -> EpisodeRead:
 
     flat_info = _flat_names(info)
     mapping = _checked_mapping(flat_info, spec.options, ds)
+    state_width, lengths = _state_width(table, data)
+    for k, v in mapping.items():
+        top = max([v] if isinstance(v, int) else v)
+        if state_width is not None and top >= state_width:
+            raise SourceError(f"{data}: {STATE} holds {state_width} values but {k} maps index {top}; "
+                              "fix options.state_mapping or the feature names in meta/info.json")
+    # A state row that is null or holds another number of values than the others is pose_malformed;
+    # the table engine reads the other rows.
+    bad = [] if lengths is None else [i for i, n in enumerate(lengths) if n != state_width]
     note = None
     if "ee_pos_base_m" not in mapping and "gripper_width_m" not in mapping:
         note = joint_space_note(flat_info)
@@ -151,7 +163,33 @@ def read(ref: EpisodeRef) -> EpisodeRead:
         index_column="frame_index" if rows.has("frame_index") else None,
     )
     rows.require(layout.required_columns())
-    return read_rows(ref, rows, np.arange(len(rows)), layout, media_dir=ds, note=note)
+    sel = np.setdiff1d(np.arange(len(rows)), np.asarray(bad, dtype=np.int64))
+    out = read_rows(ref, rows, sel, layout, media_dir=ds, note=note)
+    for i in bad:
+        got = "is null" if lengths[i] < 0 else f"holds {lengths[i]} values"
+        out.quarantine.add("pose_malformed", f"{STATE} {got} where the other rows hold {state_width}", file=str(data),
+                           line=i + 1, episode_id=ref.episode_id)
+    out.rows_in += len(bad)
+    return out
+
+
+def _state_width(table: pa.Table, data: Path) -> tuple[int | None, list[int] | None]:
+    """``(values per state row, per-row lengths (-1: null))`` of a list ``observation.state`` column
+    (a fixed-size list's size, else the most common length); ``(None, None)`` for another type. A
+    file without the column (or without ``timestamp``) is a one-line SourceError."""
+    for name in (STATE, "timestamp"):
+        if name not in table.column_names:
+            shown = ", ".join(table.column_names[:12])
+            raise SourceError(f"{data}: no {name!r} column (columns: {shown}); a LeRobot v2.1 data file needs "
+                              "timestamp and observation.state")
+    t = table.schema.field(STATE).type
+    if not (pa.types.is_fixed_size_list(t) or pa.types.is_list(t) or pa.types.is_large_list(t)):
+        return None, None
+    lengths = [len(c) if c is not None else -1 for c in table.column(STATE).to_pylist()]
+    if pa.types.is_fixed_size_list(t):
+        return t.list_size, lengths
+    present = [n for n in lengths if n >= 0]
+    return (max(set(present), key=present.count) if present else 0), lengths
 
 
 def _fps(info: dict, where: Path, required: bool) -> float:
@@ -206,7 +244,7 @@ def _episodes(ds: Path) -> list[dict]:
     path = ds / "meta" / "episodes.jsonl"
     out, seen = [], set()
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = path.read_text(encoding="utf-8-sig", errors="replace")  # a byte-order mark is not an error
     except FileNotFoundError:
         raise SourceError(f"{path}: missing; a LeRobot v2.1 dataset lists its episodes there") from None
     for line_no, raw in enumerate(text.splitlines(), start=1):

@@ -348,7 +348,8 @@ def _read_records(path: Path, needed: list[str], delimiter: str) -> list[tuple[i
     except (csv.Error, TypeError) as exc:
         raise SourceError(f"{path}: not a readable CSV with delimiter {delimiter!r} ({exc}); fix the file or options.delimiter") from None
     if header is None:
-        _require(path, needed, [])
+        raise SourceError(f"{path}: the file is empty (no header, no data row); expected a header naming the columns {needed}, "
+                          "then one row per frame")
     if not records:
         raise SourceError(f"{path}: no data row after the header; expected one row per frame with columns {needed}")
     return records

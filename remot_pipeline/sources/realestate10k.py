@@ -12,7 +12,7 @@ clips of one video share a scene.
 Options: ``video_dir`` (a folder inside the source root holding ``<clip_id>.mp4``; without it
 the episode is pose-only), ``video_frames``: ``row`` (default: the video holds exactly the
 listed frames, row i = decoded frame i) or ``timestamp`` (the full source video: frame =
-round(t_s * the stream's frame rate)), ``width``/``height`` (pixels; with them, or with a video,
+round(t_s * the stream's frame rate); a negative frame is ``frame_index_invalid``), ``width``/``height`` (pixels; with them, or with a video,
 the intrinsics are reported in pixels, else None), ``rotation_tol`` (default ``base.ROTATION_TOL``).
 
 Read as UTF-8 with a byte-order mark removed; the URL line is a header because it is made of words
@@ -108,6 +108,9 @@ def read(ref: EpisodeRef) -> EpisodeRead:
             raise SourceError(f"{spec.path}: source {spec.name!r} option video_frames={mode!r} is not 'row' or 'timestamp'; fix the sources file")
         if mode == "timestamp":
             media_index = np.rint(np.nan_to_num(ts * _frame_rate(root / video), nan=-1, posinf=-1, neginf=-1)).astype(np.int64)
+            for i in np.flatnonzero(keep & (media_index < 0)):  # a decoder would return the video's last frame
+                rows.add("frame_index_invalid", f"timestamp {float(ts[i])!r} s gives frame {int(media_index[i])}, before the video's start", i)
+            keep &= media_index >= 0
         keep, media = check_media(root, [video] * len(lines), media_index, keep, rows)
         if not width and any(media):
             width, height = media_size(root / video)

@@ -28,20 +28,21 @@ Options:
   ``intrinsics: {fx, fy, cx, cy}``, ``scene_id``.
 
 Bad rows are quarantined, one quarantine row each, first failing check wins: wrong field count,
-a non-number in a used CSV column or a missing JSON key (``malformed_line``); a bool, list or
-text in a typed column (Parquet, Arrow, JSON) where a number is declared (``value_type_invalid``,
-never read as 1.0); an empty timestamp (``malformed_line``), a NaN/inf one
-(``timestamp_nonfinite``); a frame-column value that is NaN or fractional
-(``frame_index_invalid``, never truncated); a non-finite pose (``nan_pose``), a quaternion far
-from unit norm (``quat_not_unit``), a camera pose that is not SE(3) (``pose_not_se3``,
-``rotation_not_orthonormal``, tolerance :data:`ROTATION_TOL`, accepted rotations re-projected
-onto SO(3)); a non-finite gripper width or joint (``nan_value``), a width outside
+a non-number in a used CSV column or a missing JSON key (``malformed_line``); a camera or object
+pose stored as a list of the wrong length (``pose_malformed``); a bool, list or text (even
+``"0.5"``) in a typed column (Parquet, Arrow, JSON) where a number is declared
+(``value_type_invalid``, never read as 1.0); an empty timestamp (``malformed_line``), a NaN/inf one
+(``timestamp_nonfinite``); a frame-column value that is NaN, fractional or negative
+(``frame_index_invalid``, never truncated, never Python's frame -1); a non-finite pose
+(``nan_pose``), a quaternion far from unit norm (``quat_not_unit``), a camera pose that is not
+SE(3) (``pose_not_se3``, ``rotation_not_orthonormal``, tolerance :data:`ROTATION_TOL`, accepted
+rotations re-projected onto SO(3)); a non-finite gripper width or joint (``nan_value``), a width outside
 ``[0, gripper_max_m]`` (``gripper_out_of_range``; option ``gripper_max_m``, default
 :data:`GRIPPER_MAX_M_DEFAULT`); one isolated timestamp far ahead of agreeing neighbours
 (``timestamp_outlier``, alone), unsorted or repeated timestamps; then the video checks
 (``path_escapes_root``, ``video_missing``, ``video_unreadable``, ``video_short``, a negative
-frame index: ``no_matching_frame``). A file that cannot be parsed at all, or an option of the
-wrong type or shape, is a one-line :class:`SourceError`.
+frame derived from a time: ``no_matching_frame``). A file that cannot be parsed at all, an empty
+or header-only file, or an option of the wrong type or shape, is a one-line :class:`SourceError`.
 
 The second half of this module is the table engine that the ``umi_v1``, ``lerobot_v21`` and
 ``sim_pose_table`` readers share: :func:`load_rows` (CSV, Parquet, Arrow IPC, JSONL),
@@ -129,7 +130,7 @@ def check_frame_indices(values: np.ndarray, keep: np.ndarray, lines: np.ndarray,
         x = v[i]
         why = ("is not a number" if not finite[i] else "is not an integer" if not integral[i] else "is negative"
                if x < 0 else f"is beyond the {limit} frames available" if limit is not None else "is beyond any video")
-        _add(q, "frame_index_invalid", f"{what} {x!r} {why}", file, lines[i], eid)
+        _add(q, "frame_index_invalid", f"{what} {float(x)!r} {why}", file, lines[i], eid)
     keep &= ~bad
     return keep, np.where(bad, 0, safe).astype(np.int64)
 
@@ -285,6 +286,9 @@ def table_reader(layout_fn: Callable[[SourceSpec], "Layout"], default_globs: tup
         for f in files:
             rows = load_rows(f)
             rows.require(layout.required_columns())
+            if not len(rows):  # an empty or header-only file would ingest nothing without a word
+                raise SourceError(f"{f}: no data rows (the file is empty or holds only its header); "
+                                  "add the rows or remove the file")
             refs += table_refs(spec, root, f, rows, layout, file_key(root, f, spec), media_dir=f.parent)
         return refs
 
@@ -472,7 +476,7 @@ class Rows:
                 raise SourceError(f"{self.path}: column {name!r} holds lists of {raw.shape[1]} numbers; "
                                   f"pick one element as {name}[i] in the options")
             return raw[sel].reshape(len(sel), -1)[:, 0].astype(np.float64), np.zeros(len(sel), dtype=bool)
-        return to_floats([raw[i] for i in sel])
+        return to_floats([raw[i] for i in sel], typed=self.typed)
 
     def texts(self, name: str, sel: np.ndarray) -> list[str | None]:
         raw = self.raw(name)
@@ -505,8 +509,13 @@ class Rows:
         return out, bad
 
 
-def to_floats(cells: list) -> tuple[np.ndarray, np.ndarray]:
-    """Cells -> ``(float64 values, bad)``: None/empty/'nan' -> NaN; text, a bool or a missing key -> bad."""
+def to_floats(cells: list, typed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Cells -> ``(float64 values, bad)``: None/empty/'nan' -> NaN; text, a bool or a missing key -> bad.
+    In a ``typed`` file (Parquet, Arrow, JSON) every string is bad, even ``"0.5"``: the writer declared it text."""
+    if typed and any(isinstance(v, str) for v in cells):
+        ok = [v is None or _is_number(v) for v in cells]
+        return (np.array([float(v) if o and v is not None else np.nan for v, o in zip(cells, ok)], dtype=np.float64),
+                ~np.array(ok, dtype=bool))
     if not any(isinstance(v, (bool, np.bool_)) for v in cells):  # np.array([True]) would read 1.0
         try:
             return np.array(cells, dtype=np.float64).reshape(len(cells)), np.zeros(len(cells), dtype=bool)
@@ -531,6 +540,29 @@ def to_floats(cells: list) -> tuple[np.ndarray, np.ndarray]:
     return out, bad
 
 
+def _is_number(v) -> bool:
+    """A typed numeric cell (int, float, numpy number); a bool is not a number."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def list_lengths(rows: Rows, names: Sequence[str], sel: np.ndarray) -> list[tuple[str, int, np.ndarray]]:
+    """For each list column whose elements ``names`` declares as ``base[0] .. base[k-1]``:
+    ``(base, k, per selected row the list's length, or -1 where the cell is not a list)``."""
+    groups: dict[str, set[int]] = {}
+    for name in names:
+        m = _ELEMENT.match(name)
+        if m:
+            groups.setdefault(m["base"], set()).add(int(m["index"]))
+    out = []
+    for base, idx in groups.items():
+        raw = rows.raw(base)
+        if raw is None or isinstance(raw, np.ndarray) or idx != set(range(len(idx))):
+            continue
+        out.append((base, len(idx), np.array([len(raw[j]) if isinstance(raw[j], (list, tuple)) else -1 for j in sel],
+                                             dtype=np.int64)))
+    return out
+
+
 def _cells(rows: Rows, name: str, sel: np.ndarray) -> list:
     raw = rows.raw(name)
     return list(raw[sel]) if isinstance(raw, np.ndarray) else [raw[j] for j in sel]
@@ -543,6 +575,8 @@ def _is_empty(v) -> bool:
 def describe_cell(rows: Rows, name: str, row: int) -> str:
     raw = rows.raw(name)
     v = raw[row] if raw is not None else None
+    if isinstance(v, np.generic):
+        v = v.item()  # 'nan', not 'np.float64(nan)'
     return "missing" if v is _ABSENT else repr(v if not isinstance(v, str) else v[:40])
 
 
@@ -596,7 +630,7 @@ def _load_csv(path: Path) -> Rows:
     header: list[str] | None = None
     records: list[list[str]] = []
     lines: list[int] = []
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:  # a BOM is not part of the header
         reader = csv.reader(fh)
         end = 0
         try:
@@ -644,7 +678,7 @@ def _flatten_json(rec: dict, prefix: str = "", out: dict | None = None) -> dict:
 
 def _load_jsonl(path: Path) -> Rows:
     records, lines, broken, names = [], [], [], {}
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:  # a BOM is not part of the first record
         for line_no, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue
@@ -980,8 +1014,14 @@ def _read_rows(ref: EpisodeRef, rows: Rows, sel: np.ndarray, layout: Layout, med
             q.add(code, detail(i) if callable(detail) else detail, file=str(file), line=int(lines[i]), episode_id=eid)
         keep[hit] = False
 
-    reject(np.array([rows.broken[i] is not None for i in sel], dtype=bool), "malformed_line",
-           lambda i: str(rows.broken[sel[i]]))
+    parsed_bad = np.array([rows.broken[i] is not None for i in sel], dtype=bool)
+    reject(parsed_bad, "malformed_line", lambda i: str(rows.broken[sel[i]]))
+    # A pose stored as a list (JSON ``cam.rotation: [...]``, a Parquet list column) whose length is not
+    # the number of elements the layout declares is pose_malformed, not a missing key.
+    for pose, what in [(layout.camera, "camera pose")] + [(o, f"object {o.object_id!r} pose") for o in layout.objects]:
+        for base, k, length in ([] if pose is None else list_lengths(rows, (*pose.position, *pose.rotation), sel)):
+            reject((length >= 0) & (length != k), "pose_malformed",
+                   lambda i, base=base, k=k, length=length, what=what: f"{what}: {base!r} holds {length[i]} values, not {k}")
 
     def numbers(names: Sequence[str]) -> np.ndarray:
         """(n, k) floats; a row with a non-number in any of these columns is quarantined: a typed
@@ -1019,8 +1059,8 @@ def _read_rows(ref: EpisodeRef, rows: Rows, sel: np.ndarray, layout: Layout, med
     nonfinite_ts = ~np.isfinite(ts)
     reject(nonfinite_ts, "timestamp_nonfinite", lambda i: f"timestamp {describe_cell(rows, layout.timestamp, sel[i])} is not finite")
     if frame_col is not None:
-        # Negative indices stay no_matching_frame (check_media); NaN and fractions are invalid.
-        keep[:], _ = check_frame_indices(np.where(frame_col < 0, 0.0, frame_col), keep, lines, file, q, eid,
+        # Negative, NaN and fractional indices are invalid for that row alone (never Python's frame -1).
+        keep[:], _ = check_frame_indices(frame_col, keep, lines, file, q, eid,
                                          what=f"column {layout.frame_column!r} (video frame index)")
     if index_col is not None:
         keep[:], _ = check_frame_indices(index_col, keep, lines, file, q, eid, what=f"column {layout.index_column!r}")
@@ -1064,7 +1104,11 @@ def _read_rows(ref: EpisodeRef, rows: Rows, sel: np.ndarray, layout: Layout, med
     if joints is not None:
         reject(~np.isfinite(joints).all(axis=1), "nan_value", "joint state holds NaN/inf")
 
+    before = keep.copy()
     keep[:] = check_timestamps_robust(ts, keep, lines, file, q, eid)
+    # The rows whose time can anchor the video: not a malformed line, not a timestamp fault (a row
+    # lost for its pose or gripper still says when the recording started).
+    time_ok = np.isfinite(ts) & ~parsed_bad & ~(before & ~keep)
 
     # Media: which file and which frame inside it.
     value = None
@@ -1080,7 +1124,7 @@ def _read_rows(ref: EpisodeRef, rows: Rows, sel: np.ndarray, layout: Layout, med
         elif vtime is not None:
             media_index = _to_index(vtime * layout.video_fps)
         else:
-            finite = ts[np.isfinite(ts)]
+            finite = ts[time_ok]  # a timestamp outlier must not shift every frame; a row lost for its pose does not
             t0 = finite[0] if finite.size else 0.0
             media_index = _to_index((ts - t0) * layout.video_fps)
         if layout.video_column:

@@ -13,7 +13,10 @@ pose-only), ``rotation_tol`` (default 1e-4, looser than ``base.ROTATION_TOL``: S
 print float32 poses with 6 decimals, kept as before), ``scene_id``.
 
 Pose files have no header: a text line is a malformed line of that frame's file, never skipped.
-A byte-order mark is removed. An empty pose file is that frame's ``malformed_line`` row.
+A byte-order mark is removed. An empty pose file is that frame's ``malformed_line`` row. A pose file
+whose name is a number but not a frame number (``-1.txt``, ``9.7.txt``) is that row's
+``frame_index_invalid``, never skipped. An ``intrinsic_color.txt`` that is not a camera matrix is a
+one-line SourceError.
 """
 
 from __future__ import annotations
@@ -34,7 +37,17 @@ from remot_pipeline.sources.base import (
     parse_numeric_lines,
     read_text_lines,
 )
-from remot_pipeline.sources.pose_table import Rows, check_matrices, check_media, episode_key, find_image, finish, new_log, source_root
+from remot_pipeline.sources.pose_table import (
+    Rows,
+    _k_matrix,
+    check_matrices,
+    check_media,
+    episode_key,
+    find_image,
+    finish,
+    new_log,
+    source_root,
+)
 
 FORMAT = "scannet"
 
@@ -59,7 +72,12 @@ def read_matrix_files(files: list[Path], q: QuarantineLog, eid: str) -> tuple[np
             continue
         first = tmp.table().to_pylist()[0] if len(tmp) else None
         detail = first["detail"] if first else f"expected 4 lines of 4 numbers, got {values.shape[0]} line(s)"
-        line = int(first["line"]) if first else int(value_lines[-1]) + 1 if value_lines.size else 1
+        if first:
+            line = int(first["line"])
+        elif value_lines.size > 4:  # the first line beyond the matrix
+            line = int(value_lines[4])
+        else:  # the line where the missing rows should start
+            line = int(value_lines[-1]) + 1 if value_lines.size else 1
         q.add("malformed_line", detail, file=str(f), line=line, episode_id=eid)
         keep[i] = False
     return out, keep, lines
@@ -74,6 +92,26 @@ def _pose_files(episode_dir: Path) -> list[Path]:
     return sorted((p for p in (episode_dir / "pose").glob("*.txt") if p.stem.isdigit()), key=lambda p: int(p.stem))
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def bad_frame_numbers(files, number) -> list[Path]:
+    """The pose files among ``files`` whose frame number (``number(path)``: the text naming it)
+    is a number but not an integer >= 0 (``-1``, ``9.7``, ``nan``): rows of their own, never skipped."""
+    return sorted(p for p in files if not number(p).isdigit() and _is_number(number(p)))
+
+
+def quarantine_bad_frame_numbers(bad: list[Path], q: QuarantineLog, eid: str) -> None:
+    for f in bad:
+        q.add("frame_index_invalid", f"{f.name}: frame number is not an integer >= 0; rename the file to its frame number",
+              file=str(f), line=1, episode_id=eid)
+
+
 def discover(spec: SourceSpec) -> list[EpisodeRef]:
     root = source_root(spec)
     dirs = sorted({p.parent for p in root.rglob("pose") if p.is_dir() and _pose_files(p.parent)})
@@ -83,7 +121,7 @@ def discover(spec: SourceSpec) -> list[EpisodeRef]:
     refs = []
     for d in dirs:
         rel = str(d.relative_to(root)) if d != root else "."
-        files = _pose_files(d)
+        files = _pose_files(d) + bad_frame_numbers((d / "pose").glob("*.txt"), lambda p: p.stem)
         if (d / color).is_dir():
             files += sorted(p for p in (d / color).iterdir() if p.is_file())
         if (d / "intrinsic" / "intrinsic_color.txt").is_file():
@@ -99,6 +137,8 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     d = root / ref.episode_path
     files = _pose_files(d)
     q = new_log(ref)
+    bad = bad_frame_numbers((d / "pose").glob("*.txt"), lambda p: p.stem)
+    quarantine_bad_frame_numbers(bad, q, ref.episode_id)
     pose, keep, lines = read_matrix_files(files, q, ref.episode_id)
     rows = Rows(q, ref.episode_id, files, lines)
     fps = option_float(spec, "fps", 30.0, positive=True)
@@ -112,16 +152,19 @@ def read(ref: EpisodeRef) -> EpisodeRead:
         media_index = np.zeros(len(files), dtype=np.int64)
         keep, media = check_media(root, media_rel, media_index, keep, rows)
     note = None if media is not None else f"pose-only: no {color}/ folder"
-    return finish(ref, rows, len(files), ts, pose, keep, root=root, media=media, media_index=media_index, fps=fps,
-                  intrinsics=_intrinsics(d / "intrinsic" / "intrinsic_color.txt"), note=note)
+    return finish(ref, rows, len(files) + len(bad), ts, pose, keep, root=root, media=media, media_index=media_index,
+                  fps=fps, intrinsics=_intrinsics(d / "intrinsic" / "intrinsic_color.txt"), note=note)
 
 
 def _intrinsics(path: Path):
-    """``(fx, fy, cx, cy)`` from a 4x4 (or 3x3) K file, or None when absent or unreadable."""
-    try:
-        if not path.is_file():
-            return None
-        k = np.asarray([[float(v) for v in ln.split()] for ln in read_text_lines(path) if ln.strip()])
-        return (k[0, 0], k[1, 1], k[0, 2], k[1, 2])
-    except (OSError, ValueError, IndexError, SourceError):
+    """``(fx, fy, cx, cy)`` from a 4x4 (or 3x3) K file, or None when absent. A file that is not
+    a camera matrix is a one-line SourceError (intrinsics reach the episode table)."""
+    if not path.is_file():
         return None
+    try:
+        k = np.asarray([[float(v) for v in ln.split()] for ln in read_text_lines(path) if ln.strip()], dtype=np.float64)
+        if k.shape not in ((3, 3), (4, 4)):
+            raise ValueError
+    except ValueError:
+        raise SourceError(f"{path}: expected a 4x4 (or 3x3) camera matrix of numbers; fix or remove the intrinsics file") from None
+    return _k_matrix(k[:3, :3], str(path))

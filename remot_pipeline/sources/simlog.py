@@ -86,6 +86,8 @@ def read(ref: EpisodeRef) -> EpisodeRead:
         raise SourceError(f"{log}: no header line ({{\"type\": \"header\", ...}}); regenerate the log with its header")
     fps, width, height, intr = _header_values(header, log)
     rows_in = len(frames) + len(q)
+    if rows_in == 0:  # a header alone would ingest nothing without a word
+        raise SourceError(f"{log}: no frame lines after the header; regenerate the log or remove the episode folder")
     lines = np.asarray(lines, dtype=np.int64)
     n = len(frames)
     ts = np.full(n, np.nan)

@@ -11,7 +11,10 @@ quarantined).
 
 Text is read as UTF-8 with any byte-order mark removed; a header line is recognised by its words
 only (``timestamp tx ty ...``), so a damaged first data line is quarantined, not skipped. An empty
-(or header-only) ``groundtruth.txt`` is a one-line SourceError naming it. ``rgb.txt`` names are
+(or header-only) ``groundtruth.txt`` or ``rgb.txt`` is a one-line SourceError naming it. The i-th
+``rgb.txt`` line naming a video is its decoded frame i, whatever the spelling of the name
+(``./rgb.mp4``) and even when the line's timestamp is damaged (that line is then unusable, the
+following ones keep their frames). ``rgb.txt`` names are
 relative to its folder; one that resolves outside the source root (``..``, an absolute path
 elsewhere, a link out) is ``path_escapes_root`` for the poses it would serve. A NaN timestamp is
 ``timestamp_nonfinite``, an isolated far-off one ``timestamp_outlier`` (:func:`base.check_timestamps`).
@@ -185,26 +188,31 @@ def _associate_media(ref, root, episode_dir, pose_ts, keep, lines, q):
             continue
         first = False
         parts = text.replace(",", " ").split()
+        name = parts[1] if len(parts) > 1 else None
+        path = resolve_inside(root, os.path.join(rel_dir, name)) if name else None  # an absolute name stays absolute
+        key = str(path) if path is not None else name  # "./rgb.mp4" and "rgb.mp4" are one video
+        k = occurrence.get(key, 0)
+        if name:  # line i of a video is decoded frame i, a malformed line included
+            occurrence[key] = k + 1
         try:
-            ts, name = float(parts[0]), parts[1]
+            ts = float(parts[0])
+            if name is None:
+                raise IndexError
         except (ValueError, IndexError):
             malformed += 1
             continue
-        k = occurrence.get(name, 0)
-        occurrence[name] = k + 1
-        path = resolve_inside(root, os.path.join(rel_dir, name))  # an absolute name stays absolute
         problem = None
         if path is None:
             problem = ("path_escapes_root", f"rgb.txt names {name!r}, which resolves outside the source root", str(rgb_txt))
         elif not path.exists():
             problem = ("video_missing", f"rgb.txt names {name!r}, which does not exist", str(rgb_txt))
         elif path.suffix.lower() in VIDEO_SUFFIXES:
-            if name not in video_counts:
+            if key not in video_counts:
                 try:
-                    video_counts[name] = count_frames(path)
+                    video_counts[key] = count_frames(path)
                 except VideoError as exc:
-                    video_counts[name] = str(exc)
-            count = video_counts[name]
+                    video_counts[key] = str(exc)
+            count = video_counts[key]
             if isinstance(count, str):
                 problem = ("video_unreadable", count, str(path))
             elif k >= count:
@@ -214,6 +222,9 @@ def _associate_media(ref, root, episode_dir, pose_ts, keep, lines, q):
         entry_rel.append(relative_to_root(root, path) if path is not None else name)
         entry_index.append(k if path is not None and path.suffix.lower() in VIDEO_SUFFIXES else 0)
         entry_problem.append(problem)
+    if not entry_ts and not malformed:
+        raise SourceError(f"{rgb_txt}: no frame line (the file is empty, or holds only comments or a header); expected "
+                          "`timestamp filename` lines, or remove rgb.txt for a pose-only episode")
     order = np.argsort(np.asarray(entry_ts, dtype=np.float64), kind="stable")
     sorted_ts = np.asarray(entry_ts, dtype=np.float64)[order]
     tol = option_float(ref.spec, "max_time_diff_s", 0.02, positive=True)

@@ -15,11 +15,15 @@ gripper width are the signals. (The camera-to-gripper offset is not in the data.
 
 Options: ``table`` (``auto`` | ``arrow`` | ``csv``; ``auto`` takes the arrow files when present,
 the CSV files otherwise), ``csv_glob`` (default ``*_flat.csv``), ``fps`` (overrides
-``meta_data/info.json``), ``scene_id``. Rows are quarantined as in :mod:`.robot_table`.
+``meta_data/info.json``), ``scene_id``. Rows are quarantined as in :mod:`.robot_table`; a
+``frame_index`` column, when present, is validated too (an integer >= 0, else
+``frame_index_invalid``: -1 or 9.7 mark a damaged row even though the video time locates the
+frame). A table with a header but no data row is a one-line :class:`SourceError`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -68,6 +72,8 @@ def discover(spec: SourceSpec) -> list[EpisodeRef]:
     for t in tables:
         rows = load_rows(t)
         rows.require(layout.required_columns())
+        if len(rows) == 0:
+            raise SourceError(f"{t}: holds a header but no data row; remove the file or re-export the dataset")
         refs += table_refs(spec, root, t, rows, layout, _prefix(root, t, tables), media_dir=root,
                            extra_files=_meta_files(root), value_part=_value_part)
     return refs
@@ -79,6 +85,8 @@ def read(ref: EpisodeRef) -> EpisodeRead:
     tables, layout = _tables(root, ref.spec)
     path = root / ref.episode_path
     rows = load_rows(path)
+    if rows.has("frame_index"):  # not used to locate the frame (the video time is), but validated
+        layout = dataclasses.replace(layout, index_column="frame_index")
     rows.require(layout.required_columns())
     sel = select_episode(rows, layout.episode, _prefix(root, path, tables), ref, _value_part)
     return read_rows(ref, rows, sel, layout, media_dir=root)
