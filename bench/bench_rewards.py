@@ -12,12 +12,13 @@ Workload (synthetic, generated here, seeded): ``--n`` conversational completions
 inside the think block, then ``</think>`` and an answer block; 7% are malformed (no
 ``</think>``, two answers, trailing text). Each rollout has a hidden "world" (each pair's turn
 and shift direction, which pair moved more) and its claims are drawn from it: directions with
-actors, comparisons with and without ``than``, symbolic relations, hypotheticals, revisions.
+actors, comparisons with ``than``, hypotheticals, revisions, most of them followed by the
+scaffold's notation (``[m12: left]``, ``[m12 > m34]``), which is all the logic reward reads.
 Three rollouts in ten contradict themselves at most once.
 
 * ``realistic``: 30% of the sentences are such claims, the rest scene descriptions (objects,
   positions, "left side of the table", appearance), as a thinking model writes them.
-* ``dense``: every sentence is a claim, a stress test of the logic reward's grammar.
+* ``dense``: every sentence is a claim, a stress test of the logic reward's parser.
 
 Rows cycle through pair questions, image questions, true/false questions and numeric
 (``number_mra``, graded by mean relative accuracy) questions, with the matching ``answer``,
@@ -49,8 +50,9 @@ from remot_train.rewards import default_reward_funcs
 PAIR = ["Pair A", "Pair B"]
 IMAGE = ["Image 2", "Image 3"]
 TF = ["true", "false"]
-RELATIONS = json.dumps([{"if_answer": "A", "left": "mA", "op": ">", "right": "mB"},
-                        {"if_answer": "B", "left": "mA", "op": "<", "right": "mB"}])
+RELATIONS = json.dumps([{"if_answer": "A", "left": "m12", "op": ">", "right": "m34"},
+                        {"if_answer": "B", "left": "m12", "op": "<", "right": "m34"}])
+MOTION = {"pair A": "m12", "pair B": "m34"}
 
 NOUNS = ["table", "chair", "window", "door", "laptop", "shelf", "lamp", "plant", "box", "mug", "poster", "cabinet",
          "bowl", "towel", "counter", "sofa", "rug", "bottle", "drawer", "curtain"]
@@ -90,24 +92,28 @@ def claim(rng: random.Random, world: dict, lie: bool) -> str:
         if lie:
             value = "left" if value == "right" else "right"
         actor = rng.choice(["the camera", "the view", "it", "the camera view"])
-        return f"So in {s}, {actor} {rng.choice(DIR_WORDS[axis])} {rng.choice(['', 'slightly ', 'to the '])}{value}."
+        note = f" [{MOTION[s]}: {value}]" if rng.random() < 0.6 else ""  # the scaffold's notation, usually
+        return f"So in {s}, {actor} {rng.choice(DIR_WORDS[axis])} {rng.choice(['', 'slightly ', 'to the '])}{value}.{note}"
     bigger = world["bigger"]
     word, small = ("larger", "smaller") if rng.random() < 0.5 else ("more", "less")
     if kind < 0.75:
         first = s
         comp = word if (s == bigger) != lie else small
         verb = "is" if word == "larger" else "shows"
-        return f"The {rng.choice(MEASURES)} in {first} {verb} {comp} than in {t}, about {rng.randint(3, 30)} degrees."
+        op = ">" if comp in ("larger", "more") else "<"
+        note = f" [{MOTION[first]} {op} {MOTION[t]}]" if rng.random() < 0.6 else ""
+        return (f"The {rng.choice(MEASURES)} in {first} {verb} {comp} than in {t}, about {rng.randint(3, 30)} "
+                f"degrees.{note}")
     if kind < 0.85:
         a, b = ("m12", "m34") if bigger == "pair A" else ("m34", "m12")
         if lie:
             a, b = b, a
-        return f"Numerically, {a} > {b}."
+        return f"Numerically, [{a} > {b}]."
     if kind < 0.93:
         return (f"If the camera in {s} had turned {rng.choice(DIR_VALUES)}, the {rng.choice(NOUNS)} would shift "
                 "the other way.")
     verb, axis = rng.choice([("turned", "yaw"), ("moved", "lateral")])
-    return f"Wait, actually the camera in {s} {verb} {world[(s, axis)]}."
+    return f"Wait, actually the camera in {s} {verb} {world[(s, axis)]}. [{MOTION[s]}: {world[(s, axis)]}]"
 
 
 def completion(rng: random.Random, tokens: int, answer: str, dense: bool) -> str:

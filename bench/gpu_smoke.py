@@ -350,7 +350,8 @@ def run_trained(name: str, model_dir: Path, work: Path, rows: list[dict], opts, 
         teacher = make_teacher(section_ffr.get("teacher", "metadata"), **(section_ffr.get("teacher_options") or {}))
         result = ffr(str(model_dir), rows, out, reward_funcs=funcs, reward_weights=weights, teacher=teacher,
                      kappa=float(section_ffr.get("kappa", 0.3)), repairs=int(section_ffr.get("repairs", 2)),
-                     threshold=section_ffr.get("threshold"), rir_weight=float(section_ffr.get("rir_weight", 1.0)),
+                     threshold=section_ffr.get("threshold"),
+                     alignment_weight=float(section_ffr.get("alignment_weight", 0.0)),
                      coordinates=bool(section_ffr.get("coordinates", True)),
                      sample_lookup=release_sample_lookup(ctx["release"]), **common)
         stats_file = out / "ffr_stats.json"
@@ -417,9 +418,8 @@ def run_trained(name: str, model_dir: Path, work: Path, rows: list[dict], opts, 
     if section == "grpo":
         summary["reward_funcs"] = [getattr(f, "__name__", str(f)) for f in funcs]
         summary["reward_weights"] = list(weights)
-        if name == "ffr":  # the builder appends the RIR
-            summary["reward_funcs"].append("rir")
-            summary["reward_weights"].append(float((recipe.get("ffr") or {}).get("rir_weight", 1.0)))
+        if name == "ffr":  # the builder puts the RIR in task_reward's place, at its weight
+            summary["reward_funcs"] = ["rir" if n == "task_reward" else n for n in summary["reward_funcs"]]
         summary["completions_per_step"] = opts.grpo_batch_size
         summary["num_generations"] = opts.num_generations
     del result

@@ -219,7 +219,9 @@ _FIELDS: list[Field] = [
     Field("consistency_group_id", pa.string(),
           "Questions whose answers are jointly constrained share this id (comparative pairs).", nullable=True),
     Field("relations", RELATIONS, "Relations each possible answer asserts: answering `if_answer` asserts "
-          "`left op right` (op < > =) between named quantities of the group (A, B: the pairs' magnitudes)."),
+          "`left op right`: op < > = between motion sizes (mIJ: the motion from image I to image J; a plain "
+          "number is a size), or is / is_not between a motion and a value of the attribute (since contract "
+          "3.1). Empty for numeric blanks."),
     Field("asserted_pair_id", pa.string(), "The motion pair whose label the answer asserts."),
     Field("rationale", pa.string(),
           "Step-by-step reasoning worded from the metadata (what the images show), naming the answer only in its "

@@ -18,8 +18,10 @@ import pyarrow.parquet as pq
 from data_contracts.fields import FIELDS, IMAGE
 from data_contracts.storage import write_atomic, write_bytes_atomic
 
-#: Bump on any breaking change to a contract (a removed/renamed column, a changed type).
-CONTRACT_VERSION = "3.0.0"
+#: Bump on any breaking change to a contract (a removed/renamed column, a changed type): major; on a
+#: change of meaning readers must know (3.1: ``relations`` gained the ``is``/``is_not`` ops and motion
+#: names, on every question type): minor.
+CONTRACT_VERSION = "3.1.0"
 
 _SCHEMA_KEY = b"remot.contract"
 

@@ -22,8 +22,12 @@ A recipe's keys:
   :func:`remot_train.rewards.make_length_reward`'s ``target_tokens`` (whitespace words) and
   ``normaliser``).
 * ``alternating:``: ``k_sft``, ``k_grpo``, optional ``sft_batch_size``.
-* ``ffr:``: ``kappa``, ``repairs``, ``threshold``, ``rir_weight``, ``coordinates``, ``teacher``
-  (``metadata`` | ``model`` | ``http``) with ``teacher_options``, ``release``/``release_id``.
+* ``ffr:``: ``kappa``, ``alignment_weight`` (RIR's structural alignment term, 0 = off, the
+  default; :mod:`remot_train.rir`), ``repairs``, ``threshold``, ``coordinates``, ``teacher``
+  (``metadata`` | ``model`` | ``http``) with ``teacher_options`` (passed to the teacher as they
+  are), ``release``/``release_id``. FFR trains with the RIR **in place of** ``task_reward``, at
+  its weight (the RIR's outcome term is the task reward), so an FFR recipe's ``rewards:`` must
+  name ``task_reward``; format and the other terms stay as configured.
 * ``lora:``: ``peft.LoraConfig`` arguments (needs peft), or absent for full fine-tuning.
 * ``eval:``: ``batch_size``, ``max_new_tokens``, ``dtype`` (default bfloat16 on a GPU, float32 on
   CPU), sampling (``do_sample``, ``temperature``, ``top_p``, ``top_k``; unset: the checkpoint's
@@ -56,8 +60,8 @@ TOP_KEYS = {
     "eval",
 }
 ALTERNATING_KEYS = {"k_sft", "k_grpo", "sft_batch_size"}
-FFR_KEYS = {"kappa", "repairs", "threshold", "rir_weight", "coordinates", "teacher", "teacher_options", "release",
-            "release_id"}
+FFR_KEYS = {"kappa", "alignment_weight", "repairs", "threshold", "coordinates", "teacher", "teacher_options",
+            "release", "release_id"}
 EVAL_KEYS = {"batch_size", "max_new_tokens", "dtype", "do_sample", "temperature", "top_p", "top_k", "seed"}
 #: Rewards that take options (``reward_options:``), by name -> the factory that builds them.
 REWARD_FACTORIES = {"length_reward": "remot_train.rewards:make_length_reward"}
@@ -143,7 +147,12 @@ def validate(recipe: dict, source: str = "recipe", check_trainer_args: bool = Tr
         raise RecipeError(f"{source}: method {method!r} needs section(s) {missing}")
     _unknown(f"{source}: alternating", recipe.get("alternating") or {}, ALTERNATING_KEYS)
     _unknown(f"{source}: eval", recipe.get("eval") or {}, EVAL_KEYS)
+    if "rir_weight" in (recipe.get("ffr") or {}):
+        raise RecipeError(f"{source}: ffr: rir_weight is gone: the RIR takes task_reward's place and weight "
+                          "(set rewards: task_reward: <weight>)")
     _unknown(f"{source}: ffr", recipe.get("ffr") or {}, FFR_KEYS)
+    if method == "ffr" and "task_reward" not in recipe["rewards"]:
+        raise RecipeError(f"{source}: ffr needs task_reward in rewards: the RIR takes its place and weight")
     if (recipe.get("ffr") or {}).get("teacher", "metadata") not in ("metadata", "model", "http"):
         raise RecipeError(f"{source}: ffr: teacher must be metadata, model or http")
     try:

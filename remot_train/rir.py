@@ -1,36 +1,36 @@
-"""The Robust Improvement Reward (FFR), with the dependency-alignment term the public code lacks.
+"""The Robust Improvement Reward (FFR): outcome, an optional structural alignment term, a patch tax.
 
-    RIR = outcome validity + dependency alignment - kappa * [assisted]
+    RIR = outcome + alignment_weight * alignment - kappa * [assisted]
 
-* **Outcome validity**: 1 when the final answer is correct (:func:`remot_train.scoring.score`,
-  the function evaluation uses), else 0; a format failure is wrong.
-* **Dependency alignment** (:func:`alignment_score`, in [0, 1]): how much of the teacher's
-  evidence the rationale cites. By default it counts only for a correct answer
-  (``gate_alignment=True``): otherwise a wrong answer that parrots the patch would earn as much
-  as a right one that does not, which invites citation-stuffing. Without a patch it is 0.
+* **Outcome**: the answer's ``score`` by :func:`remot_train.scoring.score`, the function
+  evaluation uses (1/0; graded for ``number_mra``); a format failure is wrong. This is what the
+  task (accuracy) reward pays, so in FFR the RIR *replaces* the task reward, at its weight
+  (:func:`remot_train.trainers.ffr.rir_in_place_of_task`): with ReMoT's 3.5, a correct answer is
+  worth 3.5 and the patch tax ``kappa`` = 0.3 costs 3.5 x 0.3 = 1.05, the trade-off FFR tunes.
 * **Patch tax**: ``kappa`` (default 0.3, FFR's best value) for a rollout generated with the
-  patch in its prompt. With equal correctness and alignment an unassisted rollout scores higher,
-  which is what "prefer unassisted rollouts" means.
+  patch in its prompt (``assisted``). With equal outcome an unassisted rollout scores higher.
+* **Alignment** (:func:`alignment_score`, in [0, 1]), **off by default** (``alignment_weight``
+  0). It is structural: a rationale earns it only by citing the patch's *regions* in a
+  checkable notation, ``image K (x0, y0, x1, y1)`` (fractions of the width and height, x right,
+  y down; square brackets and a colon after K are accepted), and a cited box counts when it lies
+  on the same image as one of the patch's regions and overlaps it (IoU >= :data:`IOU_MIN`).
+  ``alignment = matched regions / max(patch regions, distinct cited boxes)``, so spraying boxes
+  lowers it. Only a correct answer earns it (``gate_alignment``).
+
+Why structural, and why off by default. The chosen repair is trained under the *original*
+prompt, so what a rationale cites must mean something there: "image 2" and a box on image 2 do
+(the original prompt shows image 2), "the boxed region" and "zoom 1" do not (there is no box or
+zoom in the original prompt). Frame indices alone earn nothing: the patch usually names the very
+images the question shows, so a rationale that never saw the patch says "image 1 ... image 2"
+as naturally as one that did. A box that overlaps the teacher's region is something a rationale
+that never saw the patch hits only by localising the same evidence itself, which is the
+behaviour worth paying for. What this does not check is that the answer *depends* on the cited
+evidence (that needs the answer's log-probability with and without the evidence, a forward pass
+per rollout inside the reward), so the term stays off unless a recipe turns it on
+(``ffr: alignment_weight``).
 
 To make alignment comparable inside a GRPO group, pass the group's patch to *all* of its
 completions (``patch`` column), assisted or not; ``assisted`` says which ones saw it.
-
-Alignment, precisely. The rationale is the completion's text before its last ``<answer>``
-(think tags removed). The patch's evidence has up to three components, weighted
-``frames 0.4``, ``region 0.3``, ``cue 0.3``; a component the patch lacks is left out and the
-remaining weights are renormalised:
-
-* **frames**: the fraction of the patch's frames the rationale cites, as "image 2", "frame 2",
-  "img 2", "view 2", "picture #2", or by its timestamp ("t=1.5 s", "1.50 s", "1.5 seconds",
-  within 0.05 s) when that time names a single frame of the patch;
-* **region**: 1.0 when the rationale locates a box specifically (two or more of a box's
-  coordinates within 0.05, or the box's position words such as "bottom", "top-right", "upper
-  left"), 0.5 when it only refers to it generically ("box", "boxed", "region", "zoom", "crop",
-  "highlighted"), else 0;
-* **cue**: the patch text's content words (four letters or more, minus instruction and
-  function words such as "compare", "inside", "image", "region") that the rationale uses,
-  matched on a six-letter stem ("textured" ~ "texture"); three matches (or all of them, when
-  there are fewer) give 1.0.
 """
 
 from __future__ import annotations
@@ -46,21 +46,19 @@ from remot_train.teacher.patch import EvidencePatch, PatchSchemaError
 log = logging.getLogger(__name__)
 
 DEFAULT_KAPPA = 0.3
-WEIGHTS = {"frames": 0.4, "region": 0.3, "cue": 0.3}
-CUE_MATCHES_FOR_FULL = 3
+#: Alignment is off unless a recipe sets ``ffr: alignment_weight`` (module doc).
+DEFAULT_ALIGNMENT_WEIGHT = 0.0
+#: The overlap a cited box needs with a patch region to count as citing it.
+IOU_MIN = 0.5
 
-_FRAME_REF = r"\b(?:image|frame|img|view|picture)s?\s*(?:#|no\.?|number)?\s*{i}\b"
-_TIME = re.compile(r"(?:\bt\s*=\s*)?(?<![\w.])(\d+(?:\.\d+)?)\s*(?:s|sec|secs|second|seconds)\b", re.IGNORECASE)
-_GENERIC_REGION = re.compile(r"\b(?:box|boxes|boxed|region|regions|zoom|zoomed|crop|crops|cropped|highlighted)\b",
-                             re.IGNORECASE)
-_NUMBER01 = re.compile(r"(?<![\w.])(0?\.\d+|[01](?:\.0+)?)(?![\w.])")
-_CUE_STOP = frozenset(
-    "compare comparing look looking inside within same both each pair pairs image images region regions boxed box "
-    "boxes lies near part first second order shown read judge much changes change then side amounts amount relative "
-    "size asked about goes from with that this which there their these those into onto over under between against "
-    "where what when them they than also only just very teacher evidence again drawn time since fractions width "
-    "height the and for are was were been being have has had does did will would could should".split())
+_NUM = r"(\d*\.?\d+)"
+_SEP = r"\s*,\s*"
+#: ``image K (x0, y0, x1, y1)``: the region notation a rationale cites evidence in.
+BOX_NOTATION = re.compile(
+    r"\bimage\s*(\d+)\s*:?\s*[(\[]\s*" + _SEP.join([_NUM] * 4) + r"\s*[)\]]", re.IGNORECASE)
 _THINK = re.compile(r"</?think>", re.IGNORECASE)
+
+Box = tuple[int, float, float, float, float]
 
 
 def rationale(text: str) -> str:
@@ -76,100 +74,57 @@ def rationale(text: str) -> str:
     return _THINK.sub(" ", text).strip()
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z]+", text.lower())
+def cited_boxes(text: str) -> list[Box]:
+    """The distinct well-formed boxes ``image K (x0, y0, x1, y1)`` a text cites, in order
+    (coordinates in [0, 1] with ``x0 < x1`` and ``y0 < y1``; others are ignored).
 
-
-def _stem(word: str) -> str:
-    return word[:6] if len(word) > 6 else word.rstrip("s")
-
-
-def cue_words(patch_text: str) -> list[str]:
-    """The patch text's content words (cue component), in order, without repeats.
-
-    >>> cue_words("Compare the horizontal position of the textured edge inside the boxed region of image 1.")
-    ['horizontal', 'position', 'textured', 'edge']
+    >>> cited_boxes("the edge in image 2 (0.30, 0.60, 0.70, 1.00) and Image 1: [.3, .6, .7, 1]; image 3 (0.5, 0, 0.2, 1)")
+    [(2, 0.3, 0.6, 0.7, 1.0), (1, 0.3, 0.6, 0.7, 1.0)]
     """
-    out: list[str] = []
-    for w in _words(patch_text):
-        if len(w) >= 4 and w not in _CUE_STOP and w not in out:
-            out.append(w)
+    out: list[Box] = []
+    for m in BOX_NOTATION.finditer(text or ""):
+        image, coords = int(m.group(1)), [float(g) for g in m.groups()[1:]]
+        x0, y0, x1, y1 = coords
+        if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
+            continue
+        box = (image, *(round(c, 4) for c in coords))
+        if box not in out:
+            out.append(box)
     return out
 
 
-def _position_words(box: tuple) -> set[str]:
-    x0, y0, x1, y1 = box
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    words = set()
-    if cy < 0.36:
-        words |= {"top", "upper"}
-    elif cy > 0.64:
-        words |= {"bottom", "lower"}
-    if cx < 0.36:
-        words.add("left")
-    elif cx > 0.64:
-        words.add("right")
-    if not words:
-        words |= {"centre", "center", "middle", "central"}
-    return words
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two ``(x0, y0, x1, y1)`` boxes.
 
-
-def _frames_score(text: str, patch: EvidencePatch) -> float:
-    low = text.lower()
-    cited = {i for i in patch.frames if re.search(_FRAME_REF.format(i=i), low)}
-    if patch.timestamps_s is not None:
-        for m in _TIME.finditer(low):
-            t = float(m.group(1))
-            hits = [i for i, ti in zip(patch.frames, patch.timestamps_s) if abs(ti - t) <= 0.05]
-            if len(hits) == 1:
-                cited.add(hits[0])
-    return len(cited) / len(patch.frames)
-
-
-def _region_score(text: str, patch: EvidencePatch) -> float:
-    numbers = [float(x) for x in _NUMBER01.findall(text)]
-    tokens = set(_words(text))
-    for r in patch.regions:
-        coords = r[1:]
-        if sum(any(abs(n - c) <= 0.05 for n in numbers) for c in coords) >= 2:
-            return 1.0
-        if tokens & _position_words(coords) and _GENERIC_REGION.search(text):
-            return 1.0
-    return 0.5 if _GENERIC_REGION.search(text) else 0.0
-
-
-def _cue_score(text: str, patch: EvidencePatch) -> float | None:
-    cues = cue_words(patch.text)
-    if not cues:
-        return None
-    tokens = set(_words(text))
-    matched = sum(any(t.startswith(_stem(c)) for t in tokens) for c in cues)
-    return min(1.0, matched / min(CUE_MATCHES_FOR_FULL, len(cues)))
+    >>> iou((0, 0, 1, 1), (0, 0, 0.5, 1)), iou((0, 0, 0.5, 0.5), (0.5, 0.5, 1, 1))
+    (0.5, 0.0)
+    """
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(0.0, w) * max(0.0, h)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def alignment_score(rationale_text: str, patch: EvidencePatch | str | dict | None) -> float:
-    """How much of ``patch``'s evidence ``rationale_text`` cites, in [0, 1] (module doc).
+    """How much of ``patch``'s regions ``rationale_text`` cites, in [0, 1] (module doc); 0
+    without a patch or when the patch has no region.
 
     >>> p = EvidencePatch("spatial", [1, 2], "Compare the horizontal position of the textured edge.",
     ...                   regions=[(1, 0.3, 0.6, 0.7, 1.0), (2, 0.3, 0.6, 0.7, 1.0)])
-    >>> alignment_score("In the boxed region at the bottom, the textured edge of image 1 sits at another "
-    ...                 "horizontal position in image 2.", p)
+    >>> alignment_score("The edge in image 1 (0.30, 0.60, 0.70, 1.00) sits further left in image 2 (0.3, 0.6, 0.7, 1.0).", p)
     1.0
-    >>> alignment_score("The camera turned.", p)
+    >>> alignment_score("In the boxed region of image 1 and image 2, zoom 1 shows the textured edge moved.", p)
     0.0
     """
     patch = as_patch(patch)
-    if patch is None:
+    if patch is None or not patch.regions:
         return 0.0
-    text = rationale_text or ""
-    parts = {"frames": _frames_score(text, patch)}
-    if patch.regions:
-        parts["region"] = _region_score(text, patch)
-    cue = _cue_score(text, patch)
-    if cue is not None:
-        parts["cue"] = cue
-    total = sum(WEIGHTS[k] for k in parts)
-    return round(sum(WEIGHTS[k] * v for k, v in parts.items()) / total, 6)
+    boxes = cited_boxes(rationale_text)
+    if not boxes:
+        return 0.0
+    matched = sum(any(b[0] == r[0] and iou(b[1:], r[1:]) >= IOU_MIN for b in boxes) for r in patch.regions)
+    return round(matched / max(len(patch.regions), len(boxes)), 6)
 
 
 def as_patch(patch: Any) -> EvidencePatch | None:
@@ -188,36 +143,44 @@ def as_patch(patch: Any) -> EvidencePatch | None:
 
 def rir_components(completion: Any, answer: Any, parse_rule: Any, options: Any = None, tolerance: Any = None,
                    patch: Any = None, assisted: Any = False, kappa: float = DEFAULT_KAPPA,
-                   alignment_weight: float = 1.0, gate_alignment: bool = True) -> dict:
-    """The RIR of one completion and its parts: ``outcome``, ``alignment``, ``tax``, ``rir``."""
+                   alignment_weight: float = DEFAULT_ALIGNMENT_WEIGHT, gate_alignment: bool = True) -> dict:
+    """The RIR of one completion and its parts: ``outcome``, ``alignment``, ``tax``, ``rir``.
+
+    >>> rir_components("</think><answer>true</answer>", "true", "true_false", assisted=True)["rir"]
+    0.7
+    """
     text = completion_text(completion)
     scored = score_row(text, answer, parse_rule, options, tolerance)
-    align = alignment_score(rationale(text), patch)
+    align = alignment_score(rationale(text), patch) if alignment_weight else 0.0
     if gate_alignment and not scored.correct:
         align = 0.0
     tax = kappa if bool(assisted) else 0.0
-    outcome = scored.score  # 1/0, or the mean relative accuracy of a numeric answer
-    return {"outcome": outcome, "alignment": align, "tax": tax, "rir": outcome + alignment_weight * align - tax}
+    outcome = float(scored.score)
+    return {"outcome": outcome, "alignment": align, "tax": tax,
+            "rir": round(outcome + alignment_weight * align - tax, 6)}
 
 
-def make_rir_reward(kappa: float = DEFAULT_KAPPA, alignment_weight: float = 1.0, gate_alignment: bool = True):
-    """A trl reward function ``f(prompts, completions, completion_ids, **columns)`` computing the RIR.
+def make_rir_reward(kappa: float = DEFAULT_KAPPA, alignment_weight: float = DEFAULT_ALIGNMENT_WEIGHT,
+                    gate_alignment: bool = True):
+    """A trl reward function ``f(prompts, completions, completion_ids, **columns)`` named ``rir``.
 
     Columns, one value per completion: ``answer``, ``parse_rule`` (required; a row where either
     is None gets None, which trl skips), ``options``, ``tolerance``, ``patch`` (the group's patch
     as JSON text, dict or EvidencePatch; None when there is none) and ``assisted`` (bool; None
     means False).
 
-    >>> f = make_rir_reward(kappa=0.3)
-    >>> patch = EvidencePatch("spatial", [1, 2], "Compare the horizontal position of the textured edge.").to_json()
-    >>> f(completions=["image 1 vs image 2: the textured edge moved horizontal position</think><answer>true</answer>",
-    ...                "no idea</think><answer>true</answer>"],
-    ...   answer=["true", "true"], parse_rule=["true_false", "true_false"], patch=[patch, patch],
-    ...   assisted=[True, False])
-    [1.7, 1.0]
+    >>> patch = EvidencePatch("spatial", [1, 2], "Compare the edge.", regions=[(2, 0.3, 0.6, 0.7, 1.0)]).to_json()
+    >>> cites = "the edge in image 2 (0.3, 0.6, 0.7, 1.0) moved</think><answer>true</answer>"
+    >>> kw = dict(answer=["true"] * 3, parse_rule=["true_false"] * 3, patch=[patch] * 3, assisted=[True, False, False])
+    >>> make_rir_reward(kappa=0.3)(completions=[cites, cites, "</think><answer>false</answer>"], **kw)
+    [0.7, 1.0, 0.0]
+    >>> make_rir_reward(kappa=0.3, alignment_weight=0.5)(completions=[cites, cites, "</think><answer>true</answer>"], **kw)
+    [1.2, 1.5, 1.0]
     """
     if kappa < 0:
         raise ValueError(f"kappa must be >= 0, got {kappa}")
+    if alignment_weight < 0:
+        raise ValueError(f"alignment_weight must be >= 0, got {alignment_weight}")
 
     def rir(prompts: Any = None, completions: Any = None, completion_ids: Any = None,
             **columns: Any) -> list[float | None]:
@@ -230,9 +193,8 @@ def make_rir_reward(kappa: float = DEFAULT_KAPPA, alignment_weight: float = 1.0,
             if answer is None or rule is None:
                 out.append(None)
                 continue
-            c = rir_components(completion, answer, rule, options, tol, patch, bool(assisted), kappa,
-                               alignment_weight, gate_alignment)
-            out.append(round(c["rir"], 6))
+            out.append(rir_components(completion, answer, rule, options, tol, patch, bool(assisted), kappa,
+                                      alignment_weight, gate_alignment)["rir"])
         return out
 
     rir.__name__ = "rir"

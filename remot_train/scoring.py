@@ -29,9 +29,12 @@ Accuracy (:func:`summarize`'s ``partial``) averages ``score``, so a numeric ques
 its MRA. :func:`constant_answer_baseline` is the best single constant answer's MRA, the floor a
 numeric attribute's accuracy must clear.
 
-Consistency: questions that share a ``consistency_group_id`` carry ``relations`` (what each
-answer asserts, :mod:`remot_train.relations`). A group is consistent when the relations its
-answers assert admit no cycle; only groups whose every question was answered are counted.
+Consistency: every question but a numeric blank carries ``relations``, what each answer asserts
+about the shown motions (:mod:`remot_train.relations`: orders ``m12 > m34`` and directions
+``m12 is left`` / ``m12 is_not opening``); the logic reward checks a completion's statements
+against them. Questions that share a ``consistency_group_id`` (the two comparatives of a triplet)
+are jointly constrained: a group is consistent when the relations its answers assert can all
+hold (no cycle, one value per motion); only groups whose every question was answered count.
 """
 
 from __future__ import annotations
@@ -346,11 +349,16 @@ def _overlap_maximiser(truth):
 
 
 def asserted_relations(parsed: str | None, relations: list[dict] | None) -> list[tuple[str, str, str]]:
-    """The relations that the (parsed) answer asserts, from a question's ``relations`` column.
+    """The relations that the (parsed) answer asserts, from a question's ``relations`` column
+    (order relations ``< > =`` and direction relations ``is`` / ``is_not``; answers match
+    case-insensitively).
 
-    >>> rel = [{"if_answer": "A", "left": "A", "op": ">", "right": "B"}, {"if_answer": "B", "left": "B", "op": ">", "right": "A"}]
+    >>> rel = [{"if_answer": "A", "left": "m12", "op": ">", "right": "m34"}, {"if_answer": "B", "left": "m34", "op": ">", "right": "m12"}]
     >>> asserted_relations("B", rel), asserted_relations(None, rel)
-    ([('B', '>', 'A')], [])
+    ([('m34', '>', 'm12')], [])
+    >>> asserted_relations("TRUE", [{"if_answer": "true", "left": "m12", "op": "is", "right": "left"},
+    ...                             {"if_answer": "false", "left": "m12", "op": "is", "right": "right"}])
+    [('m12', 'is', 'left')]
     """
     if parsed is None:
         return []
@@ -358,7 +366,8 @@ def asserted_relations(parsed: str | None, relations: list[dict] | None) -> list
 
 
 def consistency_rate(rows: list[dict]) -> dict | None:
-    """The fraction of consistency groups whose answered relations admit no cycle.
+    """The fraction of consistency groups whose answered relations can all hold (no cycle, one
+    value per motion; :func:`remot_train.relations.consistent`).
 
     ``rows``: scored questions with ``consistency_group_id``, ``relations`` and ``parsed``. Only
     groups whose every question has a parsed answer count (a model that never answers is not

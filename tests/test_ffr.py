@@ -1,5 +1,10 @@
 """FFR (teacher-guided, chosen-rollout GRPO) on the tiny model, on CPU: real generation, real
-teacher (metadata), trl's own loss inputs."""
+teacher (metadata), trl's own loss inputs.
+
+Two students: the untrained tiny model, whose repairs are never right, and a *patch-reading*
+student, the tiny model fine-tuned (SFT, seconds) to answer "false" to the toy question and
+"true" when the teacher's evidence is appended to it; on rows whose answer is "true" its rollouts
+fail and its repairs succeed, so a correct repair exists to be swapped in."""
 
 from __future__ import annotations
 
@@ -8,18 +13,25 @@ import json
 import pytest
 import torch
 
+from remot_train.data import sft_completion
 from remot_train.model import build_tiny_model
-from remot_train.recipes import RecipeError, load_recipe, run_recipe, validate
+from remot_train.recipes import RecipeError, load_recipe, resolve_rewards, run_recipe, validate
+from remot_train.rewards import format_reward, task_reward
 from remot_train.rir import make_rir_reward
 from remot_train.teacher import EvidencePatch, MetadataTeacher
+from remot_train.trainers import sft
 from remot_train.trainers.ffr import (
     REQUIRED_METHODS,
     TRLVersionError,
     check_trl,
     choose,
     ffr,
+    make_teacher,
+    recipe_rewards,
+    rir_in_place_of_task,
     row_sample,
     release_sample_lookup,
+    swap_in,
     with_observation,
     worst,
 )
@@ -28,6 +40,8 @@ from remot_train.trainers.toy import toy_rows
 SIZE = 32
 ARGS = dict(per_device_train_batch_size=4, num_generations=2, max_completion_length=8, learning_rate=1e-3,
             max_steps=1, seed=0)
+#: The student's answer "</think>\n\n<answer>true</answer>" is 9 tokens in the small vocabulary.
+ARGS_STUDENT = {**ARGS, "max_completion_length": 16}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +52,42 @@ def base(tmp_path_factory):
 @pytest.fixture(scope="module")
 def rows():
     return toy_rows(4, seed=0, size=SIZE, with_completion=False)
+
+
+def _sft_row(prompt: list[dict], images: list, answer: str) -> dict:
+    """An SFT row for a prompt whose content may embed images (the patch's crops), as placeholders."""
+    content, imgs = [], list(images)
+    for part in prompt[0]["content"]:
+        if part.get("type") == "image" and "image" in part:
+            imgs.append(part["image"])
+            content.append({"type": "image"})
+        else:
+            content.append(part)
+    return {"prompt": [{**prompt[0], "content": content}], "images": imgs, "completion": sft_completion(answer)}
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    """The patch-reading student (module doc): the tiny model (small vocabulary, for speed) after
+    40 SFT steps on 8 toy prompts, each as it is ("false") and with the metadata teacher's
+    evidence appended as FFR appends it ("true")."""
+    root = tmp_path_factory.mktemp("student")
+    base = build_tiny_model(root / "base", seed=0, image_size=SIZE, tokenizer="small")
+    teacher = make_teacher("metadata", crop_size=SIZE)
+    data = []
+    for r in toy_rows(8, seed=0, size=SIZE, with_completion=False):
+        patch = teacher.review(row_sample(r), ["x"]).patch
+        data.append(_sft_row(r["prompt"], r["images"], "false"))
+        data.append(_sft_row(with_observation(r["prompt"], patch.as_observation()), r["images"], "true"))
+    result = sft(base, data, root / "sft", args=dict(per_device_train_batch_size=4, max_steps=40, learning_rate=1e-2,
+                                                      lr_scheduler_type="constant", seed=0, save_strategy="no"))
+    return result.final_checkpoint
+
+
+@pytest.fixture(scope="module")
+def true_rows():
+    """Toy rows whose answer is "true": the student's rollouts are wrong, its repairs right."""
+    return [{**r, "answer": "true"} for r in toy_rows(4, seed=0, size=SIZE, with_completion=False)]
 
 
 def capturing():
@@ -76,14 +126,60 @@ def _steps(result):
 
 
 # --- pure parts --------------------------------------------------------------------------------------
-def test_choice_prefers_the_best_then_unassisted_and_replaces_the_worst():
-    assert choose([0.0, 1.0, 1.0], [False, True, False]) == 2  # tie: the unassisted one
-    assert choose([0.0, 1.0, 1.0], [False, False, True]) == 1
-    assert choose([0.0, 0.0, 0.5, 0.3], [False, False, True, True]) == 2  # a strictly better repair wins
-    assert choose([0.2, 0.2 - 1e-9], [False, True]) == 0
+def test_choice_takes_the_best_correct_candidate_then_unassisted_and_replaces_the_worst():
+    T, F = True, False
+    assert choose([0.0, 1.0, 1.0], [F, T, F], [T, T, T]) == 2  # tie: the unassisted one
+    assert choose([0.0, 1.0, 1.0], [F, F, T], [T, T, T]) == 1
+    assert choose([0.0, 0.0, 0.5, 0.3], [F, F, T, T], [F, F, T, T]) == 2  # a strictly better correct repair wins
+    assert choose([0.2, 0.2 - 1e-9], [F, T], [T, T]) == 0
+    # a wrong repair is never chosen, whatever its reward (format, length): no swap at all
+    assert choose([0.0, 0.0, 9.0, 8.0], [F, F, T, T], [F, F, F, F]) is None
+    assert choose([0.0, 0.0, 9.0, 0.5], [F, F, T, T], [F, F, F, T]) == 3
+    assert choose([0.4, 0.0, 9.0], [F, F, T], [None, F, None]) is None  # unjudgeable is not correct
+    assert choose([0.9, 0.2], [F, T], [T, T]) == 0  # a correct rollout of the group beats a correct repair
     assert worst([0.4, -1.0, 0.0]) == 1
+    assert worst([0.4, -1.0, 0.0], [F, T, F]) == 2  # the worst *wrong* rollout is replaced
     with pytest.raises(ValueError):
-        choose([1.0], [False, True])
+        choose([1.0], [False, True], [True])
+
+
+def test_swap_puts_the_repair_in_and_drops_its_patched_prompt_sampling_logprobs():
+    ids, texts, flags = [[1, 2, 3], [4, 5]], ["a", "b"], [False, False]
+    logprobs = [[-0.1, -0.2, -0.3], [-0.4, -0.5]]
+    swap_in(0, ids, texts, logprobs, flags, [9, 9], "repair")
+    assert ids == [[9, 9], [4, 5]] and texts == ["repair", "b"] and flags == [True, False]
+    assert len(logprobs[0]) == 2 and all(torch.isnan(torch.tensor(logprobs[0]))) and logprobs[1] == [-0.4, -0.5]
+    swap_in(1, ids, texts, None, flags, [7], "r2")  # no sampling logprobs (transformers generation)
+    assert ids[1] == [7] and flags == [True, True]
+
+
+def test_rir_takes_the_task_rewards_place_and_weight():
+    rir = make_rir_reward()
+    funcs, weights = rir_in_place_of_task([format_reward, task_reward], [3.5, 3.5], rir)
+    assert funcs == [format_reward, rir] and weights == [3.5, 3.5]
+    funcs, weights = rir_in_place_of_task([format_reward], [2.0], rir)  # no task reward: appended at 1
+    assert funcs == [format_reward, rir] and weights == [2.0, 1.0]
+    assert rir_in_place_of_task([rir, format_reward], [3.5, 1.0], make_rir_reward())[0][0] is rir
+    with pytest.raises(ValueError, match="counted twice"):
+        rir_in_place_of_task([task_reward, rir], [1.0, 1.0], make_rir_reward())
+
+
+@pytest.mark.parametrize("name", ["tiny/ffr", "cpu-demo/ffr", "qwen3-vl-4b-thinking/ffr"])
+def test_the_ffr_recipes_train_the_rir_in_place_of_the_task_reward(name):
+    recipe = load_recipe(name)
+    funcs, weights = resolve_rewards(recipe)
+    accuracy = weights[[f.__name__ for f in funcs].index("task_reward")]
+    funcs, weights = recipe_rewards(recipe, funcs, weights)
+    names = [f.__name__ for f in funcs]
+    assert "task_reward" not in names and names.count("rir") == 1
+    expected = {("rir" if k == "task_reward" else k): float(v) for k, v in recipe["rewards"].items()}
+    assert dict(zip(names, weights)) == expected and expected["rir"] == accuracy == 3.5
+    # kappa is on the outcome's scale: an assisted right answer earns 1 - kappa of the accuracy weight
+    rir = funcs[names.index("rir")]
+    out = rir(completions=["</think><answer>true</answer>"] * 2, answer=["true"] * 2, parse_rule=["true_false"] * 2,
+              assisted=[True, False])
+    assert out == [pytest.approx(1 - recipe["ffr"]["kappa"]), 1.0]
+    assert recipe["ffr"].get("alignment_weight", 0.0) == 0.0  # alignment off in the shipped recipes
 
 
 def test_observation_is_appended_and_the_question_kept(rows):
@@ -151,22 +247,29 @@ def test_trl_version_and_signature_guard(monkeypatch, base):
 
 
 # --- the trainer path ------------------------------------------------------------------------------
-def test_failed_group_is_patched_repaired_and_the_repair_trained_on_its_own_tokens(base, rows, tmp_path):
-    # The untrained model never answers correctly, so every group fails and is patched. ``prefer``
-    # pays 1 for a rollout generated with the patch (assisted), so a repair beats the group and
-    # replaces its worst rollout (all of which are worth 0).
-    prefer = Spy("prefer", lambda a: 1.0 if a else 0.0)
+def test_a_correct_repair_is_swapped_in_and_trained_on_its_own_tokens(student, true_rows, tmp_path):
+    # The patch-reading student answers "false" (wrong) without the patch and "true" (right) with it:
+    # every group fails, is patched, and a correct repair replaces the group's worst rollout.
     cls = capturing()
     kappa = 0.3
-    result = ffr(base, rows, tmp_path / "ffr", reward_funcs=[prefer], kappa=kappa, repairs=2, args=ARGS,
-                 trainer_cls=cls)
+    result = ffr(student, true_rows, tmp_path / "ffr", reward_funcs=[format_reward, task_reward],
+                 reward_weights=[1.0, 3.5], kappa=kappa, repairs=2, args=ARGS_STUDENT, trainer_cls=cls)
     batch, reports = cls.batches[0], cls.reports[0]
     assert [r.status for r in reports] == ["patch", "patch"]  # 4 prompts x 2 rollouts / 4 per batch = 2 groups
+    swapped = [r for r in reports if r.swapped_slot is not None]
+    assert swapped, "the patch-reading student produced no correct repair"
     for r in reports:
         patch = EvidencePatch.from_json(r.patch)  # a real, guarded metadata patch
-        assert patch.frames == [1, 2] and r.chosen >= 2 and r.swapped_slot in r.slots
-        assert len(r.rewards) == 2 + 2 and r.rewards[r.chosen] == pytest.approx(1.0 - kappa)
+        assert patch.frames == [1, 2] and len(r.rewards) == len(r.correct) == 2 + 2
+        assert r.correct[:2] == [False, False]  # the group failed: that is why it was patched
+        # swapped exactly when a repair is right, and then the chosen one is right and assisted
+        assert (r.swapped_slot is not None) == any(r.correct[2:]) and r.repairs_correct == sum(r.correct[2:])
+    for r in swapped:
+        assert r.chosen >= 2 and r.correct[r.chosen] is True and r.swapped_slot in r.slots
         s = r.swapped_slot
+        # RIR in place of the task reward, at its weight: right + assisted = 3.5 x (1 - kappa), + format
+        assert r.rewards[r.chosen] == pytest.approx(3.5 * (1 - kappa) + 1.0)
+        assert r.reward_gap == pytest.approx(r.rewards[r.chosen] - r.rewards[r.slots.index(s)]) and r.reward_gap > 0
         ids, mask = batch["completion_ids"][s], batch["completion_mask"][s]
         trained = ids[mask.bool()].tolist()
         # the loss mask holds exactly the chosen repair's tokens at the swapped slot ...
@@ -176,51 +279,43 @@ def test_failed_group_is_patched_repaired_and_the_repair_trained_on_its_own_toke
         prompt = batch["prompt_ids"][s][batch["prompt_mask"][s].bool()].tolist()
         assert prompt == batch["prompt_ids"][other][batch["prompt_mask"][other].bool()].tolist()
         assert prompt != r.patched_prompt_ids and len(r.patched_prompt_ids) > len(prompt)
-        # the failed rollout's tokens left the batch
-        assert all(batch["completion_ids"][i][batch["completion_mask"][i].bool()].tolist() != r.replaced_ids
-                   for i in range(len(batch["completion_ids"])))
-    # advantages were computed by trl after the swap: the swapped slot is its group's best
-    adv = batch["advantages"].tolist()
-    for r in reports:
-        other = next(i for i in r.slots if i != r.swapped_slot)
-        assert adv[r.swapped_slot] > 0 > adv[other]
-    # the reward functions trl called saw assisted + the group's patch for every completion
-    final = prefer.calls[-1]
-    swapped = {r.swapped_slot for r in reports}
-    assert [bool(a) for a in final["assisted"]] == [i in swapped for i in range(4)]
-    assert all(final["patch"][i] == reports[i // 2].patch for i in range(4))
-    assert [final["completion_ids"][r.swapped_slot] for r in reports] == [r.chosen_ids for r in reports]
-    # kappa: RIR of an assisted rollout is kappa below the same completion unassisted
-    rir = make_rir_reward(kappa)
-    cols = {k: final[k] for k in ("answer", "parse_rule", "options", "tolerance", "patch")}
-    as_is = rir(completions=final["completions"], assisted=final["assisted"], **cols)
-    unassisted = rir(completions=final["completions"], assisted=[False] * 4, **cols)
-    for i in range(4):
-        assert as_is[i] == pytest.approx(unassisted[i] - (kappa if i in swapped else 0.0))
-    # logged per step, through trl's metrics
+        # advantages were computed by trl after the swap: the swapped slot is its group's best
+        adv = batch["advantages"].tolist()
+        assert adv[s] > 0 > adv[other]
+    # logged per step, through trl's metrics: swaps, repair success and the reward gap
     step = _steps(result)[0]
     assert step["ffr/intervention_rate"] == 1.0 and step["ffr/trigger_rate"] == 1.0
-    assert step["ffr/swaps"] == 2 and step["ffr/repairs"] == 4 and step["ffr/leak_drops"] == 0
-    assert step["ffr/repair_success"] == 0.0  # no repair of the untrained model is correct
-    assert step["rewards/rir/mean"] == pytest.approx(-kappa * 2 / 4, abs=1e-6)
+    assert step["ffr/swaps"] == len(swapped) and step["ffr/repairs"] == 4 and step["ffr/leak_drops"] == 0
+    assert step["ffr/repair_success"] == pytest.approx(sum(r.repairs_correct for r in reports) / 4)
+    assert step["ffr/reward_gap"] == pytest.approx(sum(r.reward_gap for r in swapped) / len(swapped))
+    assert "rewards/task_reward/mean" not in step  # the RIR replaced it
+    assert step["rewards/rir/mean"] == pytest.approx(len(swapped) * (1 - kappa) / 4, abs=1e-6)
     stats = json.loads((tmp_path / "ffr" / "ffr_stats.json").read_text())
-    assert stats["teacher"]["patches"] == 2 and stats["totals"]["swaps"] == 2
+    assert stats["totals"]["swaps"] == len(swapped) and stats["reward_weights"] == {"format_reward": 1.0, "rir": 3.5}
 
 
-def test_ties_keep_the_unassisted_rollouts(base, rows, tmp_path):
-    # Every candidate scores the same (0, and kappa 0): the choice is an unassisted rollout, so the
-    # groups are patched and repaired but nothing is swapped. Numeric threshold: best reward < 0.5.
-    flat = Spy("flat", lambda a: 0.0)
+def test_no_swap_when_every_repair_is_wrong(base, rows, tmp_path):
+    # The untrained model never answers correctly. ``prefer`` pays 1 for a rollout generated with the
+    # patch, so every repair out-scores its group (1 - kappa > 0): a wrong repair with the better
+    # reward is still not swapped in. Numeric threshold: a group fails when its best reward is < 0.5.
+    prefer = Spy("prefer", lambda a: 1.0 if a else 0.0)
     cls = capturing()
-    result = ffr(base, rows, tmp_path / "tie", reward_funcs=[flat], kappa=0.0, threshold=0.5, args=ARGS,
-                 trainer_cls=cls)
+    result = ffr(base, rows, tmp_path / "wrong", reward_funcs=[prefer], kappa=0.3, repairs=2, threshold=0.5,
+                 args=ARGS, trainer_cls=cls)
     reports = cls.reports[0]
     assert [r.status for r in reports] == ["patch", "patch"]
-    assert all(r.chosen < 2 and r.swapped_slot is None for r in reports)
-    assert all(r.rewards == [0.0] * 4 for r in reports)
-    assert not any(flat.calls[-1]["assisted"])
+    for r in reports:
+        assert r.correct == [False] * 4 and r.repairs_correct == 0
+        assert max(r.rewards[2:]) > max(r.rewards[:2])  # the repairs had the higher reward ...
+        assert r.chosen is None and r.swapped_slot is None and r.reward_gap is None  # ... and were not chosen
+    final = prefer.calls[-1]
+    assert not any(final["assisted"])  # nothing assisted reached trl's rewards
+    assert all(final["patch"][i] == reports[i // 2].patch for i in range(4))  # the groups' patches did
     step = _steps(result)[0]
     assert step["ffr/intervention_rate"] == 1.0 and step["ffr/swaps"] == 0 and step["ffr/repairs"] == 4
+    assert step["ffr/repair_success"] == 0.0 and step["ffr/reward_gap"] is None
+    stats = json.loads((tmp_path / "wrong" / "ffr_stats.json").read_text())
+    assert stats["teacher"]["patches"] == 2 and stats["totals"]["swaps"] == 0
 
 
 class LeakyTeacher:
@@ -273,13 +368,20 @@ def test_ffr_recipes_validate_and_run(base, rows, tmp_path):
         validate({**tiny, "ffr": {"teacher": "oracle"}})
     with pytest.raises(RecipeError, match="needs section"):
         validate({k: v for k, v in tiny.items() if k != "ffr"})
+    with pytest.raises(RecipeError, match="rir_weight is gone"):
+        validate({**tiny, "ffr": {"rir_weight": 1.0}})
+    with pytest.raises(RecipeError, match="needs task_reward"):
+        validate({**tiny, "rewards": {"format_reward": 3.5}})
     recipe = {**tiny, "model_path": str(base), "grpo": {**tiny["grpo"], "max_steps": 1, "max_completion_length": 8,
                                                         "beta": 0.0}}
     del recipe["model"], recipe["tiny"]
     result = run_recipe(validate(recipe), tmp_path, grpo_rows=rows)
     step = _steps(result)[0]
     assert step["phase"] == "ffr" and step["ffr/trigger_rate"] == 1.0 and step["ffr/intervention_rate"] == 1.0
-    for name in ("format_reward", "task_reward", "length_reward", "logic_reward", "rir"):
+    for name in ("format_reward", "length_reward", "logic_reward", "rir"):
         assert f"rewards/{name}/mean" in step
+    assert "rewards/task_reward/mean" not in step  # the RIR took its place ...
+    stats = json.loads((tmp_path / "ffr" / "ffr_stats.json").read_text())
+    assert stats["reward_weights"] == {"format_reward": 3.5, "rir": 3.5, "length_reward": 1.3, "logic_reward": 1.7}
     assert (result.final_checkpoint / "model.safetensors").is_file()
     assert torch.isfinite(torch.tensor(step["loss"]))

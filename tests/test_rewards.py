@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import json
 import math
@@ -14,25 +15,30 @@ import pytest
 from remot_train import rewards
 from remot_train.rewards import (
     DEFAULT_WEIGHTS,
+    VALUES,
     default_reward_funcs,
-    extract_claims,
     format_reward,
     length_reward,
     logic_reward,
     make_length_reward,
+    statements,
     task_reward,
 )
-from remot_train.rewards.logic import canonical_name, check
 
 PAIR = ["Pair A", "Pair B"]
 IMAGE = ["Image 2", "Image 3"]
 TF = ["true", "false"]
-# "Answering A asserts mA > mB; answering B asserts mA < mB."
-ORDER = json.dumps([{"if_answer": "A", "left": "mA", "op": ">", "right": "mB"},
-                    {"if_answer": "B", "left": "mA", "op": "<", "right": "mB"}])
-# A true/false direction question can assert a direction fact too.
-TURNED_LEFT = json.dumps([{"if_answer": "true", "left": "dir:m12:yaw", "op": "=", "right": "yaw:left"},
-                          {"if_answer": "false", "left": "dir:m12:yaw", "op": "=", "right": "yaw:right"}])
+# The question generator's forms (remot_pipeline.core.questions): "in which pair was the rotation
+# larger?" (pair A is m12, pair B m34), and "true or false: the camera turned to its left".
+ORDER = json.dumps([{"if_answer": "A", "left": "m12", "op": ">", "right": "m34"},
+                    {"if_answer": "B", "left": "m34", "op": ">", "right": "m12"}])
+TURNED_LEFT = json.dumps([{"if_answer": "true", "left": "m12", "op": "is", "right": "left"},
+                          {"if_answer": "false", "left": "m12", "op": "is", "right": "right"}])
+# "Which pair shows the gripper opening?" (three values: opening, closing, holding).
+OPENING = json.dumps([{"if_answer": "A", "left": "m12", "op": "is", "right": "opening"},
+                      {"if_answer": "A", "left": "m34", "op": "is_not", "right": "opening"},
+                      {"if_answer": "B", "left": "m34", "op": "is", "right": "opening"},
+                      {"if_answer": "B", "left": "m12", "op": "is_not", "right": "opening"}])
 
 
 def msg(content: str, **extra) -> list[dict]:
@@ -114,13 +120,10 @@ def test_task_reward_passes_tolerance_on_only_when_set(monkeypatch):
 
 
 def test_task_reward_with_scoring_tolerance():
-    """With the shared scoring's ``number`` rule (where it exists): the tolerance reaches it."""
+    """With the shared scoring's ``number`` rule (old releases): the tolerance reaches it."""
     completions = ["x</think><answer>about 30 degrees</answer>"] * 2
-    try:
-        got = task_reward(completions=completions, answer=["24 deg"] * 2, parse_rule=["number"] * 2,
-                          tolerance=[10.0, 1.0])
-    except ValueError:
-        pytest.skip("this scoring has no number parse rule")
+    got = task_reward(completions=completions, answer=["24 deg"] * 2, parse_rule=["number"] * 2,
+                      tolerance=[10.0, 1.0])
     assert got == [1.0, 0.0]
 
 
@@ -223,185 +226,129 @@ def test_length_reward_with_a_tokenizer_name_and_pickle():
 
 
 # --------------------------------------------------------------------------------------------
-# logic_reward: hand-written rationales
+# logic_reward: the notation (the thresholds on model-style text: tests/test_logic_corpus.py)
 # --------------------------------------------------------------------------------------------
 
 LOGIC_CASES = [
-    # (id, completion, answer, options, attribute, relations, expected)
-    ("pair-order-agrees-with-answer",
-     "In pair A the rotation from image 1 to image 2 is about 20 degrees, while pair B barely turns. "
-     "So pair A rotated more than pair B.</think><answer>A</answer>", "A", PAIR, "yaw", ORDER, 1.0),
-    ("pair-order-contradicts-answer",
-     "In pair A the rotation is about 20 degrees, while pair B barely turns. "
-     "So pair A rotated more than pair B.</think><answer>B</answer>", "A", PAIR, "yaw", ORDER, -1.0),
-    ("direct-contradiction",
-     "Numerically m12 > m34. Looking at the numbers, m34 > m12.</think><answer>A</answer>", "A", PAIR, "yaw",
-     ORDER, -1.0),
-    ("intransitive-cycle",
-     "The rotation 1→2 is larger than 1→3, and 1->3 is larger than image 1 to image 4, "
-     "but m14 is larger than m12.</think><answer>A</answer>", "A", None, None, "[]", -1.0),
-    ("transitive-chain",
-     "m12 < m13 < m14, so m12 < m14. L1 < L2 as well.</think><answer>A</answer>", "A", None, None, "[]", 1.0),
-    ("same-vs-answer-that-picks-one",
-     "Both pairs show about the same amount of rotation.</think><answer>A</answer>", "A", PAIR, "yaw", ORDER,
-     -1.0),
-    ("scene-shift-and-camera-turn-are-different-actors",
-     "The scene content shifts to the right, so the camera turned to the left. Overall the camera turned "
-     "slightly left.</think><answer>true</answer>", "true", TF, "yaw", TURNED_LEFT, 1.0),
-    ("direction-contradiction",
-     "The camera turned left at first glance. Looking at the window, the camera turned right."
-     "</think><answer>true</answer>", "true", TF, "yaw", "[]", -1.0),
-    ("direction-contradicts-true-false-answer",
-     "The shelf moves to the left of the frame, so the camera turned right.</think><answer>true</answer>",
-     "true", TF, "yaw", TURNED_LEFT, -1.0),
-    ("direction-supports-false",
-     "The shelf moves to the left of the frame, so the camera turned right.</think><answer>false</answer>",
-     "true", TF, "yaw", TURNED_LEFT, 1.0),
-    ("self-correction-is-not-a-contradiction",
-     "The camera turned left. Wait, actually, looking at the door again, the camera turned right."
-     "</think><answer>false</answer>", "false", TF, "yaw", TURNED_LEFT, 1.0),
-    ("hypotheticals-assert-nothing",
-     "If the camera had turned left, the door would move right. The door moved left, so the camera turned "
-     "right.</think><answer>false</answer>", "false", TF, "yaw", TURNED_LEFT, 1.0),
-    ("negated-claims-assert-nothing",
-     "The camera did not turn left; it turned right.</think><answer>false</answer>", "false", TF, "yaw",
-     TURNED_LEFT, 1.0),
-    ("camera-and-object-move-oppositely",
-     "The camera moved left while the red cube moved right.</think><answer>true</answer>", "true", TF,
-     "translation_lateral", "[]", 1.0),
-    ("stationary-then-moving",
-     "The camera stayed still in pair A. In pair A the camera moved forward.</think><answer>A</answer>", "A",
-     PAIR, "camera_motion", "[]", -1.0),
-    ("gripper-open-and-closed",
-     "In pair A the gripper opened. In pair A the gripper closed.</think><answer>A</answer>", "A", PAIR,
-     "gripper", "[]", -1.0),
-    ("other-measure-is-another-quantity",
-     "The translation in pair A is larger, but the rotation is larger in pair B.</think><answer>B</answer>",
-     "B", PAIR, "yaw", ORDER, 1.0),
-    ("canonical-names-agree",
-     "Rotation 1->2 exceeds rotation 3→4, since A turned by 30 degrees.</think><answer>A</answer>", "A", PAIR,
-     "yaw", ORDER, 1.0),
-    ("image-question-larger-turn-in-image-3",
-     "Image 3 shows a larger turn than image 2.</think><answer>A</answer>", "A", IMAGE, "yaw", ORDER, -1.0),
-    ("comparative-without-than-uses-the-other-option",
-     "The rotation in pair B is smaller.</think><answer>A</answer>", "A", PAIR, "yaw", ORDER, 1.0),
-    ("letters-and-pairs-are-one-subject",
-     "A moved left. Later on, pair A moved right.</think><answer>A</answer>", "A", PAIR,
-     "translation_lateral", "[]", -1.0),
-    ("letters-with-different-directions",
-     "A moved left. B moved right.</think><answer>A</answer>", "A", PAIR, "translation_lateral", "[]", 1.0),
-    ("appearance-is-not-motion",
-     "The cube looks bigger in image 3.</think><answer>B</answer>", "B", IMAGE, "object_depth", ORDER, 0.0),
-    ("no-relations",
-     "I cannot tell much from these images.</think><answer>A</answer>", "A", PAIR, "yaw", ORDER, 0.0),
-    ("the-answer-alone-earns-nothing",
-     "</think><answer>A</answer>", "A", PAIR, "yaw", ORDER, 0.0),
-    ("question-restated-is-no-claim",
-     "The question asks in which pair the camera turned to the left. Which pair turned left?"
-     "</think><answer>A</answer>", "A", PAIR, "yaw", "[]", 0.0),
+    # (id, completion, answer given, options, relations, expected)
+    ("sizes-decide-the-comparison",
+     "Pair A turns about 24 degrees [m12 = 24], pair B about 8 [m34 = 8], so [m12 > m34].</think>"
+     "<answer>A</answer>", "A", PAIR, ORDER, 1.0),
+    ("sizes-against-the-answer",
+     "[m12 = 24] [m34 = 8]</think><answer>B</answer>", "B", PAIR, ORDER, -1.0),
+    ("order-against-the-answer",
+     "Pair A turned more. [m12 > m34]</think><answer>B</answer>", "B", PAIR, ORDER, -1.0),
+    ("restating-the-answer-earns-nothing",
+     "Pair A turned more. [m12 > m34]</think><answer>A</answer>", "A", PAIR, ORDER, 0.0),
+    ("a-cycle",
+     "[m12 > m13] [m13 > m14] [m14 > m12]</think><answer>A</answer>", "A", PAIR, "[]", -1.0),
+    ("a-chain-without-relations-decides-nothing",
+     "[m12 < m13 < m14]</think><answer>A</answer>", "A", PAIR, "[]", 0.0),
+    ("equal-sizes-against-an-answer-that-picks-one",
+     "Both pairs turn by about the same angle: [m12 = m34].</think><answer>A</answer>", "A", PAIR, ORDER, -1.0),
+    ("self-correction-last-statement-wins",
+     "At first glance [m12: left]. Wait, the shelf moved left in the image, so the camera turned right: "
+     "[m12: right].</think><answer>false</answer>", "false", TF, TURNED_LEFT, 0.0),
+    ("direction-against-the-answer",
+     "The shelf slides left in the frame, so [m12: right].</think><answer>true</answer>", "true", TF,
+     TURNED_LEFT, -1.0),
+    ("prose-is-never-read",
+     "The picture moved left, so the camera turned right. No, actually it turned left.</think>"
+     "<answer>true</answer>", "true", TF, TURNED_LEFT, 0.0),
+    ("a-value-beyond-the-answer-decides-it",
+     "Pair A: the fingers close [m12: closing]; pair B: they open [m34: opening].</think><answer>B</answer>", "B",
+     PAIR, OPENING, 1.0),
+    ("only-the-restated-value",
+     "[m34: opening]</think><answer>B</answer>", "B", PAIR, OPENING, 0.0),
+    ("a-value-against-the-answer",
+     "[m12: opening] [m34: closing]</think><answer>B</answer>", "B", PAIR, OPENING, -1.0),
+    ("placeholders-and-reversed-names-are-not-statements",
+     "The format is [mIJ > mKL]; note [m21 > m12] and [3 > 4].</think><answer>B</answer>", "B", PAIR, ORDER, 0.0),
+    ("statements-inside-the-answer-are-not-read",
+     "</think><answer>[m12 = 24] A</answer>", "A", PAIR, ORDER, 0.0),
+    ("no-answer-asserts-nothing",
+     "[m12 = 24] [m34 = 8]</think><answer>maybe</answer>", "A", PAIR, ORDER, 0.0),
+    ("the-answer-alone-earns-nothing", "</think><answer>A</answer>", "A", PAIR, ORDER, 0.0),
 ]
 
 
-@pytest.mark.parametrize("cid, completion, answer, options, attribute, relations, expected", LOGIC_CASES,
+@pytest.mark.parametrize("cid, completion, answer, options, relations, expected", LOGIC_CASES,
                          ids=[c[0] for c in LOGIC_CASES])
-def test_logic_reward_rationales(cid, completion, answer, options, attribute, relations, expected):
+def test_logic_reward_cases(cid, completion, answer, options, relations, expected):
     parse_rule = "true_false" if options == TF else "choice_letter"
     got = logic_reward(prompts=["q"], completions=[completion], answer=[answer], parse_rule=[parse_rule],
-                       options=[options], attribute=[attribute], relations=[relations])
+                       options=[options], relations=[relations])
     assert got == [expected]
 
 
 def test_logic_reward_table_is_balanced():
     values = [c[-1] for c in LOGIC_CASES]
-    assert values.count(1.0) >= 6 and values.count(-1.0) >= 6 and values.count(0.0) >= 2
+    assert values.count(1.0) >= 2 and values.count(-1.0) >= 5 and values.count(0.0) >= 5
 
 
 def test_logic_reward_accepts_parsed_relations_and_conversations():
     items = json.loads(ORDER)
-    completion = msg("<answer>B</answer>", reasoning_content="Pair A rotated more than pair B.")
+    completion = msg("<answer>B</answer>", reasoning_content="Pair A rotated more. [m12 > m34]")
     got = logic_reward(completions=[completion], answer=["A"], parse_rule=["choice_letter"], options=[PAIR],
                        relations=[items])
     assert got == [-1.0]
-    # Without a relations column the text is checked against itself only.
-    assert logic_reward(completions=[completion], options=[PAIR]) == [1.0]
+    # Without a relations column the statements are checked against each other only.
+    assert logic_reward(completions=[completion], options=[PAIR]) == [0.0]
+    assert logic_reward(completions=[msg("[m12 > m34] [m34 > m13] [m13 > m12]</think><answer>A</answer>")]) \
+        == [-1.0]
 
 
-CANONICAL = [
-    # (name, options, canonical)
-    ("1→2", PAIR, "m12"), ("1->2", PAIR, "m12"), ("2->1", PAIR, "m12"), ("1-2", PAIR, "m12"),
-    ("image 1 to image 2", PAIR, "m12"), ("images 1 and 2", PAIR, "m12"), ("m12", PAIR, "m12"),
-    ("m_12", PAIR, "m12"), ("M_{12}", PAIR, "m12"), ("from 1 to 2", PAIR, "m12"),
-    ("between images 1 and 2", IMAGE, "m12"),
-    ("pair A", PAIR, "m12"), ("Pair B", PAIR, "m34"), ("A", PAIR, "m12"), ("B", PAIR, "m34"), ("mA", PAIR, "m12"),
-    ("pairB", PAIR, "m34"), ("option B", PAIR, "m34"), ("(b)", PAIR, "m34"),
-    ("A", IMAGE, "m12"), ("B", IMAGE, "m13"), ("mB", IMAGE, "m13"), ("image 3", IMAGE, "m13"),
-    ("image 4", PAIR, "m34"), ("L1", None, "l1"),
-    ("dir:pair A:yaw", PAIR, "dir:m12:camera:yaw"), ("yaw:leftward", None, "yaw:left"),
-]
+def test_statements():
+    text = ("Let me define mIJ. [m12 > m34] hmm [M34 >m12 ] [m12 = 0.5] [m34: Left] [m34: sideways] [m34 : right] "
+            "[m12 < m13 = m14] <answer>[m12: up]</answer>")
+    assert statements(text) == [("m34", ">", "m12"), ("m12", "=", "0.5"), ("m34", "is", "right"),
+                                ("m12", "<", "m13"), ("m13", "=", "m14")]
+    # a value the question's relations name is a direction word even outside VALUES
+    assert statements("[m12: sideways]", VALUES | {"sideways"}) == [("m12", "is", "sideways")]
 
 
-@pytest.mark.parametrize("name, options, expected", CANONICAL)
-def test_canonical_names(name, options, expected):
-    assert canonical_name(name, options) == expected
+def test_logic_reward_with_the_question_generators_relations():
+    """Every question the generator writes: its own rationale never scores -1 against its answer;
+    the comparatives' sizes earn +1; a rationale scored against another answer scores -1."""
+    from remot_pipeline.core.questions import triplet_questions
 
-
-EXTRACT = [
-    # (text, options, attribute, expected relations)
-    ("Pair A moved more than pair B.", PAIR, "yaw", [("m12", ">", "m34")]),
-    ("The rotation in pair B is smaller.", PAIR, "yaw", [("m34", "<", "m12")]),
-    ("Pairs A and B show about the same rotation.", PAIR, "yaw", [("m12", "=", "m34")]),
-    ("A's rotation is larger than B's.", PAIR, "yaw", [("m12", ">", "m34")]),
-    ("A larger rotation appears in pair B.", PAIR, "yaw", [("m34", ">", "m12")]),
-    ("The largest rotation is in pair B.", PAIR, "yaw", [("m34", ">", "m12")]),
-    ("The rotation 1→2 is about 10 degrees, more than 5 degrees.", IMAGE, "yaw", []),
-    ("The cube is smaller in image 3.", IMAGE, "object_depth", []),
-    ("Image 2 is to the left.", IMAGE, "translation_lateral",
-     [("dir:m12:camera:lateral", "=", "lateral:left"), ("dir:m12:camera:motion", "=", "motion:moving")]),
-    ("The camera turned approximately 15.5 degrees to the left.", TF, "yaw",
-     [("dir:m12:camera:yaw", "=", "yaw:left"), ("dir:m12:camera:motion", "=", "motion:moving")]),
-    ("The object moved away from the camera.", TF, "object_depth",
-     [("dir:m12:object:approach", "=", "approach:away"), ("dir:m12:object:motion", "=", "motion:moving")]),
-    ("The camera didn't move at all.", TF, "camera_motion", [("dir:m12:camera:motion", "=", "motion:still")]),
-    ("The door moved to the left, so the camera turned right.", TF, "yaw",
-     [("dir:m12:thing:door:lateral", "=", "lateral:left"), ("dir:m12:thing:door:motion", "=", "motion:moving"),
-      ("dir:m12:camera:yaw", "=", "yaw:right"), ("dir:m12:camera:motion", "=", "motion:moving")]),
-    ("Is the camera turning left or right? Maybe left.", TF, "yaw", []),
-    ("Between images 1 and 3 the camera rotated more than between images 1 and 2.", IMAGE, "yaw",
-     [("m13", ">", "m12")]),
-]
-
-
-@pytest.mark.parametrize("text, options, attribute, expected", EXTRACT, ids=[e[0][:40] for e in EXTRACT])
-def test_extract_claims(text, options, attribute, expected):
-    assert extract_claims(text, options, attribute) == expected
-
-
-@pytest.mark.parametrize("reasoning, answer, expected", [
-    ("Pair B turned by about 40 degrees, pair A by 10, so pair A rotated less than pair B.", "A", 1.0),
-    ("Pair B turned by about 40 degrees, pair A by 10, so pair A rotated less than pair B.", "B", -1.0),
-    ("The rotation in pair B is larger.", "A", 1.0),
-])
-def test_logic_reward_with_the_question_generators_relations(reasoning, answer, expected):
-    """The questions contract's form: a list of structs over the names A and B ("which pair's
-    rotation is smaller?": answering A asserts A < B)."""
-    relations = [{"if_answer": "A", "left": "A", "op": "<", "right": "B"},
-                 {"if_answer": "B", "left": "B", "op": "<", "right": "A"}]
-    got = logic_reward(completions=[f"{reasoning}</think><answer>{answer}</answer>"], answer=["A"],
-                       parse_rule=["choice_letter"], options=[PAIR], attribute=["yaw"], relations=[relations])
-    assert got == [expected]
+    base = dict(episode_id="e", domain="simulation", split="train", object_color="red", positive_pair_id="e:1-5",
+                negative_pair_id="e:1-9", anchor_frame_index=1, negative_anchor_frame_index=3,
+                negative_transform="none", positive_motion={}, negative_motion={})
+    triplets = [dict(base, attribute="yaw", positive_value="left", negative_value="right", positive_magnitude=-24.0,
+                     negative_magnitude=8.0),
+                dict(base, attribute="gripper", object_color=None, positive_value="opening",
+                     negative_value="holding", positive_magnitude=0.03, negative_magnitude=0.002),
+                dict(base, attribute="object_lateral", positive_value="right", negative_value="left",
+                     positive_magnitude=0.4, negative_magnitude=-0.4, negative_anchor_frame_index=1)]
+    seen = collections.Counter()
+    for t in triplets:
+        for i in range(12):
+            for q in triplet_questions(dict(t, triplet_id=f"{t['attribute']}{i}"), seed=0):
+                completion = f"<think>{q['rationale']}</think><answer>{q['answer']}</answer>"
+                row = dict(answer=[q["answer"]], parse_rule=[q["parse_rule"]], options=[q["options"]],
+                           relations=[json.dumps(q["relations"])])
+                got = logic_reward(completions=[completion], **row)[0]
+                seen[(q["question_type"], got)] += 1
+                assert got >= 0.0, q["rationale"]
+                assert (q["relations"] == []) == (q["parse_rule"] == "number_mra")
+                others = {r["if_answer"] for r in q["relations"]} - {q["answer"]}
+                for other in others:
+                    wrong = completion.replace(f"<answer>{q['answer']}</answer>", f"<answer>{other}</answer>")
+                    assert logic_reward(completions=[wrong], **row) == [-1.0], (q["rationale"], other)
+    assert seen[("comparative", 1.0)] > 0 and seen[("comparative", 0.0)] == 0
+    assert {qt for qt, _ in seen} == {"multiple_choice", "true_false", "fill_blank", "comparative"}
 
 
 def test_logic_reward_rejects_malformed_relations():
-    for bad in ("{not json", '[{"if_answer": "A"}]', "[1, 2]"):
+    for bad in ("{not json", '[{"if_answer": "A"}]', "[1, 2]", '{"if_answer": "A"}'):
         with pytest.raises(ValueError, match="relations"):
-            logic_reward(completions=["Pair A moved more than pair B.</think><answer>A</answer>"], options=[PAIR],
+            logic_reward(completions=["[m12 > m34]</think><answer>A</answer>"], options=[PAIR],
                          answer=["A"], parse_rule=["choice_letter"], relations=[bad])
-
-
-def test_check_direction_and_order():
-    assert check([("dir:m12:camera:yaw", "=", "yaw:left"), ("dir:m34:camera:yaw", "=", "yaw:right")])
-    assert not check([("dir:m12:camera:yaw", "=", "yaw:left"), ("dir:m12:camera:yaw", "=", "yaw:right")])
-    assert not check([("a", "=", "b"), ("b", "<", "c"), ("c", "<", "a")])
+    with pytest.raises(ValueError, match="unknown relation operator"):
+        logic_reward(completions=["[m12 > m34]</think><answer>A</answer>"], options=[PAIR], answer=["A"],
+                     parse_rule=["choice_letter"],
+                     relations=['[{"if_answer": "A", "left": "m12", "op": "~", "right": "m34"}]'])
 
 
 # --------------------------------------------------------------------------------------------
@@ -420,8 +367,8 @@ def _batch():
     """A batch as trl's inputs: one dict per rollout, with the dataset's columns."""
     prompts = [msg("Which pair shows the larger rotation?")] * 4
     completions = [
-        msg("Pair A rotated more than pair B.</think><answer>A</answer>"),
-        msg("Pair A rotated more than pair B.</think><answer>B</answer>"),
+        msg("[m12 = 30] [m34 = 10]</think><answer>A</answer>"),
+        msg("[m12 = 30] [m34 = 10]</think><answer>B</answer>"),
         msg("Hmm.</think><answer>true</answer>"),
         msg("no format at all"),
     ]
@@ -454,8 +401,6 @@ def test_rewards_take_exactly_the_kwargs_trl_passes():
 def test_trl_still_calls_rewards_that_way():
     """Guard against trl drift: the installed _calculate_rewards passes what the test above does."""
     spec = importlib.util.find_spec("trl.trainer.grpo_trainer")
-    if spec is None or spec.origin is None:
-        pytest.skip("trl is not installed")
     source = Path(spec.origin).read_text()
     body = source[source.index("def _calculate_rewards("):]
     body = body[: body.index("\n    def ", 10)]
@@ -468,7 +413,6 @@ def test_trl_still_calls_rewards_that_way():
 
 def test_trl_calculate_rewards_end_to_end():
     """Run trl 1.16's own GRPOTrainer._calculate_rewards on our rewards (no model: a stand-in trainer)."""
-    pytest.importorskip("trl")
     from trl.trainer.grpo_trainer import GRPOTrainer
 
     funcs, weights = default_reward_funcs(target_tokens=8)
@@ -484,3 +428,4 @@ def test_trl_calculate_rewards_end_to_end():
     assert per_func.shape == (4, 4)
     assert [[0.0 if math.isnan(v) else v for v in row] for row in per_func.tolist()] == EXPECTED
     assert len(weights) == per_func.shape[1]
+

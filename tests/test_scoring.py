@@ -7,11 +7,12 @@ import pytest
 from hypothesis import example, assume, given, settings
 from hypothesis import strategies as st
 
-from remot_train.relations import consistent
+from remot_train.relations import consistent, entails
 from remot_train.scoring import (
     MRA_THRESHOLDS,
     PARSE_RULES,
     Scored,
+    asserted_relations,
     constant_answer_baseline,
     consistency_rate,
     mean_relative_accuracy,
@@ -221,8 +222,14 @@ def test_constant_baseline_is_optimal_and_deterministic(train, seed):
     assert b["train_mra"] == pytest.approx(float(np.mean(mean_relative_accuracy(b["constant"], t))))
 
 
-REL = [{"if_answer": "A", "left": "A", "op": ">", "right": "B"}, {"if_answer": "B", "left": "B", "op": ">", "right": "A"}]
-REL_LESS = [{"if_answer": "A", "left": "A", "op": "<", "right": "B"}, {"if_answer": "B", "left": "B", "op": "<", "right": "A"}]
+# The question generator's form: pair A is m12, pair B m34 ("in which pair was it larger / smaller?").
+REL = [{"if_answer": "A", "left": "m12", "op": ">", "right": "m34"},
+       {"if_answer": "B", "left": "m34", "op": ">", "right": "m12"}]
+REL_LESS = [{"if_answer": "A", "left": "m12", "op": "<", "right": "m34"},
+            {"if_answer": "B", "left": "m34", "op": "<", "right": "m12"}]
+TURNED_LEFT = [{"if_answer": "true", "left": "m12", "op": "is", "right": "left"},
+               {"if_answer": "false", "left": "m12", "op": "is", "right": "right"}]
+TURNED_RIGHT = [{**r, "right": {"left": "right", "right": "left"}[r["right"]]} for r in TURNED_LEFT]
 
 
 @pytest.mark.parametrize("larger, smaller, ok", [("A", "B", True), ("B", "A", True), ("A", "A", False),
@@ -240,6 +247,48 @@ def test_relations_over_three_quantities():
     assert not consistent([("m12", "=", "m13"), ("m13", ">", "m12")])
     with pytest.raises(ValueError, match="unknown relation operator"):
         consistent([("a", "<<", "b")])
+
+
+def test_direction_relations_allow_one_value_per_motion():
+    assert consistent([("m12", "is", "left"), ("m34", "is", "right"), ("m12", "<", "m34")])
+    assert not consistent([("m12", "is", "left"), ("m12", "is", "right")])
+    assert not consistent([("m12", "is_not", "opening"), ("m12", "is", "opening")])
+    assert consistent([("m12", "is_not", "opening"), ("m12", "is", "closing"), ("m12", "is_not", "holding")])
+    # a motion's direction and its size are two quantities
+    assert consistent([("m12", "is", "left"), ("m12", ">", "m34"), ("m34", "is", "left")])
+
+
+def test_numbers_are_ordered_constants():
+    assert not consistent([("m12", "=", "8"), ("m34", "=", "24"), ("m12", ">", "m34")])
+    assert consistent([("m12", "=", "8"), ("m34", "=", "24"), ("m12", "<", "m34")])
+    assert not consistent([("m12", "=", "0.8"), ("m34", "=", "0.80"), ("m12", "<", "m34")])  # one number
+    assert not consistent([("m12", "=", "24"), ("m12", "=", "20")])
+    assert consistent([("20", "<", "m12"), ("m12", "<", "30"), ("m12", "=", "24")])
+
+
+def test_entailment():
+    assert entails([("m12", ">", "m34"), ("m34", ">", "m13")], ("m13", "<", "m12"))
+    assert not entails([("m12", ">", "m34")], ("m12", ">", "m13"))
+    assert entails([("m12", "=", "24"), ("m34", "=", "8")], ("m12", ">", "m34"))
+    assert entails([("m12", "is", "left")], ("m12", "is_not", "right"))
+    assert not entails([("m12", "is_not", "opening")], ("m12", "is", "closing"))
+    assert entails([], ("m12", "=", "m12"))  # a tautology follows from anything
+
+
+@pytest.mark.parametrize("first, second, ok", [("true", "false", True), ("false", "true", True),
+                                               ("true", "true", False), ("false", "false", False)])
+def test_consistency_of_a_group_of_direction_questions(first, second, ok):
+    """Two true/false questions about one motion, one asking "left", the other "right"."""
+    rows = [dict(consistency_group_id="g", relations=TURNED_LEFT, parsed=first),
+            dict(consistency_group_id="g", relations=TURNED_RIGHT, parsed=second)]
+    assert consistency_rate(rows)["value"] == float(ok)
+    assert asserted_relations(first.upper(), TURNED_LEFT) == asserted_relations(first, TURNED_LEFT)
+
+
+def test_questions_outside_a_group_do_not_count_towards_consistency():
+    rows = [dict(consistency_group_id=None, relations=TURNED_LEFT, parsed="true"),
+            dict(consistency_group_id=None, relations=TURNED_RIGHT, parsed="true")]
+    assert consistency_rate(rows) is None
 
 
 def test_summarize_breaks_down_and_reports_consistency_only_with_groups():

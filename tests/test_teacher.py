@@ -303,18 +303,27 @@ class Planted:
 
 @pytest.mark.parametrize("make, text, reason", [
     ("tf", "The answer is true: the wall shifts.", "verdict"),
-    ("tf", "Look at the wall edge; true, the claim holds.", "answer 'true'"),
-    ("tf", "The camera turned right; compare the edge.", "value 'right'"),
-    ("tf", "The scene goes right-ward in the top-right part.", "value 'right'"),
+    ("tf", "Look at the wall edge; true, the claim holds.", "claim holds"),
+    ("tf", "Look at the wall edge. True.", "answer 'true'"),
+    ("tf", "The camera turned right; compare the edge.", "states yaw = 'right' (camera frame"),
+    ("tf", "The scene goes right-ward in the top-right part.", "states yaw = 'left' (scene frame"),
+    # paraphrases a word list cannot see (issue 15)
+    ("tf", "The scene slides toward the right edge of the image.", "states yaw = 'left'"),
+    ("pitch", "The horizon sinks toward the bottom.", "states pitch = 'up'"),
+    ("gripper", "The gap between the fingers grows.", "states gripper = 'opening'"),
+    ("compare", "Pair B's shift is about three times pair A's.", "ratio"),
     ("mc", "Option B shows it.", "letter"),
     ("mc", "Pick (B) after comparing the edge.", "letter"),
     ("mc", "Look at Image 3 closely.", "correct option"),
-    ("mc", "In image 2 the camera turned left and in image 3 it did not.", "value 'left'"),
+    ("mc", "In image 2 the camera turned left and in image 3 it did not.", "states yaw = 'left'"),
     ("pair", "Pair A is where it happens.", "correct option"),
 ])
 def test_planted_leaks_are_dropped_and_counted(texture, make, text, reason):
     s = {"tf": lambda: tf_sample(view(texture, 120), view(texture, 150)), "mc": lambda: mc_sample(texture, "B"),
-         "pair": lambda: pair_sample(texture)}[make]()
+         "pair": lambda: pair_sample(texture),
+         "pitch": lambda: tf_sample(view(texture, 120), view(texture, 150), "pitch", "up", "down"),
+         "gripper": lambda: tf_sample(view(texture, 120), view(texture, 150), "gripper", "opening", "closing"),
+         "compare": lambda: pair_sample(texture, "comparative", "B")}[make]()
     t = guarded(Planted(text))
     assert t.patch(s, []) is None
     assert t.stats["leak_drops"] == 1 and t.stats["patches"] == 0
@@ -338,7 +347,9 @@ def test_magnitude_and_comparison_leaks(texture):
     assert check_leak(EvidencePatch("spatial", [1, 2], "Compare image 1 and image 2 at the edge."), number) is None
     assert check_leak(EvidencePatch("spatial", [1, 2], "The wall moved by 60 deg."), number) is not None
     comp = {**pair_sample(texture), "question_type": "comparative"}
-    assert "compares" in check_leak(EvidencePatch("spatial", [1, 2, 3, 4], "Pair A and pair B: one moves more."), comp)
+    # "one moves more" names no pair: guidance, not the answer; "more than" between named pairs is
+    assert check_leak(EvidencePatch("spatial", [1, 2, 3, 4], "Pair A and pair B: one moves more."), comp) is None
+    assert "compares" in check_leak(EvidencePatch("spatial", [1, 2, 3, 4], "Pair A moves more than pair B."), comp)
     assert "magnitude" in check_leak(EvidencePatch("spatial", [1, 2, 3, 4], "Pair A turns 30°, pair B 12°."), comp)
     assert check_leak(EvidencePatch("spatial", [1, 2, 3, 4], "Judge the shift in pair A and in pair B."), comp) is None
     larger = EvidencePatch("spatial", [1, 2, 3, 4], "Pair B shows the larger shift, pair A not.")
@@ -349,6 +360,10 @@ def test_magnitude_and_comparison_leaks(texture):
     "Compare image 2 and image 3 with image 1: the horizontal position of the edge.",
     "A turn of the camera slides the scene sideways. Look at the boxed region.",
     "Pair A and pair B: compare the wall texture in the box near the top of the image.",
+    "Compare the bottom-left region of image 2 and image 3 with image 1.",
+    "Look at the doorway's position; track the lamp on the right side of each image.",
+    "Decide whether the scene slides left or right, then relate that to the camera.",
+    "If the camera turns to its left, the content slides toward the right of the image.",
 ])
 def test_evidence_without_the_answer_passes(texture, text):
     for s in (mc_sample(texture, "B"), mc_sample(texture, "A"), pair_sample(texture)):
@@ -397,7 +412,8 @@ def test_tool_loop_executes_tools_then_returns_the_patch(texture):
     patch = {"error_class": "spatial", "frames": [1, 2], "timestamps_s": None,
              "regions": [[1, 0.3, 0.3, 0.7, 0.7], [2, 0.3, 0.3, 0.7, 0.7]], "text": "Compare the edge positions."}
     t = Scripted(['<think>let me zoom</think>{"tool": "zoom_region", "args": {"i": 2, "x0": 0.2, "y0": 0.2, "x1": 0.6, '
-                  '"y1": 0.6}}', '{"name": "get_frame", "arguments": "{\\"i\\": 9}"}', json.dumps(patch)])
+                  '"y1": 0.6}}', '{"name": "get_frame", "arguments": "{\\"i\\": 9}"}', json.dumps(patch)],
+                 show_answer=True)
     p = t.patch(s, ["it turned left"])
     assert p is not None and p.regions[0] == (1, 0.3, 0.3, 0.7, 0.7) and len(p.crops) == 2
     assert t.tool_calls == 2 and t.stats["patches"] == 1
@@ -541,3 +557,34 @@ def test_http_teacher_unreachable(texture):
     assert t.stats["fallbacks"] == 1 and t.attempts == 2
     with pytest.raises(ValueError):
         HTTPTeacher("ftp://x", "m")
+
+
+# --- who sees the answer ----------------------------------------------------------------------------
+def test_model_backed_teachers_do_not_see_the_answer_by_default(server, texture):
+    s = tf_sample(view(texture, 120), view(texture, 150))
+    leaking = {"error_class": "spatial", "frames": [1, 2], "timestamps_s": None, "regions": [],
+               "text": "The wall texture drifts toward the left edge of image 2."}
+    server.script = [("json", json.dumps(leaking))]
+    blind = _http_teacher(server, timeout_s=5)
+    assert blind.show_answer is False
+    assert blind.patch(s, ["it turned left"]) is None  # the guard runs whether or not the answer was shown
+    assert blind.stats["leak_drops"] == 1 and "states yaw = 'right'" in blind.last.reason
+    prompt = json.dumps(server.requests[0]["body"]["messages"])
+    assert "Correct answer" not in prompt and "it turned left" in prompt
+
+    server.script = [("json", json.dumps(leaking)), ("json", json.dumps({**leaking, "text": "Compare the edge."}))]
+    seeing = _http_teacher(server, timeout_s=5, sees_answer=True)
+    assert seeing.patch(s, []) is None and seeing.stats == {"calls": 1, "patches": 0, "fallbacks": 0, "leak_drops": 1}
+    assert "Correct answer (for you only" in json.dumps(server.requests[1]["body"]["messages"])
+    assert seeing.patch(s, []) is not None and seeing.stats["patches"] == 1
+    with pytest.raises(ValueError, match="sees_answer"):
+        _http_teacher(server, show_answer=True)
+
+
+def test_model_teacher_answer_option(tmp_path):
+    model_mod = pytest.importorskip("remot_train.model")
+    path = model_mod.build_tiny_model(tmp_path / "tiny", seed=0, image_size=64)
+    assert ModelTeacher(path).show_answer is False
+    assert ModelTeacher(path, sees_answer=True).show_answer is True
+    with pytest.raises(ValueError, match="sees_answer"):
+        ModelTeacher(path, show_answer=True)

@@ -25,10 +25,19 @@ Its two other questions follow one of three plans:
   across episodes only then.
 
 Every answer is traceable: ``asserted_pair_id`` names the motion pair whose label or magnitude it
-asserts (a comparative asserts the positive pair's magnitude against the negative's). No text
-ever contains its answer: the words are the same whatever the answer (a test checks it). Every
-question carries a ``rationale`` (:func:`rationale`): the metadata's account of each shown
-pair, step by step, naming the answer only in the last step.
+asserts (a comparative asserts the positive pair's magnitude against the negative's), and
+``relations`` (:func:`relations_of`) says what each possible answer asserts about the shown
+motions, in the notation of :mod:`remot_train.relations` and of the logic reward: ``mIJ`` is the
+motion from image I to image J (pair A is ``m12``; pair B is ``m13`` or ``m34``). A comparative
+answer asserts an order (``m12 > m34``); a multiple-choice, true/false or categorical answer
+asserts directions, ``("m12", "is", "left")``, or ``is_not`` when the attribute has more than two
+values (answering *false* to "the gripper opened" leaves closing and holding). Numeric blanks
+assert none.
+
+No text ever contains its answer: the words are the same whatever the answer (a test checks
+it). Every question carries a ``rationale`` (:func:`rationale`): the metadata's account of each
+shown pair, step by step, naming the answer only in the last step, where it also states its
+reading in the scaffold's notation.
 """
 
 from __future__ import annotations
@@ -39,8 +48,16 @@ from data_contracts import conform, empty
 from remot_pipeline.core.ledger import StageResult
 from remot_pipeline.core.triplets import stable_key
 
+#: The CoT instruction ending every prompt. It asks for the notation the logic reward reads
+#: (:mod:`remot_train.rewards.logic`): ``[m12 > m34]`` / ``[m12 = 24]`` for sizes, ``[m12: left]``
+#: for directions. Its examples use the placeholders I, J, K, L, so a model that quotes the
+#: instruction states nothing. It starts with "Think step by step" and ends with "</answer>."
+#: (the audit strips it by that pattern) and names no direction (it ends every prompt alike).
 SCAFFOLD = (
-    "Think step by step inside <think> </think>, then give only the final answer inside <answer> </answer>."
+    "Think step by step inside <think> </think>. Call the motion from image I to image J mIJ (I < J) and state "
+    "what you find in square brackets: sizes as [mIJ > mKL] (or <, =; [mIJ = 12] gives a size in the question's "
+    "unit), directions as [mIJ: word] with the question's word for the direction. A later statement about the "
+    "same motions replaces an earlier one. Then give only the final answer inside <answer> </answer>."
 )
 
 # (attribute, value) -> the predicate, phrased per domain's natural subject. Every direction is
@@ -297,6 +314,34 @@ def _pair_roles(t: dict, pos_first: bool) -> tuple[list[str], str]:
     return roles, "Pair A goes from image 1 to image 2; pair B goes from image 3 to image 4."
 
 
+def motions(roles: list[str]) -> list[str]:
+    """The names of the motions a question shows, pair A's first: ``mIJ`` from image I to image J.
+
+    >>> motions(["anchor", "positive"]), motions(["anchor", "negative", "positive"]), motions(["a", "b", "c", "d"])
+    (['m12'], ['m12', 'm13'], ['m12', 'm34'])
+    """
+    return {2: ["m12"], 3: ["m12", "m13"], 4: ["m12", "m34"]}[len(roles)]
+
+
+def direction(attribute: str, motion: str, value: str, holds: bool) -> list[tuple[str, str, str]]:
+    """What "``motion`` has (``holds``) / has not the attribute's ``value``" asserts: ``is value``,
+    else ``is`` the other value of a two-valued attribute, else ``is_not value``.
+
+    >>> direction("yaw", "m12", "left", False), direction("gripper", "m12", "opening", False)
+    ([('m12', 'is', 'right')], [('m12', 'is_not', 'opening')])
+    """
+    others = [v for v in _PHRASES[attribute] if v != value]
+    if holds:
+        return [(motion, "is", value)]
+    return [(motion, "is", others[0])] if len(others) == 1 else [(motion, "is_not", value)]
+
+
+def relations_of(by_answer: dict[str, list[tuple[str, str, str]]]) -> list[dict]:
+    """The ``relations`` column: one ``{if_answer, left, op, right}`` per relation an answer asserts."""
+    return [{"if_answer": answer, "left": left, "op": op, "right": right}
+            for answer, rels in by_answer.items() for left, op, right in rels]
+
+
 def _metric(t: dict) -> bool:
     """Whether both pairs' sources declare metric scale (``episodes.metric_scale``)."""
     return bool(t.get("metric", True))
@@ -328,8 +373,14 @@ def _multiple_choice(t: dict, seed: int, base: dict) -> dict:
         text = _template(MC_PAIR_TEMPLATES, seed, t["triplet_id"], "mc-text").format(claim=claim)
         options = ["Pair A", "Pair B"]
     text += "".join(f"\n{letter}) {o}" for letter, o in zip("AB", options))
+    # Answering a letter asserts that its motion has the claimed value and the other one has not
+    # (exactly one option shows it: the negative's value differs from the positive's).
+    a, b = motions(roles)
+    attr, value = t["attribute"], t["positive_value"]
+    relations = relations_of({"A": direction(attr, a, value, True) + direction(attr, b, value, False),
+                              "B": direction(attr, b, value, True) + direction(attr, a, value, False)})
     return _question(base, "multiple_choice", text, roles, "A" if pos_first else "B", options, "choice_letter",
-                     t["positive_pair_id"])
+                     t["positive_pair_id"], relations=relations)
 
 
 def _true_false(t: dict, seed: int, base: dict, which: str, shares: dict | None = None) -> dict:
@@ -340,8 +391,10 @@ def _true_false(t: dict, seed: int, base: dict, which: str, shares: dict | None 
                                           t["triplet_id"], which)
     text = _template(TF_TEMPLATES, seed, t["triplet_id"], "tf-text", which).format(
         claim=phrase(t["attribute"], asked, t["object_color"]))
+    relations = relations_of({"true": direction(t["attribute"], "m12", asked, True),
+                              "false": direction(t["attribute"], "m12", asked, False)})
     q = _question(base, "true_false", text, [first, which], "true" if ask_true else "false", ["true", "false"],
-                  "true_false", pair_id)
+                  "true_false", pair_id, relations=relations)
     q["_claim"] = asked
     return q
 
@@ -362,7 +415,9 @@ def _fill(t: dict, seed: int, base: dict, which: str) -> dict:
     options = sorted(words.values())
     text = _template(BLANK_TEMPLATES, seed, t["triplet_id"], "blank-text").format(
         sentence=_fill_color(sentence, attr, color), options="(" + ", ".join(options) + ")")
-    return _question(base, "fill_blank", text, roles, words[value], options, "categorical", pair_id)
+    relations = relations_of({word: [("m12", "is", v)] for v, word in words.items()})
+    return _question(base, "fill_blank", text, roles, words[value], options, "categorical", pair_id,
+                     relations=relations)
 
 
 def _comparatives(t: dict, seed: int, base: dict) -> list[dict]:
@@ -378,8 +433,8 @@ def _comparatives(t: dict, seed: int, base: dict) -> list[dict]:
             pairs=pairs, quantity=quantity, more=more) + "\nA) Pair A\nB) Pair B"
         positive_answers = pos_larger == (more == "larger")  # the positive pair is the answer
         answer = "A" if positive_answers == pos_first else "B"
-        relations = [{"if_answer": "A", "left": "A", "op": op, "right": "B"},
-                     {"if_answer": "B", "left": "B", "op": op, "right": "A"}]
+        a, b = motions(roles)
+        relations = relations_of({"A": [(a, op, b)], "B": [(b, op, a)]})
         q = _question(base, "comparative", text, list(roles), answer, ["Pair A", "Pair B"], "choice_letter",
                       t["positive_pair_id"], group=group, relations=relations)
         q["_more"] = more
@@ -459,7 +514,9 @@ def rationale(t: dict, q: dict) -> str:
     """Step-by-step reasoning for one question, worded from the metadata.
 
     The steps before the last state what the poses say each shown pair did, in neutral axes and
-    signed numbers; the last step reads them as the attribute's value and gives the answer. So
+    signed numbers; the last step reads them as the attribute's value, states that reading in the
+    scaffold's notation (``[m12: left]``, ``[m12 = 24] [m34 = 8] [m12 > m34]``: what the logic
+    reward reads, so SFT teaches what GRPO rewards) and gives the answer. So
     the answer (a letter's pair, true/false, the blank's word, the number) is named only in the
     last step (a test checks it)."""
     attr, color = t["attribute"], t.get("object_color")
@@ -471,21 +528,27 @@ def rationale(t: dict, q: dict) -> str:
     for name, images, which in shown:
         steps.append(f"In {name} ({images}), {evidence(t, which)}.")
     reads = [f"in {name} {phrase(attr, t[f'{which}_value'], color)}" for name, _, which in shown]
+    names = motions(list(q["image_roles"]))
+    said = " ".join(f"[{m}: {t[f'{which}_value']}]" for m, (_, _, which) in zip(names, shown))
     qt, answer = q["question_type"], q["answer"]
     if qt == "multiple_choice":
-        last = f"So {' and '.join(reads)}; the statement holds for option {answer}, so the answer is {answer}."
+        last = f"So {' and '.join(reads)}: {said}; the statement holds for option {answer}, so the answer is {answer}."
     elif qt == "true_false":
         asked = phrase(attr, q["_claim"], color)
-        last = f"So {reads[0].removeprefix('in the pair ')}; the claim that {asked} is therefore {answer}."
+        last = f"So {reads[0].removeprefix('in the pair ')}: {said}; the claim that {asked} is therefore {answer}."
     elif qt == "comparative":
         unit, _, scale, decimals = _NUMBER[_FAMILY[attr]]
-        sizes = [f"{abs(t[f'{which}_magnitude']) * scale:.{decimals}f} {unit} in {name}" for name, _, which in shown]
-        last = f"So {_fill_color(_QUANTITY[attr], attr, color)} is {' and '.join(sizes)}; it is {q['_more']} in " \
-               f"pair {answer}, so the answer is {answer}."
+        sizes = [f"{abs(t[f'{which}_magnitude']) * scale:.{decimals}f}" for _, _, which in shown]
+        prose = [f"{size} {unit} in {name}" for size, (name, _, _) in zip(sizes, shown)]
+        larger = abs(t[f"{shown[0][2]}_magnitude"]) > abs(t[f"{shown[1][2]}_magnitude"])
+        stated = [f"[{m} = {size}]" for m, size in zip(names, sizes)] if float(sizes[0]) != float(sizes[1]) else []
+        stated.append(f"[{names[0]} {'>' if larger else '<'} {names[1]}]")
+        last = f"So {_fill_color(_QUANTITY[attr], attr, color)} is {' and '.join(prose)}: {' '.join(stated)}; it is " \
+               f"{q['_more']} in pair {answer}, so the answer is {answer}."
     elif q["parse_rule"] == "number_mra":
-        last = f"So {_fill_color(_QUANTITY[attr], attr, color)} was about {answer}."
+        last = f"So {_fill_color(_QUANTITY[attr], attr, color)} was about {answer} [m12 = {answer.split()[0]}]."
     else:
-        last = f"So {reads[0].removeprefix('in the pair ')}: the blank is \"{answer}\"."
+        last = f"So {reads[0].removeprefix('in the pair ')} {said}: the blank is \"{answer}\"."
     steps.append(last)
     return " ".join(f"Step {i}: {s[0].upper() + s[1:]}" for i, s in enumerate(steps, 1))
 

@@ -50,7 +50,7 @@ CODE_VERSIONS = {
     "frame_features": "2",
     "negatives": "4",
     "triplets": "7",
-    "questions": "3",
+    "questions": "4",
     "release": "3",
     "catalog": "3",
 }

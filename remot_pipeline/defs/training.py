@@ -155,12 +155,13 @@ def _phases(history: list[dict]) -> list[str]:
 
 
 def _ffr_metrics(history: list[dict]) -> dict:
-    """FFR's per-step intervention statistics, averaged (rates) or summed (counts) over the run."""
+    """FFR's per-step intervention statistics, averaged (rates, repair success, the reward gap) or
+    summed (counts) over the run."""
     out = {}
     for key in sorted({k for h in history for k in h if k.startswith("ffr/")}):
         vals = [float(h[key]) for h in history if h.get(key) is not None]
         if vals:
-            out[key] = round(sum(vals) / len(vals), 4) if key.endswith(("rate", "success")) else sum(vals)
+            out[key] = round(sum(vals) / len(vals), 4) if key.endswith(("rate", "success", "gap")) else sum(vals)
     return out
 
 

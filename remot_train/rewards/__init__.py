@@ -12,8 +12,9 @@ lists aligned with them (``answer``, ``parse_rule``, ``options``, ``tolerance``,
 * :func:`task_reward`: ``[0, 1]``, the answer's ``score`` by :func:`remot_train.scoring.score`: 1/0
   (right/wrong), graded by mean relative accuracy for ``number_mra`` questions.
 * :func:`length_reward` / :func:`make_length_reward`: ``[-1, 0]``, reasoning past a target length.
-* :func:`logic_reward`: -1/0/+1, contradiction / no relations / consistent relations, in the
-  reasoning and against the final answer (grammar in :mod:`remot_train.rewards.logic`).
+* :func:`logic_reward`: -1/0/+1: the relations the completion states in the scaffold's notation
+  (``[m12 > m34]``, ``[m12: left]``) contradict each other or the final answer / say nothing
+  beyond the answer / decide the answer consistently (:mod:`remot_train.rewards.logic`).
 
 :func:`default_reward_funcs` returns them with ReMoT's weights, for ``GRPOTrainer(reward_funcs=...)``
 and ``GRPOConfig(reward_weights=...)``:
@@ -37,7 +38,7 @@ from remot_train.rewards.length import (
     make_length_reward,
     think_span,
 )
-from remot_train.rewards.logic import check, extract_claims, logic_reward, logic_score
+from remot_train.rewards.logic import VALUES, answer_table, logic_reward, logic_score, statements
 from remot_train.rewards.task import task_reward
 
 #: ReMoT's reward weights in :func:`default_reward_funcs`' order, format : accuracy : conciseness
@@ -67,16 +68,17 @@ __all__ = [
     "DEFAULT_TARGET_TOKENS",
     "DEFAULT_WEIGHTS",
     "LengthReward",
-    "check",
+    "VALUES",
+    "answer_table",
     "completion_text",
     "default_reward_funcs",
-    "extract_claims",
     "format_reward",
     "is_well_formed",
     "length_reward",
     "logic_reward",
     "logic_score",
     "make_length_reward",
+    "statements",
     "task_reward",
     "think_span",
 ]

@@ -10,6 +10,11 @@ class's :meth:`BaseTeacher.patch` then
 3. runs :func:`~remot_train.teacher.leak.check_leak` and drops a leaking patch (*leak drop*);
 4. fills in the crops (one zoom per region) when the teacher gave none.
 
+The guard runs on every patch, whether or not the teacher saw the answer: a teacher that only sees
+the images can still describe the motion ("the scene slides right"), which gives the answer away as
+surely as naming it. Model-backed teachers are shown the answer only when asked (``sees_answer``,
+:func:`answer_option`).
+
 ``teacher.stats`` counts ``calls``, ``patches`` (delivered), ``fallbacks`` and ``leak_drops``;
 ``calls == patches + fallbacks + leak_drops`` always holds. :func:`guarded` puts the same guard
 around a teacher that does not subclass :class:`BaseTeacher`.
@@ -105,6 +110,20 @@ class GuardedTeacher(BaseTeacher):
 
     def propose(self, sample: dict, failed_rollouts: list[str]) -> EvidencePatch | None:
         return self.inner.patch(sample, failed_rollouts)
+
+
+def answer_option(sees_answer: bool, kwargs: dict) -> bool:
+    """The tool loop's ``show_answer`` for a model-backed teacher: ``sees_answer`` (default off).
+    ``show_answer`` itself is refused, so a recipe cannot turn the answer on by the old name.
+
+    >>> answer_option(False, {}), answer_option(True, {})
+    (False, True)
+    """
+    if "show_answer" in kwargs:
+        raise ValueError("pass sees_answer=True to show the teacher the answer (show_answer is not a teacher option)")
+    if not isinstance(sees_answer, bool):
+        raise ValueError(f"sees_answer must be true or false, got {sees_answer!r}")
+    return sees_answer
 
 
 def guarded(teacher: Teacher) -> BaseTeacher:

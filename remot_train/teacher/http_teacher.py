@@ -10,6 +10,10 @@ malformed bodies are not retried. One tool-loop turn therefore takes at most
 ``(retries + 1) * timeout_s + sum(backoffs)``. When every attempt fails the call is a fallback:
 no patch, counted in ``stats["fallbacks"]`` (and ``http_failures``), never raised.
 
+The model is **not shown the answer** unless ``sees_answer=True`` (a recipe's
+``teacher_options: {sees_answer: true}``). Seen or not, every patch goes through the leakage guard
+(``leak.check_leak``): a leaking patch is dropped and counted in ``stats["leak_drops"]``.
+
 The API key, if any, is passed in by the caller (read it from the environment in a resource,
 not here).
 """
@@ -24,6 +28,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from remot_train.teacher.base import answer_option
 from remot_train.teacher.images import data_url
 from remot_train.teacher.tool_loop import ToolLoopTeacher, neutral_to_openai
 
@@ -37,12 +42,14 @@ _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 class HTTPTeacher(ToolLoopTeacher):
     """``base_url``: ``http://host:port`` or ``http://host:port/v1``; ``model``: the served model's
-    name. Timeouts in seconds."""
+    name. Timeouts in seconds. ``sees_answer`` shows the model the correct answer (default off; the guard
+    runs either way)."""
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout_s: float = 60.0,
                  retries: int = 2, backoff_s: float = 0.5, max_backoff_s: float = 8.0, max_tokens: int = 512,
-                 temperature: float = 0.0, max_response_bytes: int = 8 << 20, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+                 temperature: float = 0.0, max_response_bytes: int = 8 << 20, sees_answer: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(show_answer=answer_option(sees_answer, kwargs), **kwargs)
         parts = urlsplit(base_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"base_url must be http(s)://host[:port][/v1], got {base_url!r}")

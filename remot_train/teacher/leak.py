@@ -1,38 +1,45 @@
-"""The leakage guard: a patch may point at evidence, never at the answer.
+"""The leakage guard: a patch may point at evidence, never at the answer, in words or in meaning.
 
-:func:`check_leak` returns the reason a patch leaks, or None. Every teacher runs it on every
-patch before the patch is used (``base.BaseTeacher``, or ``base.guarded`` around any other
-teacher). The rules, in the order they are checked:
+:func:`check_leak` returns why a patch gives its question's answer away, or None. Every teacher runs
+it on every patch before the patch is used (``base.BaseTeacher``, or ``base.guarded`` around any
+other teacher). It reads the patch's text for what it *means* (``meaning.motion_cues``), not only for
+the answer's words, and its frames, regions and times for what they single out. The rules, in order:
 
-1. **Verdict phrases**: "the answer is", "correct answer/option/choice/image/pair", "is correct",
-   "is incorrect", "is wrong", "is true", "is false" (case-insensitive).
-2. **The answer text**: for true/false questions the answer word ("true"/"false") as a
-   standalone word. For choice questions the answer letter as an option reference: ``(B)``,
-   ``B)``, ``[B]``, "answer B", "option b", "choice B", "letter B", "pick/choose/select B", or a
-   bare capital letter token (a capital ``A`` counts only when it is not followed by a
-   lower-case word, where it would be the article; ``Pair A``/``Image 2`` are option texts,
-   handled by rule 3).
-3. **Option text that identifies the answer**: the correct option's text ("Image 3", "Pair B")
-   when the patch names it and does not also name every other option. Naming all options
-   ("compare image 2 and image 3 with image 1") is evidence, not an answer.
-4. **Value words**: the words of the correct label's phrase in
-   ``remot_pipeline.core.questions._PHRASES`` that the attribute's other values' phrases do not
-   share (``left`` for yaw = left), minus function words and subject nouns (the, its, from,
-   object, camera, gripper, ...), plus the value name itself, their inflections (``close``,
-   ``closed``, ``closes``, ``closing``) and a few synonyms (``anticlockwise``, ``leftward``,
-   ``towards``). Hyphens between letters are ignored (``counter-clockwise``). The correct label
-   is the shown pair's value for a true/false question, and *both* values for a choice question
-   (the positive's value is in the prompt already, so naming any value next to an image tells
-   which image shows it). A categorical fill-in's answer phrase ("away from") counts as well.
-5. **Magnitudes** (comparative and numeric fill-in questions): a number with a unit of angle
-   or length ("24 deg", "0.3 m", "12°"); for a numeric blank also a bare number within the
-   answer's tolerance of it (numbers after "image", "frame", "pair", "zoom" are indices, not
-   magnitudes); for a comparative question, comparison words (larger, smaller, more, less,
-   bigger, farther, faster, ...), which would say which pair moved more.
-6. **Structure**: for choice questions, the frames or the regions cover the images of the
-   correct option but not those of every other option (the evidence itself singles the answer
-   out); and timestamps that decrease within a displayed pair (which reveals a time-reversed
-   negative, and so which pair is the positive).
+1. **Verdicts and direct answers**: "the answer is", "the right choice", "choose/pick/go with ...",
+   "the claim holds / is correct / does not match", "you were wrong", "your answer has it backwards";
+   for true/false questions the words ``true``/``false`` (either, not only the answer); for a
+   categorical blank the answer's words next to "blank/fill/write/word" or in quotes. A disjunction
+   ("true or false", "left or right") is masked first and never counts.
+2. **Choice questions**: the answer letter as an option reference (``(B)``, ``B)``, "option B", a bare
+   capital letter); the correct option named ("Image 3", "pair B", "the second pair", "images 3 and
+   4") without the others.
+3. **Numeric blanks**: any magnitude with a unit ("24 deg", "35 cm", "40 px", "a few degrees",
+   "half a metre", "a quarter turn", "two dozen degrees"); a fraction of the image or view ("a sixth of
+   the image width"); a bare number, in digits or words, near the answer (within the tolerance, or 25%
+   for ``number_mra``); numbers after "image", "frame", "pair", "zoom" are indices.
+4. **Comparatives** (which pair's magnitude is larger): a magnitude with a unit; a ratio (twice,
+   double, N times, 2x, half as far, a third of, a fraction of) about a named pair; a comparison word
+   (more, larger, exceeds, dwarfs, most, ...) or an intensity word (barely, hardly, tiny, huge,
+   dramatic, a lot, ...) attached to exactly one named pair, or a comparison with "than" between named
+   pairs. Questions ("which pair ...?") that name no pair are guidance, not answers.
+5. **Meaning** (true/false, multiple choice, categorical blanks): any statement of the asked
+   attribute's value, in any frame: the camera's ("the viewer panned left"), the scene's, inverted
+   for ego-motion ("the scene slides toward the right edge" = a left turn; "the horizon sinks" = pitch
+   up; "the picture rotates clockwise" = a counterclockwise roll), image-space positions ("ends up
+   nearer the left border in image 2"), content entering or leaving at an edge, sizes and distances
+   ("looms larger"), the gripper's fingers ("the gap between the fingers grows"), the task's phase
+   ("the block leaves the table"), whether anything moved. A statement of the *wrong* value counts too
+   (it is misinformation, and a teacher that knows the answer writes the right one). Locations
+   ("the bottom-left region", "the lamp on the right side of image 1"), disjunctions ("whether the
+   scene moves left or right") and general rules that name no image ("a turn slides the scene the
+   other way") are not statements about this pair.
+6. **Structure**: for choice questions, frames or regions that cover the correct option's images but
+   not every other option's; timestamps that decrease within a displayed pair (a time-reversed
+   negative).
+
+Measured on a hand-written corpus of paraphrased leaks and safe guidance (``bench/leak_guard.py``,
+``bench/leak_corpus.py``): see the README. :func:`value_words` / :func:`attribute_vocabulary` (the
+lexical value vocabulary) remain for the ``MetadataTeacher``'s own templates, which avoid them.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ import re
 from functools import lru_cache
 
 from remot_pipeline.core.questions import _PHRASES
+from remot_train.teacher.meaning import mask_disjunctions, normalise, sentences, value_cues
 
 #: Words removed from the value vocabulary: function words and the subject nouns every value's
 #: phrase shares in spirit (a teacher must be able to say "the gripper" or "the object").
@@ -70,40 +78,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "moving": ("moved", "moves", "move"),
 }
 
-_VERDICTS = re.compile(
-    r"\bthe\s+answer\s+is\b|\b(?:correct|right)\s+(?:answer|option|choice|image|pair|letter)\b"
-    r"|\bis\s+(?:correct|incorrect|wrong|true|false)\b",
-    re.IGNORECASE,
-)
-
-
-#: Words that rank the two pairs' magnitudes (rule 5).
+#: Words that rank the two pairs' magnitudes (the MetadataTeacher avoids them in comparative text).
 COMPARISON_WORDS = frozenset(
     "larger largest smaller smallest bigger biggest greater greatest more most less least fewer farther "
     "farthest further wider narrower faster fastest slower slowest longer shorter stronger weaker".split())
-_UNIT = (r"(?:°|deg|degs|degrees?|rad|radians?|m|meters?|metres?|cm|centimet(?:er|re)s?|mm|millimet(?:er|re)s?)")
-_MAGNITUDE = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?\s*" + _UNIT + r"(?![a-z])", re.IGNORECASE)
-_BARE_NUMBER = re.compile(r"(?<![\w.])([-+]?\d+(?:\.\d+)?)(?![\w.])")
-_INDEX_WORD = re.compile(r"(?:image|frame|pair|zoom|view|t\s*=|#)\s*$", re.IGNORECASE)
-
-
-def _number_near(text: str, answer: str, tolerance) -> str | None:
-    """A number in ``text`` (not an image index) within ``tolerance`` of the answer's number; without
-    a tolerance (``number_mra``, scored by relative accuracy), within 25% of it: a number that would
-    score at least 0.5 mean relative accuracy."""
-    try:
-        truth = float(str(answer).strip().split()[0])
-    except (ValueError, IndexError):
-        return None
-    tol = float(tolerance) if tolerance is not None else 0.25 * abs(truth)
-    for m in _BARE_NUMBER.finditer(text):
-        if _INDEX_WORD.search(text[max(0, m.start() - 8):m.start()]):
-            continue
-        if abs(float(m.group(1)) - truth) <= tol + 1e-9:
-            return m.group(0)
-    return None
-
-
 def _normalise(text: str) -> str:
     return re.sub(r"(?<=[A-Za-z])-(?=[A-Za-z])", "", text)
 
@@ -213,11 +191,52 @@ def option_images(option: str, n_images: int) -> set[int]:
     return set()
 
 
-def _option_regex(option: str) -> re.Pattern:
-    words = option.strip().split()
-    return re.compile(r"\b" + r"\s*".join(re.escape(w) for w in words) + r"\b", re.IGNORECASE)
+# --- the text, read once ----------------------------------------------------------------------------
+def masked_sentences(text: str) -> list[str]:
+    """The normalised sentences of ``text`` with disjunctions of opposite values masked
+    (``meaning.mask_disjunctions``)."""
+    return [mask_disjunctions(s) for s in sentences(normalise(text))]
 
 
+# --- rule 1: verdicts and direct answers ---------------------------------------------------------------
+_SUBJECT = (r"(?:claim|statement|assertion|answer|sentence|premise|proposition|you|student|it|that|this|"
+            r"your (?:answer|reasoning|conclusion|reading|guess|choice|claim))")
+_VERDICTS = re.compile(
+    r"\bthe\s+answer\s+(?:is|should be|must be|would be)\b"
+    r"|\b(?:correct|right)\s+(?:answer|option|choice|image|pair|letter|one)\s+(?:here\s+|then\s+)?(?:is|would be|must be|"
+    r"should be|:)|\bis\s+the\s+(?:correct|right)\s+(?:answer|option|choice|image|pair|letter|one)\b"
+    r"|\b" + _SUBJECT + r"\s+(?:[\w']+\s+){0,4}?(?:is|was|are|were|'s)\s+(?:not\s+|n't\s+)?(?:quite\s+|entirely\s+)?"
+    r"(?:right|correct|incorrect|wrong|true|false|accurate|inaccurate|mistaken|valid|invalid|supported|backwards|reversed)\b"
+    r"|\b(?:claim|statement|assertion)\s+(?:[\w']+\s+){0,4}?(?:holds?|does(?:n't| not) hold|match(?:es)?|does(?:n't| not) "
+    r"match|agrees?|contradicts?|checks out|is consistent|is inconsistent)\b"
+    r"|\b(?:you|your \w+|the student)\s+(?:[\w']+\s+){0,3}?(?:wrong|mistaken|backwards|reversed|flipped)\b"
+    r"|\b(?:choose|pick|select|go with|go for|opt for|answer with|circle|mark)\s+(?:the\s+)?(?:option|choice|letter|"
+    r"answer|pair|image|first|second|former|latter|[ab](?=\s*(?:[.,;:!?)]|$)))")
+_TRUTH = re.compile(r"\b(?:true|false)\b|^(?:yes|no|yep|nope|indeed|exactly|correct)\b")
+_BLANK_CONTEXT = re.compile(r"\b(?:blank|missing|fill|fills|write|word|words|goes in|answer)\b")
+
+
+def _verdict(masked: list[str], sample: dict) -> str | None:
+    for s in masked:
+        m = _VERDICTS.search(s)
+        if m:
+            return f"verdict phrase {m.group(0)!r}"
+    if sample.get("parse_rule") == "true_false":
+        for s in masked:
+            m = _TRUTH.search(s)
+            if m:
+                return f"names the answer {m.group(0)!r}"
+    if sample.get("parse_rule") == "categorical":
+        answer = normalise(str(sample.get("answer", "")).strip())
+        if answer:
+            word = re.compile(r"(?<![a-z])" + re.escape(answer) + r"(?![a-z])")
+            for s in masked:
+                if word.search(s) and (_BLANK_CONTEXT.search(s) or re.search(r"['\"]" + re.escape(answer) + r"['\"]", s)):
+                    return f"names the answer {answer!r} for the blank"
+    return None
+
+
+# --- rule 2: choice questions ----------------------------------------------------------------------------
 def _letter_leak(text: str, letter: str) -> bool:
     L = re.escape(letter.upper())
     keyword = re.compile(
@@ -225,7 +244,7 @@ def _letter_leak(text: str, letter: str) -> bool:
         re.IGNORECASE)
     if keyword.search(text) or re.search(r"[\(\[]" + L + r"[\)\]]|\b" + L + r"\)", text, re.IGNORECASE):
         return True
-    bare = re.compile(r"(?<![A-Za-z])(?<!pair )(?<!image )(?<!Pair )(?<!Image )" + L + r"(?![A-Za-z0-9])")
+    bare = re.compile(r"(?<![A-Za-z])(?<!pair )(?<!image )(?<!Pair )(?<!Image )" + L + r"(?![A-Za-z0-9'])")
     for m in bare.finditer(text):
         if letter.upper() == "A" and re.match(r"\s+[a-z0-9]", text[m.end():]):
             continue  # the article "A"
@@ -233,70 +252,209 @@ def _letter_leak(text: str, letter: str) -> bool:
     return False
 
 
-def check_leak(patch, sample: dict) -> str | None:
-    """Why ``patch`` would give ``sample``'s answer away, or None when it does not.
+_IMAGE_REF = re.compile(r"\b(?:images?|frames?)\s+(\d+)((?:\s*(?:,|and|&|to|->|or)\s*(?:image\s+|frame\s+)?\d+)*)")
 
-    ``patch`` is an :class:`~remot_train.teacher.patch.EvidencePatch`; ``sample`` a question row
-    merged with its triplet row (``answer``, ``options``, ``parse_rule``, ``image_roles``,
-    ``attribute``, ``positive_value``, ``negative_value``, ``object_color``).
+
+def image_refs(text: str) -> set[int]:
+    """The image numbers ``text`` names ("image 3", "images 2 and 3", "from image 1 to image 3").
+
+    >>> sorted(image_refs("compare images 2 and 3 with image 1"))
+    [1, 2, 3]
     """
-    text = _normalise(patch.text or "")
+    out: set[int] = set()
+    for m in _IMAGE_REF.finditer(text.lower()):
+        out |= {int(m.group(1))} | {int(d) for d in re.findall(r"\d+", m.group(2))}
+    return out
+
+
+def pair_refs(text: str, n_images: int) -> set[str]:
+    """The pairs (``"A"``, ``"B"``) ``text`` names: "pair B", "the second pair", or an image that
+    belongs to one displayed pair only ("images 3 and 4"; "image 3" when image 1 is a shared anchor).
+
+    >>> sorted(pair_refs("there is more rotation from image 1 to image 3", 3)), sorted(pair_refs("pair a", 4))
+    (['B'], ['A'])
+    """
+    low = text.lower()
+    out = {m.upper() for m in re.findall(r"\bpair\s+([ab])\b", low)}
+    if re.search(r"\b(?:first|former)\s+pair\b|\bpair\s+(?:one|1)\b", low):
+        out.add("A")
+    if re.search(r"\b(?:second|latter)\s+pair\b|\bpair\s+(?:two|2)\b", low):
+        out.add("B")
+    pairs = displayed_pairs(n_images)
+    for i in image_refs(low):
+        owners = [k for k, p in enumerate(pairs) if i in p]
+        if len(owners) == 1 and owners[0] < 2:
+            out.add("AB"[owners[0]])
+    return out
+
+
+def _named_options(text: str, options: list[str], n_images: int) -> list[bool]:
+    images, pairs = image_refs(text), pair_refs(text, n_images)
+    named = []
+    for o in options:
+        m = re.fullmatch(r"\s*(image|pair)\s+(\w)\s*", o, re.IGNORECASE)
+        if m is None:
+            named.append(bool(re.search(r"\b" + re.escape(o.lower()) + r"\b", text.lower())))
+        elif m.group(1).lower() == "image":
+            named.append(int(m.group(2)) in images if m.group(2).isdigit() else False)
+        else:
+            named.append(m.group(2).upper() in pairs)
+    return named
+
+
+def _choice(patch, text: str, sample: dict, n_images: int) -> str | None:
     answer = str(sample.get("answer", "")).strip()
-    rule = sample.get("parse_rule")
     options = [str(o) for o in list(sample.get("options") or [])]
-    n_images = len(list(sample.get("image_roles") or [])) or max([*patch.frames, 0])
+    if not (len(answer) == 1 and answer.isalpha()):
+        return None
+    if _letter_leak(text, answer):
+        return f"names the answer letter {answer!r}"
+    idx = ord(answer.upper()) - ord("A")
+    if not 0 <= idx < len(options):
+        return None
+    named = _named_options(text, options, n_images)
+    if named[idx] and not all(named):
+        return f"names the correct option {options[idx]!r} and not the others"
+    sets = [option_images(o, n_images) for o in options]
+    exclusive = [s - set().union(*(t for j, t in enumerate(sets) if j != i)) for i, s in enumerate(sets)]
+    if all(exclusive):
+        for name, cited in (("frames", set(patch.frames)), ("regions", {r[0] for r in patch.regions})):
+            touched = [bool(cited & e) for e in exclusive]
+            if cited and touched[idx] and not all(touched):
+                return f"{name} cover the correct option {options[idx]!r} and not the others"
+    return None
 
-    m = _VERDICTS.search(text)
+
+# --- rule 3: numbers ---------------------------------------------------------------------------------------
+_UNIT_WORDS = (r"(?:°|degs?\b|degrees?\b|rad\b|radians?\b|m\b|meters?\b|metres?\b|cm\b|centimet(?:er|re)s?\b|mm\b|"
+               r"millimet(?:er|re)s?\b|px\b|pixels?\b|%|percent\b)")
+_NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+                      "ninety": 90, "hundred": 100, "dozen": 12})
+_WORD_NUMBER = re.compile(r"\b(?:(?:a|two|three|four)\s+)?(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+                          + r")(?:\s+(?:one|two|three|four|five|six|seven|eight|nine))?\b")
+_QUANTITY_UNIT = re.compile(
+    r"(?<![\w.])\d+(?:\.\d+)?\s*" + _UNIT_WORDS
+    + r"|\b(?:a|an|one|few|several|couple|handful|dozen|dozens|tens|some|half|quarter|third|fifth|tenth|"
+    + "|".join(_NUMBER_WORDS) + r")\s+(?:[a-z]+\s+){0,2}?(?:of\s+(?:a\s+)?)?" + _UNIT_WORDS
+    + r"|\b(?:quarter|half|full|third of a)\s+turn\b|\bright angle\b")
+_FRACTION_OF_VIEW = re.compile(
+    r"\b(?:half|a third|a quarter|a fifth|a sixth|an eighth|a tenth|(?:one|two|three) (?:third|quarter|fifth|sixth|"
+    r"tenth)s?|\d+(?:\.\d+)?\s*(?:%|percent))\s+(?:of\s+)?(?:the\s+)?(?:image|frame|field of view|view|width|height|"
+    r"picture|screen)")
+_BARE_NUMBER = re.compile(r"(?<![\w.])([-+]?\d+(?:\.\d+)?)(?![\w.])")
+_INDEX_WORD = re.compile(r"(?:image|images|frame|frames|pair|zoom|view|t\s*=|#|and|to|or)\s*$", re.IGNORECASE)
+
+
+def _word_value(phrase: str) -> float | None:
+    words = phrase.split()
+    if words and words[0] in ("a", "two", "three", "four") and len(words) > 1 and words[1] == "dozen":
+        return 12.0 * (1 if words[0] == "a" else _NUMBER_WORDS[words[0]])
+    words = [w for w in words if w != "a"]
+    if not words or words[0] not in _NUMBER_WORDS:
+        return None
+    return float(sum(_NUMBER_WORDS.get(w, 0) for w in words))
+
+
+def _number_near(text: str, answer: str, tolerance) -> str | None:
+    """A number in ``text`` (digits or words, not an image index) within ``tolerance`` of the
+    answer's number; without a tolerance (``number_mra``), within 25% of it."""
+    try:
+        truth = float(str(answer).strip().split()[0])
+    except (ValueError, IndexError):
+        return None
+    tol = float(tolerance) if tolerance is not None else 0.25 * abs(truth)
+    for m in _BARE_NUMBER.finditer(text):
+        prefix = text[max(0, m.start() - 12):m.start()]
+        if _INDEX_WORD.search(prefix) and re.search(r"(?:image|frame|pair|zoom|view)s?\b", prefix):
+            continue
+        if abs(float(m.group(1)) - truth) <= tol + 1e-9:
+            return m.group(0)
+    for m in _WORD_NUMBER.finditer(text):
+        value = _word_value(m.group(0))
+        if value is not None and abs(value - truth) <= tol + 1e-9:
+            return m.group(0)
+    return None
+
+
+def _numeric(masked: list[str], sample: dict) -> str | None:
+    text = " . ".join(masked)
+    m = _QUANTITY_UNIT.search(text) or _FRACTION_OF_VIEW.search(text)
     if m:
-        return f"verdict phrase {m.group(0)!r}"
+        return f"states the magnitude {m.group(0)!r}"
+    hit = _number_near(text, str(sample.get("answer", "")), sample.get("tolerance"))
+    return f"states the magnitude {hit!r}" if hit else None
 
-    if rule == "true_false":
-        if answer and find_words(text, {answer.lower()}):
-            return f"names the answer {answer!r}"
-    elif answer and len(answer) == 1 and answer.isalpha():
-        if _letter_leak(text, answer):
-            return f"names the answer letter {answer!r}"
-        idx = ord(answer.upper()) - ord("A")
-        if 0 <= idx < len(options):
-            mentioned = [bool(_option_regex(o).search(text)) for o in options]
-            if mentioned[idx] and not all(mentioned):
-                return f"names the correct option {options[idx]!r} and not the others"
-            # rule 5: the evidence's images single the correct option out
-            sets = [option_images(o, n_images) for o in options]
-            exclusive = [s - set().union(*(t for j, t in enumerate(sets) if j != i)) for i, s in enumerate(sets)]
-            if all(exclusive):
-                for name, cited in (("frames", set(patch.frames)), ("regions", {r[0] for r in patch.regions})):
-                    if not cited:
-                        continue
-                    touched = [bool(cited & e) for e in exclusive]
-                    if touched[idx] and not all(touched):
-                        return f"{name} cover the correct option {options[idx]!r} and not the others"
-    elif rule in ("number", "number_mra"):
-        hit = _number_near(text, answer, sample.get("tolerance"))
-        if hit:
-            return f"states the magnitude {hit!r}"
-    elif answer and re.search(r"(?<![a-z])" + re.escape(answer.lower()) + r"(?![a-z])", text.lower()):
-        return f"contains the answer text {answer!r}"
 
-    qtype = sample.get("question_type")
-    if rule in ("number", "number_mra") or qtype == "comparative":
-        m = _MAGNITUDE.search(text)
+# --- rule 4: comparatives --------------------------------------------------------------------------------
+_RATIO = re.compile(r"\d+(?:\.\d+)?\s*(?:x|×|times)\b|\b(?:twice|double|doubled|triple|tripled|thrice|half|halved|"
+                    r"quarter|third|fraction|fifth|tenth)\b|\b(?:two|three|four|five|six|several|many|ten)\s+times\b"
+                    r"|\bas (?:far|much|big|large|wide|long|great|strong) as\b")
+_COMPARE = re.compile(r"\b(?:more|less|larger|smaller|bigger|greater|farther|further|wider|narrower|longer|shorter|"
+                      r"stronger|weaker|faster|slower|most|least|largest|smallest|biggest|greatest|exceeds?|exceeded|"
+                      r"dwarfs?|dwarfed|outweighs?|outstrips?|eclipses?|surpasses?|overshadows?)\b")
+_INTENSITY = re.compile(r"\b(?:barely|hardly|scarcely|tiny|slight|slightly|small|little|minimal|negligible|subtle|"
+                        r"minor|modest|big|large|huge|massive|dramatic|dramatically|substantial|considerable|"
+                        r"significant|noticeable|enormous|sizable|sizeable|a lot|a great deal|almost no|nearly no)\b")
+_VERSUS = re.compile(r"\bthan\b|\bnext to\b|\bcompared (?:with|to)\b|\brelative to\b|\bversus\b|\bvs\b|\bbeside\b")
+_QUESTION = re.compile(r"\bwhich\b|\bwhether\b|\?")
+
+
+def _comparative(masked: list[str], n_images: int) -> str | None:
+    for s in masked:
+        m = _QUANTITY_UNIT.search(s)
         if m:
             return f"states the magnitude {m.group(0)!r}"
-    if qtype == "comparative":
-        hits = find_words(text, COMPARISON_WORDS)
-        if hits:
-            return f"compares the amounts ({', '.join(hits)})"
+        named = pair_refs(s, n_images)
+        if not named:
+            continue
+        ratio = _RATIO.search(s)
+        if ratio:
+            return f"gives a ratio of the pairs' amounts ({ratio.group(0)!r})"
+        if _QUESTION.search(s) and len(named) > 1:
+            continue
+        for chunk in re.split(r"[,:]|\b(?:while|whereas|but)\b", s):
+            words = _COMPARE.search(chunk) or _INTENSITY.search(chunk)
+            if not words:
+                continue
+            here = pair_refs(chunk, n_images)
+            if len(here) == 1 or (not here and len(named) == 1) or (len(here) > 1 and _VERSUS.search(chunk)):
+                return f"compares the pairs' amounts ({words.group(0)!r} about pair {'/'.join(sorted(here or named))})"
+    return None
 
-    attribute = sample.get("attribute")
-    for value in correct_values(sample):
-        hits = find_words(text, value_words(attribute, value))
-        if hits:
-            return f"names the value {value!r} of {attribute!r} ({', '.join(hits)})"
 
-    if patch.timestamps_s is not None:
+# --- the guard -------------------------------------------------------------------------------------------
+def check_leak(patch, sample: dict) -> str | None:
+    """Why ``patch`` would give ``sample``'s answer away, or None when it does not (module doc).
+
+    ``patch`` is an :class:`~remot_train.teacher.patch.EvidencePatch` (or anything with ``text``,
+    ``frames``, ``regions``, ``timestamps_s``); ``sample`` a question row merged with its triplet row
+    (``answer``, ``options``, ``parse_rule``, ``question_type``, ``image_roles``, ``attribute``).
+    """
+    raw = patch.text or ""
+    masked = masked_sentences(raw)
+    rule = sample.get("parse_rule")
+    qtype = sample.get("question_type")
+    n_images = len(list(sample.get("image_roles") or [])) or max([*patch.frames, 0])
+
+    reason = _verdict(masked, sample)
+    if reason is None and rule == "choice_letter":
+        reason = _choice(patch, _normalise(raw), sample, n_images)
+    if reason is None and rule in ("number", "number_mra"):
+        reason = _numeric(masked, sample)
+    if reason is None and qtype == "comparative":
+        reason = _comparative(masked, n_images)
+    if reason is None and qtype != "comparative" and rule not in ("number", "number_mra"):
+        attribute = str(sample.get("attribute") or "")
+        cues = value_cues(raw, attribute)
+        if cues:
+            cue, value = cues[0]
+            reason = f"states {attribute} = {value!r} ({cue.frame} frame: {cue.text!r})"
+    if reason is None and patch.timestamps_s is not None:
         t = dict(zip(patch.frames, patch.timestamps_s))
         for a, b in displayed_pairs(n_images):
             if a in t and b in t and t[b] < t[a]:
                 return f"timestamps run backwards within the pair image {a} -> image {b}"
-    return None
+    return reason

@@ -5,6 +5,10 @@ Qwen-VL processor; no hub access), or passed in already loaded. It is put in eva
 gradients off: the teacher is never trained. Generation is greedy by default, so the same
 sample and rollouts give the same patch.
 
+The model is **not shown the answer** unless ``sees_answer=True`` (a recipe's
+``teacher_options: {sees_answer: true}``). Seen or not, every patch goes through the leakage guard
+(``leak.check_leak``): a leaking patch is dropped and counted in ``stats["leak_drops"]``.
+
 Any failure (a reply that is not JSON, a patch that breaks the schema, an exception in
 generation) is a fallback: no patch, counted in ``stats["fallbacks"]``, never raised. A random
 tiny model therefore always falls back, which is what the tests check.
@@ -15,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from remot_train.teacher.base import answer_option
 from remot_train.teacher.tool_loop import ToolLoopTeacher
 
 
@@ -31,11 +36,12 @@ def _load(path: Path):
 
 class ModelTeacher(ToolLoopTeacher):
     """A frozen local VLM teacher. Give ``path`` (a local checkpoint folder) or ``model`` and
-    ``processor``. ``max_new_tokens`` bounds each reply; ``max_turns`` the tool loop."""
+    ``processor``. ``max_new_tokens`` bounds each reply; ``max_turns`` the tool loop; ``sees_answer``
+    shows the model the correct answer (default off; the guard runs either way)."""
 
     def __init__(self, path: str | Path | None = None, model: Any = None, processor: Any = None,
-                 max_new_tokens: int = 256, do_sample: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+                 max_new_tokens: int = 256, do_sample: bool = False, sees_answer: bool = False, **kwargs: Any) -> None:
+        super().__init__(show_answer=answer_option(sees_answer, kwargs), **kwargs)
         if model is None or processor is None:
             if path is None:
                 raise ValueError("ModelTeacher needs a local model path, or a loaded model and processor")

@@ -1,7 +1,8 @@
 """The tool loop shared by the model-backed teachers (a local VLM, an HTTP endpoint).
 
-The teacher model sees the question (with its images), the student's failed rollouts and, by
-default, the correct answer (for it only; the guard drops any patch that repeats it). Each reply
+The teacher model sees the question (with its images) and the student's failed rollouts; it sees
+the correct answer only when asked (``show_answer=True``, a recipe's ``teacher_options:
+{sees_answer: true}``), and the leak guard reads every patch either way. Each reply
 must hold one JSON object, either a tool call::
 
     {"tool": "get_frame", "args": {"i": 2}}
@@ -150,7 +151,7 @@ class ToolLoopTeacher(BaseTeacher):
     """A teacher backed by a chat model that may call tools (module doc). Subclasses implement
     :meth:`complete`, one model reply for a list of neutral messages."""
 
-    def __init__(self, max_turns: int = 4, show_answer: bool = True, send_images: bool = True,
+    def __init__(self, max_turns: int = 4, show_answer: bool = False, send_images: bool = True,
                  tool_image_size: int = 256, crop_size: int = 128, with_crops: bool = True) -> None:
         super().__init__(crop_size=crop_size, with_crops=with_crops)
         self.max_turns = max_turns

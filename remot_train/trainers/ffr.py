@@ -10,11 +10,14 @@ best weighted reward is below it:
 2. the student generates ``repairs`` (K) rollouts with the patch's observation (text, then the
    crops) appended to the prompt's last user turn; the question itself is unchanged;
 3. every candidate, the ``G`` rollouts and the ``K`` repairs, is scored with the trainer's own
-   reward functions and weights (the composite plus RIR), all with the group's patch in the
-   ``patch`` column and ``assisted`` true for the repairs only;
-4. the chosen candidate is the highest-reward one, an unassisted one winning a tie (:func:`choose`).
-   When it is a repair it replaces the group's *worst* rollout; when it is one of the group's own
-   rollouts nothing is swapped.
+   reward functions and weights (the composite with the RIR in the task reward's place, see
+   :func:`rir_in_place_of_task`), all with the group's patch in the ``patch`` column and
+   ``assisted`` true for the repairs only, and judged right or wrong as evaluation judges it
+   (:func:`remot_train.scoring.score`);
+4. the chosen candidate is the highest-reward one **among the candidates that answered
+   correctly**, an unassisted one winning a tie (:func:`choose`). When it is a repair it replaces
+   the group's worst wrong rollout; when it is one of the group's own rollouts, or when no
+   candidate is correct (a wrong repair, however well formatted), nothing is swapped.
 
 **The swapped-in rollout is trained on its own tokens under the original prompt**: the slot keeps
 the original ``prompt_ids`` (and images) and gets the repair's ``completion_ids`` and text, so
@@ -35,14 +38,48 @@ How, in trl 1.16 (private methods, hence :func:`check_trl`):
   ``patch`` (one value per completion).
 
 Rewards and advantages are computed by trl after ``_generate`` returns, so the swap precedes them.
-With vLLM, the sampling log-probabilities of a swapped rollout were taken under the *patched*
-prompt; they are set to NaN, which trl reads as "no importance-sampling correction" for those
-tokens (ratio 1) instead of a ratio between two different prompts.
+
+**The estimator: the importance ratio of a swapped-in rollout is 1 at generation time.** trl's
+loss weighs each token by ``exp(logp_theta(y_t | x, y_<t) - old_logp)``, where ``old_logp`` is
+``old_per_token_logps`` when trl computes it and ``logp_theta.detach()`` otherwise (trl 1.16
+``_compute_loss``). For a repair ``y`` sampled under the patched prompt ``x + p`` and trained
+under ``x``:
+
+* ``gradient_accumulation_steps`` a multiple of ``steps_per_generation x num_iterations`` (trl's
+  default: ``steps_per_generation = gradient_accumulation_steps``, ``num_iterations = 1``) and no
+  vLLM importance-sampling correction: trl computes no old log-probabilities; the ratio is
+  ``pi_theta(y|x) / pi_theta(y|x)`` = 1 and the gradient is ``A * grad log pi_theta(y|x)``, as for
+  any rollout.
+* otherwise (``num_iterations > 1``, or generation batches that span optimizer steps): trl
+  computes ``old_per_token_logps`` in ``_generate_and_score_completions`` *after* ``_generate``
+  returns, from the batch's ``prompt_ids`` (the original prompt) and the repair's
+  ``completion_ids``, so the ratio is ``pi_theta(y|x) / pi_old(y|x)``: 1 on the first pass, and on
+  later passes it measures the policy's drift under the original prompt and is clipped like any
+  rollout's.
+* vLLM with ``vllm_importance_sampling_correction`` (trl's default with ``use_vllm``): trl always
+  computes ``old_per_token_logps`` as in the previous case (under ``x``) and also multiplies the
+  loss by ``exp(old_logp - sampling_logp)`` (default ``sequence_mask``: summed over the sequence,
+  the sequence dropped above 3), ``sampling_logp`` being vLLM's. A repair's were taken under
+  ``x + p``: kept, they would make that factor ``pi_old(y|x) / pi_vllm(y|x + p)``, a prompt shift
+  rather than an engine mismatch, near 0 for a repair the patch made likely. :func:`swap_in` sets
+  them to NaN, which trl maps to a zero log-difference: factor 1 (no vLLM-mismatch correction for
+  those tokens), no evidence in the off-policy sequence mask, and left out of
+  ``sampling/sampling_logp_difference``.
+
+The ratio to the distribution the repair was actually drawn from, ``pi(y|x) / pi(y|x + p)``, is not
+used: the chosen repair is not a draw from that distribution (it was selected among ``G + K``
+candidates for being correct), and the ratio, a product over hundreds of tokens of a completion
+that is far likelier with the evidence than without, would be near 0 and scale the repair's
+gradient away. The repair is used the way a demonstration is: pushed up under the original
+prompt by its group-normalised advantage, with PPO's clip bounding the drift from the generating
+policy when the batch is reused.
 
 Per step it logs (``self._metrics``, so into ``log_history``): ``ffr/intervention_rate``
 (groups patched / groups), ``ffr/trigger_rate`` (groups that failed / groups),
 ``ffr/repair_success`` (correct repairs / repairs; None when there were none), ``ffr/swaps``,
-``ffr/leak_drops`` and ``ffr/fallbacks`` (teacher stats deltas), ``ffr/repairs``.
+``ffr/reward_gap`` (the mean, over the step's swaps, of the chosen repair's weighted reward minus
+the replaced rollout's; None without swaps), ``ffr/leak_drops`` and ``ffr/fallbacks`` (teacher
+stats deltas), ``ffr/repairs``.
 """
 
 from __future__ import annotations
@@ -61,7 +98,7 @@ from typing import Any
 
 from remot_train.rewards._common import completion_text
 from remot_train.rewards.task import score_row
-from remot_train.rir import DEFAULT_KAPPA, make_rir_reward
+from remot_train.rir import DEFAULT_ALIGNMENT_WEIGHT, DEFAULT_KAPPA, make_rir_reward
 from remot_train.trainers.common import (
     SAFE_DEFAULTS,
     TrainResult,
@@ -134,35 +171,100 @@ def check_trl(version: str | None = None, trainer_cls: type | None = None) -> No
 
 
 # --- pure helpers ---------------------------------------------------------------------------------
-def choose(rewards: Sequence[float], assisted: Sequence[bool]) -> int:
-    """The index of the chosen candidate: the highest reward, an unassisted candidate winning a
-    tie, then the earliest. NaN (unscorable) ranks last.
+def choose(rewards: Sequence[float], assisted: Sequence[bool], correct: Sequence[bool | None]) -> int | None:
+    """The index of the chosen candidate, or None: among the candidates that answered correctly
+    (``correct`` true; None, unjudgeable, counts as not correct), the highest reward, an
+    unassisted candidate winning a tie, then the earliest. NaN (unscorable) ranks last. A wrong
+    candidate is never chosen, whatever its reward: a repair that got the answer wrong must not
+    be reinforced for its format or length.
 
-    >>> choose([0.5, 0.9, 0.9], [False, True, False])
+    >>> choose([0.5, 0.9, 0.9], [False, True, False], [True, True, True])
     2
-    >>> choose([0.0, 0.0, 0.7], [False, False, True])
+    >>> choose([0.0, 0.0, 0.7], [False, False, True], [False, False, True])
     2
-    >>> choose([float("nan"), 0.0], [False, True])
-    1
+    >>> choose([0.0, 0.0, 2.0], [False, False, True], [False, False, False]) is None  # a wrong repair
+    True
+    >>> choose([0.1, 0.9, 0.9], [False, True, True], [True, False, True])  # the best correct one
+    2
     """
-    if len(rewards) != len(assisted) or not rewards:
-        raise ValueError("choose needs one assisted flag per reward, and at least one candidate")
+    if not (len(rewards) == len(assisted) == len(correct)) or not rewards:
+        raise ValueError("choose needs one assisted flag and one correctness per reward, and at least one candidate")
 
     def key(i: int) -> tuple:
         r = rewards[i]
         return (-math.inf if r is None or math.isnan(r) else float(r), not assisted[i], -i)
 
-    return max(range(len(rewards)), key=key)
+    right = [i for i in range(len(rewards)) if correct[i] is True]
+    return max(right, key=key) if right else None
 
 
-def worst(rewards: Sequence[float]) -> int:
-    """The index of the lowest reward (NaN lowest), the earliest on a tie.
+def worst(rewards: Sequence[float], correct: Sequence[bool | None] | None = None) -> int:
+    """The index of the rollout to replace: the lowest reward (NaN lowest), the earliest on a
+    tie, among the rollouts that are not correct when ``correct`` is given and some are not.
 
     >>> worst([0.3, -1.0, -1.0, 2.0]), worst([0.0, float("nan")])
     (1, 1)
+    >>> worst([0.3, -1.0, 2.0], [False, True, False])  # a correct rollout stays
+    0
     """
-    return min(range(len(rewards)),
-               key=lambda i: (-math.inf if rewards[i] is None or math.isnan(rewards[i]) else rewards[i], i))
+    pool = list(range(len(rewards)))
+    if correct is not None and any(c is not True for c in correct):
+        pool = [i for i in pool if correct[i] is not True]
+    return min(pool, key=lambda i: (-math.inf if rewards[i] is None or math.isnan(rewards[i]) else rewards[i], i))
+
+
+def swap_in(slot: int, completion_ids: list, completions: list, logprobs: list | None, assisted: list,
+            new_ids: Sequence[int], new_completion: Any) -> None:
+    """Put a repair into batch row ``slot`` (in place): its own token ids and text (the row's
+    prompt stays the original one), ``assisted`` true, and its sampling log-probabilities, when
+    the backend returned them (vLLM), set to NaN: they were taken under the *patched* prompt, so
+    they are not the behaviour log-probabilities of these tokens under the prompt they are trained
+    under; trl reads NaN as "no importance-sampling correction" (ratio 1) for those tokens.
+
+    >>> ids, texts, lps, flags = [[1, 2], [3]], ["a", "b"], [[-0.1, -0.2], [-0.3]], [False, False]
+    >>> swap_in(1, ids, texts, lps, flags, [7, 8, 9], "r")
+    >>> ids, texts, flags, [len(x) for x in lps], all(math.isnan(v) for v in lps[1])
+    ([[1, 2], [7, 8, 9]], ['a', 'r'], [False, True], [2, 3], True)
+    """
+    completion_ids[slot] = list(new_ids)
+    completions[slot] = new_completion
+    if logprobs is not None:
+        logprobs[slot] = [math.nan] * len(new_ids)
+    assisted[slot] = True
+
+
+def rir_in_place_of_task(funcs: Sequence[Callable], weights: Sequence[float],
+                         rir: Callable) -> tuple[list[Callable], list[float]]:
+    """FFR's rewards: the RIR takes the task (accuracy) reward's place and weight, since its
+    outcome term *is* the task reward (:mod:`remot_train.rir`), so the patch tax trades off
+    against the outcome on one scale; the other functions and weights stay. Without a
+    ``task_reward`` the RIR is appended at weight 1. A list that already holds a function named
+    ``rir`` is returned as it is, unless it also holds ``task_reward`` (accuracy counted twice:
+    an error).
+
+    >>> def task_reward(**kw): pass
+    >>> def format_reward(**kw): pass
+    >>> def rir(**kw): pass
+    >>> f, w = rir_in_place_of_task([format_reward, task_reward], [3.5, 3.5], rir)
+    >>> [g.__name__ for g in f], w
+    (['format_reward', 'rir'], [3.5, 3.5])
+    """
+    names = [getattr(f, "__name__", None) for f in funcs]
+    funcs, weights = list(funcs), [float(w) for w in weights]
+    if len(funcs) != len(weights):
+        raise ValueError(f"{len(funcs)} reward functions but {len(weights)} weights")
+    if "rir" in names:
+        if "task_reward" in names:
+            raise ValueError("reward functions hold both task_reward and rir: accuracy would be counted twice "
+                             "(RIR's outcome term is the task reward)")
+        return funcs, weights
+    if "task_reward" in names:
+        k = names.index("task_reward")
+        funcs[k] = rir
+    else:
+        funcs.append(rir)
+        weights.append(1.0)
+    return funcs, weights
 
 
 def with_observation(prompt: list[dict], observation: list[dict]) -> list[dict]:
@@ -295,8 +397,10 @@ class GroupReport:
     reason: str | None = None
     patch: str | None = None  # the delivered patch as JSON
     rewards: list[float] = field(default_factory=list)  # the G rollouts', then the K repairs' (with the patch)
+    correct: list[bool | None] = field(default_factory=list)  # the same candidates, as evaluation scores them
     repairs_correct: int = 0
-    chosen: int | None = None  # index into rewards
+    chosen: int | None = None  # index into rewards; None: no candidate answered correctly
+    reward_gap: float | None = None  # the chosen repair's reward minus the replaced rollout's, on a swap
     swapped_slot: int | None = None  # the batch row that was replaced
     replaced_ids: list[int] | None = None  # the failed rollout's tokens that left the batch
     chosen_ids: list[int] | None = None  # the repair's tokens now in that row
@@ -346,8 +450,9 @@ def _trainer_class():
             self.sample_lookup = sample_lookup or row_sample
             self.coordinates = bool(coordinates)
             self.ffr_last: list[GroupReport] = []
-            self.ffr_totals = {k: 0 for k in ("groups", "triggered", "patched", "leak_drops", "fallbacks",
-                                              "repairs", "repairs_correct", "swaps")}
+            self.ffr_totals: dict[str, float] = {k: 0 for k in ("groups", "triggered", "patched", "leak_drops",
+                                                                "fallbacks", "repairs", "repairs_correct", "swaps",
+                                                                "reward_gap_sum")}
             self._ffr_rows: list[dict] | None = None
 
         # -- override 1: see the rows (answers, metadata) that _generate does not receive --------------
@@ -420,7 +525,7 @@ def _trainer_class():
         def _failed(self, prompts, rows, completion_ids, completions, slots) -> bool | None:
             """Whether a group needs the teacher (None: it cannot be judged)."""
             if self.threshold is None:
-                verdicts = [_correct(rows[i], completions[i]) for i in slots]
+                verdicts = [self._is_correct(rows[i], completions[i]) for i in slots]
                 if any(v is None for v in verdicts):
                     return None
                 return not any(verdicts)
@@ -472,6 +577,11 @@ def _trainer_class():
                 return [[{"role": "assistant", "content": c}] for c in contents]
             return self.processing_class.batch_decode(completion_ids, skip_special_tokens=True)
 
+        def _is_correct(self, row: dict, completion: Any) -> bool | None:
+            """Whether a completion answers the row correctly, as evaluation scores it (None: the
+            row has no answer or parse rule)."""
+            return _correct(row, completion)
+
         def _choose_and_swap(self, report, prompts, rows, prompt_ids, completion_ids, completions, logprobs,
                              assisted, patches, rep_prompt_ids, rep_ids, rep_completions):
             slots, K = report.slots, self.repairs
@@ -485,20 +595,20 @@ def _trainer_class():
             cand_rows = [{**rows[i], "patch": report.patch, "assisted": False} for i in slots] + [
                 {**row, "patch": report.patch, "assisted": True}] * K
             rewards = self._scores(cand_prompts, cand_completions, cand_ids, cand_rows)
-            report.rewards = rewards
+            correct = [self._is_correct(rows[i], completions[i]) for i in slots] + [
+                self._is_correct(row, c) for c in rep_completions]
+            report.rewards, report.correct = rewards, correct
             report.patched_prompt_ids = rep_prompt_ids
-            report.repairs_correct = sum(bool(_correct(row, c)) for c in rep_completions)
-            report.chosen = choose(rewards, flags)
-            if not flags[report.chosen]:
-                return  # an unassisted rollout of the group is (one of) the best: nothing to swap in
-            slot = slots[worst(rewards[: len(slots)])]
-            k = report.chosen - len(slots)
+            report.repairs_correct = sum(c is True for c in correct[len(slots):])
+            report.chosen = choose(rewards, flags, correct)
+            if report.chosen is None or not flags[report.chosen]:
+                return  # no correct repair, or an unassisted rollout of the group is (one of) the best
+            G = len(slots)
+            slot = slots[worst(rewards[:G], correct[:G])]
+            k = report.chosen - G
             report.swapped_slot, report.replaced_ids, report.chosen_ids = slot, list(completion_ids[slot]), list(rep_ids[k])
-            completion_ids[slot] = list(rep_ids[k])  # the repair's own tokens ...
-            completions[slot] = rep_completions[k]  # ... and text; prompt_ids[slot] stays the original prompt
-            if logprobs is not None:  # sampled under the patched prompt: no IS correction for these tokens
-                logprobs[slot] = [math.nan] * len(rep_ids[k])
-            assisted[slot] = True
+            report.reward_gap = rewards[report.chosen] - rewards[slots.index(slot)]
+            swap_in(slot, completion_ids, completions, logprobs, assisted, rep_ids[k], rep_completions[k])
 
         def _scores(self, prompts, completions, completion_ids, rows) -> list[float]:
             """The weighted reward of each candidate, as trl weights them (nansum over functions;
@@ -536,17 +646,19 @@ def _trainer_class():
                 "repairs": sum(self.repairs for r in reports if r.status == "patch"),
                 "repairs_correct": sum(r.repairs_correct for r in reports),
                 "swaps": sum(r.swapped_slot is not None for r in reports),
+                "reward_gap_sum": sum(r.reward_gap for r in reports if r.reward_gap is not None),
             }
             keys = list(local)
             vec = torch.tensor([float(local[k]) for k in keys], device=self.accelerator.device)
             total = dict(zip(keys, self.accelerator.gather(vec).view(-1, len(keys)).sum(dim=0).tolist()))
             for k in keys:
-                self.ffr_totals[k] += int(total[k])
+                self.ffr_totals[k] += total[k] if k == "reward_gap_sum" else int(total[k])
             m = self._metrics["train"]
             groups = max(total["groups"], 1.0)
             m["ffr/intervention_rate"].append(total["patched"] / groups)
             m["ffr/trigger_rate"].append(total["triggered"] / groups)
             m["ffr/repair_success"].append(total["repairs_correct"] / total["repairs"] if total["repairs"] else math.nan)
+            m["ffr/reward_gap"].append(total["reward_gap_sum"] / total["swaps"] if total["swaps"] else math.nan)
             for k in ("swaps", "leak_drops", "fallbacks", "repairs"):
                 m[f"ffr/{k}"].append(total[k])
 
@@ -584,7 +696,7 @@ def ffr(
     kappa: float = DEFAULT_KAPPA,
     repairs: int = 2,
     threshold: float | None = None,
-    rir_weight: float = 1.0,
+    alignment_weight: float = DEFAULT_ALIGNMENT_WEIGHT,
     sample_lookup: Callable[[dict], dict] | None = None,
     coordinates: bool = True,
     args: dict | None = None,
@@ -597,23 +709,20 @@ def ffr(
 ) -> TrainResult:
     """FFR (module doc) with :class:`FFRTrainer`, as :func:`remot_train.trainers.grpo` runs GRPO.
 
-    ``reward_funcs``/``reward_weights``: the composite rewards; the RIR (``make_rir_reward(kappa)``,
-    logged as ``rewards/rir/mean``) is appended with weight ``rir_weight`` unless a function named
-    ``rir`` is already there. ``teacher``: default :class:`MetadataTeacher` (always guarded).
-    The teacher's final stats and FFR's totals are written to ``output_dir/ffr_stats.json``."""
+    ``reward_funcs``/``reward_weights``: the composite rewards. The RIR
+    (``make_rir_reward(kappa, alignment_weight)``, logged as ``rewards/rir/mean``) takes the
+    ``task_reward``'s place and weight (:func:`rir_in_place_of_task`; weight 1 when there is no
+    task reward). ``teacher``: default :class:`MetadataTeacher` (always guarded). The teacher's
+    final stats, FFR's totals and the reward weights trained with are written to
+    ``output_dir/ffr_stats.json``."""
     from trl import GRPOConfig
 
     output_dir = Path(output_dir)
     if (done := finished_run(output_dir, args, resume)) is not None:
         return done
     model, processor = resolve_model(model, processor, precision)
-    funcs = list(reward_funcs)
-    weights = list(reward_weights) if reward_weights is not None else [1.0] * len(funcs)
-    if len(weights) != len(funcs):
-        raise ValueError(f"{len(funcs)} reward functions but {len(weights)} weights")
-    if not any(getattr(f, "__name__", None) == "rir" for f in funcs):
-        funcs.append(make_rir_reward(kappa))
-        weights.append(float(rir_weight))
+    weights = list(reward_weights) if reward_weights is not None else [1.0] * len(reward_funcs)
+    funcs, weights = rir_in_place_of_task(reward_funcs, weights, make_rir_reward(kappa, alignment_weight))
     config = GRPOConfig(output_dir=str(output_dir),
                         **trainer_args({**SAFE_DEFAULTS, "reward_weights": weights}, args, precision, lora))
     cls = trainer_cls or __getattr__("FFRTrainer")
@@ -636,24 +745,43 @@ def ffr(
         trainer.train(resume_from_checkpoint=resume_target(output_dir, resume))
     result = finish(trainer, output_dir, "ffr")
     stats = {"teacher": dict(getattr(trainer.teacher, "stats", {})), "totals": dict(trainer.ffr_totals),
-             "kappa": kappa, "repairs": repairs, "threshold": threshold}
+             "kappa": kappa, "alignment_weight": alignment_weight, "repairs": repairs, "threshold": threshold,
+             "reward_weights": {getattr(f, "__name__", str(f)): w for f, w in zip(funcs, weights)}}
     (output_dir / "ffr_stats.json").write_text(json.dumps(stats, indent=1))
     return result
 
 
 def run_recipe_ffr(recipe: dict, model, rows, output_dir: Path, reward_funcs: Sequence[Callable],
                    reward_weights: Sequence[float], **common: Any) -> TrainResult:
-    """Run a recipe's ``method: ffr`` (``recipes.run_recipe`` dispatches here). The ``ffr:``
-    section: ``kappa``, ``repairs``, ``threshold``, ``rir_weight``, ``coordinates``, ``teacher``
-    (metadata | model | http) with ``teacher_options``, and optionally ``release`` /
-    ``release_id`` for :func:`release_sample_lookup`."""
+    """Run a recipe's ``method: ffr`` (``recipes.run_recipe`` dispatches here) with the recipe's
+    rewards, the RIR in the task reward's place (:func:`recipe_rewards`). The ``ffr:`` section:
+    ``kappa``, ``alignment_weight``, ``repairs``, ``threshold``, ``coordinates``, ``teacher``
+    (metadata | model | http) with ``teacher_options`` (passed to the teacher as they are), and
+    optionally ``release`` / ``release_id`` for :func:`release_sample_lookup`."""
     section = copy.deepcopy(recipe.get("ffr") or {})
     teacher = make_teacher(section.get("teacher", "metadata"), **(section.get("teacher_options") or {}))
     lookup = None
     if section.get("release"):
         lookup = release_sample_lookup(Path(section["release"]).expanduser(), section.get("release_id"))
-    return ffr(model, rows, output_dir, reward_funcs=reward_funcs, reward_weights=reward_weights, teacher=teacher,
+    funcs, weights = recipe_rewards(recipe, reward_funcs, reward_weights)
+    return ffr(model, rows, output_dir, reward_funcs=funcs, reward_weights=weights, teacher=teacher,
                kappa=float(section.get("kappa", DEFAULT_KAPPA)), repairs=int(section.get("repairs", 2)),
-               threshold=section.get("threshold"), rir_weight=float(section.get("rir_weight", 1.0)),
+               threshold=section.get("threshold"),
+               alignment_weight=float(section.get("alignment_weight", DEFAULT_ALIGNMENT_WEIGHT)),
                coordinates=bool(section.get("coordinates", True)), sample_lookup=lookup,
                args=recipe["grpo"], **common)
+
+
+def recipe_rewards(recipe: dict, reward_funcs: Sequence[Callable],
+                   reward_weights: Sequence[float]) -> tuple[list[Callable], list[float]]:
+    """The reward functions and weights an FFR recipe trains with: its ``rewards:`` with the RIR
+    (the ``ffr:`` section's ``kappa`` and ``alignment_weight``) in place of ``task_reward``, at
+    the task reward's weight. An FFR recipe must have a ``task_reward``: that is the weight the
+    RIR takes."""
+    section = recipe.get("ffr") or {}
+    names = [getattr(f, "__name__", None) for f in reward_funcs]
+    if "task_reward" not in names:
+        raise ValueError("an FFR recipe's rewards need task_reward: the RIR takes its place and weight")
+    rir = make_rir_reward(float(section.get("kappa", DEFAULT_KAPPA)),
+                          float(section.get("alignment_weight", DEFAULT_ALIGNMENT_WEIGHT)))
+    return rir_in_place_of_task(reward_funcs, reward_weights, rir)

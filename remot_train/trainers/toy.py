@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 
 
+#: The short scaffold the toy task was tuned with (the release's questions ask for the logic
+#: reward's notation too: ``remot_pipeline.core.questions.SCAFFOLD``).
 SCAFFOLD = "Think step by step inside <think> </think>, then give only the final answer inside <answer> </answer>."
 
 
