@@ -429,3 +429,16 @@ def test_trl_calculate_rewards_end_to_end():
     assert [[0.0 if math.isnan(v) else v for v in row] for row in per_func.tolist()] == EXPECTED
     assert len(weights) == per_func.shape[1]
 
+
+
+def test_quoting_the_scaffold_states_nothing():
+    """The scaffold's examples are placeholders: a completion that copies them earns what one
+    without claims earns, on every answer."""
+    from remot_pipeline.core.questions import SCAFFOLD
+
+    relations = json.dumps([{"if_answer": "A", "left": "m12", "op": ">", "right": "m34"},
+                            {"if_answer": "B", "left": "m34", "op": ">", "right": "m12"}])
+    for answer in ("A", "B"):
+        done = SCAFFOLD + f"</think><answer>{answer}</answer>"
+        assert logic_reward(prompts=["q"], completions=[done], answer=["A"], parse_rule=["choice_letter"],
+                            options=[["Pair A", "Pair B"]], relations=[relations], attribute=["yaw"]) == [0.0]

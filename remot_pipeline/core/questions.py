@@ -54,10 +54,8 @@ from remot_pipeline.core.triplets import stable_key
 #: instruction states nothing. It starts with "Think step by step" and ends with "</answer>."
 #: (the audit strips it by that pattern) and names no direction (it ends every prompt alike).
 SCAFFOLD = (
-    "Think step by step inside <think> </think>. Call the motion from image I to image J mIJ (I < J) and state "
-    "what you find in square brackets: sizes as [mIJ > mKL] (or <, =; [mIJ = 12] gives a size in the question's "
-    "unit), directions as [mIJ: word] with the question's word for the direction. A later statement about the "
-    "same motions replaces an earlier one. Then give only the final answer inside <answer> </answer>."
+    "Think step by step inside <think> </think>, noting findings as [mIJ > mKL], [mIJ = 12] or [mIJ: word] "
+    "(mIJ: the motion from image I to image J). Then give only the final answer inside <answer> </answer>."
 )
 
 # (attribute, value) -> the predicate, phrased per domain's natural subject. Every direction is

@@ -50,7 +50,7 @@ CODE_VERSIONS = {
     "frame_features": "2",
     "negatives": "4",
     "triplets": "7",
-    "questions": "4",
+    "questions": "5",
     "release": "3",
     "catalog": "3",
 }
