@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("transformers")
-
-from remot_train.trainers.toy import toy_row  # noqa: E402
+from remot_train.trainers.toy import toy_row
 
 SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "learning_demo.py"
 

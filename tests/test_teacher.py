@@ -437,7 +437,7 @@ def test_tool_loop_fallbacks_are_counted(texture):
 
 
 def test_model_teacher_with_the_tiny_model_falls_back(tmp_path, texture):
-    model_mod = pytest.importorskip("remot_train.model")
+    from remot_train import model as model_mod
     path = model_mod.build_tiny_model(tmp_path / "tiny", seed=0, image_size=64)
     t = ModelTeacher(path, max_new_tokens=24, max_turns=2)
     assert not any(p.requires_grad for p in t.model.parameters())
@@ -582,7 +582,7 @@ def test_model_backed_teachers_do_not_see_the_answer_by_default(server, texture)
 
 
 def test_model_teacher_answer_option(tmp_path):
-    model_mod = pytest.importorskip("remot_train.model")
+    from remot_train import model as model_mod
     path = model_mod.build_tiny_model(tmp_path / "tiny", seed=0, image_size=64)
     assert ModelTeacher(path).show_answer is False
     assert ModelTeacher(path, sees_answer=True).show_answer is True
