@@ -8,7 +8,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 # One run covers every domain partition (single-run backfill policy on the per-domain assets).
 ALL_DOMAINS := '{"dagster/asset_partition_range_start": "navigation", "dagster/asset_partition_range_end": "simulation"}'
 
-.PHONY: install run test ui bench train-demo clean release-16k readme-tables
+.PHONY: install run test ui bench train-demo clean release-16k readme-tables scale-out
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml
 	@# CPU machines: torch 2.13.0 first (a local CPU wheel), so the train extra pulls no CUDA wheels.
 	@if ! command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/python -m pip install -q torch==2.13.0; fi
 	$(BIN)/python -m pip install -q -e ".[train,dev]"
+	@# The local Celery broker of tests/test_distributed.py (deploy/celery/): Debian's redis-server.
+	@command -v redis-server >/dev/null 2>&1 || if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null 2>&1 \
+	  || echo "redis-server: apt-get install failed; tests/test_distributed.py needs it (apt-get install -y redis-server)"; \
+	else echo "redis-server: not installed and not root; tests/test_distributed.py needs it: sudo apt-get install -y redis-server"; fi
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -45,11 +50,17 @@ bench: install
 	@if [ -d data/stages ]; then $(BIN)/python bench/label_flow_agreement.py data; else echo "label_flow_agreement: run make run first"; fi
 	@if [ -e data/releases/LATEST ]; then $(BIN)/python bench/teacher_leakage.py; else echo "teacher_leakage: run make run first"; fi
 
-# ReMoT-16K (16,500 triplets, 49,500 questions) under data-16k/, timed on CORES cores; the
+# ReMoT-16K (16,500 triplets, 49,500 questions) under data-16k/, timed on CORES cores (the
+# multiprocess executor uses them all: make release-16k CORES=$$(nproc)); the
 # numbers land in bench/results/release_scale_remot-16k.json and a Markdown line is printed.
 CORES ?= 2
 release-16k: install
 	$(BIN)/python bench/build_release_scale.py --config configs/remot-16k.yaml --cores $(CORES)
+
+# ReMoT-16K in process vs the multiprocess executor, then 2x and 4x its episodes (about 16.5K,
+# 33K, 66K triplets) under data-scale/: bench/results/scale_out.{json,md} (README, "Measured").
+scale-out: install
+	$(BIN)/python bench/scale_out.py --cores $(CORES)
 
 # The README's remot-bench and coverage tables, recomputed from a release (RELEASE: a release
 # folder, a LATEST file or a data root) between their <!-- remot-bench:begin/end --> and

@@ -208,6 +208,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     write_bytes_atomic(path, data)
 
 
+#: The writer settings of every contract file (:func:`write_parquet`, and the streamed release parts of
+#: ``remot_pipeline.core.release``), fixed so that equal tables give byte-identical files: Parquet holds
+#: no timestamp, ``created_by`` names the pyarrow version, and the contract's schema metadata is stored.
+PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True, "store_schema": True}
+
+
 def write_parquet(table: pa.Table, name: str, path: Path) -> dict:
     """Conform ``table`` to contract ``name`` and write it to ``path`` atomically.
 
@@ -215,9 +221,7 @@ def write_parquet(table: pa.Table, name: str, path: Path) -> dict:
     write failure (permissions, read-only, full disk) is a one-line :class:`StorageError`.
     """
     conformed = conform(table, name)
-    # Fixed writer settings so that equal tables give byte-identical files.
-    write_atomic(path, lambda tmp: pq.write_table(conformed, tmp, compression="zstd", write_statistics=True,
-                                                  store_schema=True))
+    write_atomic(path, lambda tmp: pq.write_table(conformed, tmp, **PARQUET_OPTIONS))
     return {"rows": conformed.num_rows, "sha256": sha256_file(path)}
 
 

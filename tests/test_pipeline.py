@@ -43,7 +43,11 @@ def run(tmp_path_factory):
 def test_definitions_load():
     dg.Definitions.validate_loadable(definitions.defs)
     job = definitions.defs.resolve_job_def("build_release")
-    assert job.executor_def.name == "in_process"
+    # the multiprocess executor by default; `execution: {config: {in_process: {}}}` selects one process
+    assert job.executor_def.name == "multi_or_in_process_executor"
+    celery = definitions.defs.resolve_job_def("build_release_celery")
+    assert celery.executor_def.name == "celery" and set(celery.asset_layer.executable_asset_keys) == \
+        set(job.asset_layer.executable_asset_keys)
 
 
 def test_run_succeeds_and_every_blocking_check_passes(run):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -77,7 +78,16 @@ def assert_served_release_is_sound(root: Path) -> str | None:
     return rid
 
 
-KILL_POINTS = [(rf"/stages/{s}/[^/]+/[0-9a-f]{{20}}$", 2 if i % 2 else 1) for i, s in enumerate(STAGES)] + [
+#: Per-episode stages write one output per source shard (``stages/<asset>/<domain>/<shard>/<key>``),
+#: the shard index and the cross-episode stages one per domain, the triplets stage one per chunk too.
+SHARD_STAGES = ("episode_frames", "motion_pairs", "positive_pairs", "frame_features")
+KILL_POINTS = [(rf"/stages/{s}/[^/]+/[^/]+/[0-9a-f]{{20}}$", 2 if i % 2 else 1) for i, s in enumerate(SHARD_STAGES)] + [
+    (r"/stages/shards/[^/]+/[0-9a-f]{20}$", 2),
+    (r"/stages/negatives/[^/]+/[0-9a-f]{20}$", 1),
+    # (in this order: a rerun reuses the chunks a killed run wrote, so a later kill could not land on one)
+    (r"/stages/triplets/[^/]+/chunk-[0-9]+/[0-9a-f]{20}$", 2),
+    (r"/stages/triplets/[^/]+/[0-9a-f]{20}$", 2),
+    (r"/stages/questions/[^/]+/[0-9a-f]{20}$", 1),
     (r"/releases/[0-9a-f]{16}$", 1),   # the staged release renamed into place
     (r"/releases/LATEST$", 1),         # the release in place, LATEST not yet moved
     (r"/catalog\.duckdb$", 1),         # LATEST moved, the catalog not yet rebuilt
@@ -99,9 +109,11 @@ def test_sigkill_at_every_stage_and_commit_step_then_rerun_gives_the_same_releas
     assert assert_served_release_is_sound(root) == reference_id
     assert leftovers(root) == [], "the rerun removes what the killed runs left"
     store = StageStore(root / "stages")
-    for asset_dir in (root / "stages").iterdir():
-        for key_dir in asset_dir.glob("*/[0-9a-f]*"):  # (dot files beside them: the writers' locks)
-            assert store.problems(key_dir) == [], key_dir
+    # every stage output folder (a 20-hex lineage key), per domain, per shard and per chunk
+    key_dirs = [p for p in (root / "stages").rglob("*") if p.is_dir() and re.fullmatch(r"[0-9a-f]{20}", p.name)]
+    assert key_dirs
+    for key_dir in key_dirs:
+        assert store.problems(key_dir) == [], key_dir
     # Files are created with the user's umask (022 here), never 0600.
     umask = os.umask(0)
     os.umask(umask)
@@ -190,7 +202,9 @@ def test_flipped_bytes_in_a_stage_file_and_in_a_release_file_are_detected_and_ne
     manifest = json.loads((root / "releases" / rid / "manifest.json").read_text())
 
     # A stage file: a release-only materialization refuses it in one line; LATEST stays.
-    stage = root / "stages" / "triplets" / "navigation" / manifest["stages"]["triplets/navigation"] / "out.parquet"
+    # (the triplets stage's rows live in chunks; the manifest names each chunk's key too)
+    stage = root / "stages" / "triplets" / "navigation" / "chunk-00000" / \
+        manifest["stages"]["triplets/navigation/chunk-00000"] / "out.parquet"
     flip_byte(stage)
     code, out = run(root, home, "--only-release")
     assert code == 1 and "sha256 does not match entry.json" in last_line(out) and "triplets" in last_line(out), out[-2000:]

@@ -15,16 +15,48 @@ from tests.conftest import small_config, small_release_home
 pytestmark = pytest.mark.slow
 
 
+#: Steps per schedule here: these tests check the wiring (lineage, Pipes, metadata, the comparison),
+#: not what training learns, so each shipped tiny recipe runs with only as many steps as the checks
+#: need (alternating: k_sft 2 + k_grpo 1 = 3, so its phases start "sft sft grpo"; SFT: 2, so the
+#: weights move; sft_grpo: both of its phases). Everything else is the shipped recipe's.
+FEW_STEPS = {"sft": {"sft": 2}, "grpo": {"grpo": 1}, "sft_grpo": {"sft": 2, "grpo": 1},
+             "alternating": {"grpo": 3}, "ffr": {"grpo": 1}}
+
+
+def few_step_recipes(folder) -> dict[str, str]:
+    """The shipped ``tiny/<schedule>`` recipes with :data:`FEW_STEPS`' ``max_steps``, as YAML
+    files (``TrainingConfig.recipes`` takes recipe paths)."""
+    import yaml
+
+    from remot_train.recipes import recipe_path
+
+    out = {}
+    for schedule, steps in FEW_STEPS.items():
+        recipe = yaml.safe_load(recipe_path(f"tiny/{schedule}").read_text())
+        for section, n in steps.items():
+            assert recipe[section]["max_steps"] > n  # fewer steps than shipped, never more
+            recipe[section]["max_steps"] = n
+        path = folder / f"{schedule}.yaml"
+        path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+        out[schedule] = str(path)
+    return out
+
+
 @pytest.fixture(scope="module")
-def trained(small_release):
+def trained(small_release, tmp_path_factory):
     """The training assets on the shared small release (its stage outputs hold the `release`
     value; models and evaluations land beside it under their own release id)."""
     root = small_release
+    recipes = few_step_recipes(tmp_path_factory.mktemp("recipes"))
+    # One thread per training process: the suite runs two xdist workers on two cores (as
+    # tests/test_train_cli.py does for its subprocesses).
+    pipes_env = {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     resources = {"config": small_config(),
                  "paths": RemotPaths(data_root=str(root)), "io_manager": StageIOManager(root=str(root / "stages")),
-                 "training": TrainingConfig(recipe_family="tiny", image_max_side=32, max_train_questions=64,
-                                            eval_triplets_per_domain=3, eval_batch_size=8, eval_max_new_tokens=12),
-                 "pipes_client": dg.PipesSubprocessClient()}
+                 "training": TrainingConfig(recipe_family="tiny", recipes=recipes, image_max_side=32,
+                                            max_train_questions=64, eval_triplets_per_domain=3, eval_batch_size=8,
+                                            eval_max_new_tokens=12),
+                 "pipes_client": dg.PipesSubprocessClient(env=pipes_env)}
     # The instance that built the release: the training assets load its `release` output from there.
     with dg.DagsterInstance.local_temp(str(small_release_home(small_release.parent))) as instance:
         result = dg.materialize([*definitions.DATA_ASSETS, *TRAINING_ASSETS], resources=resources, instance=instance,

@@ -276,6 +276,25 @@ def image_statistics(triplets: pa.Table, needed: np.ndarray, pairs: np.ndarray,
     return out
 
 
+def _chunked_statistics(chunks, tid: dict[str, int], needed: np.ndarray, shown: np.ndarray,
+                        workers: int | None) -> dict[str, np.ndarray]:
+    """:func:`image_statistics` of every triplet, computed chunk by chunk and placed at each
+    triplet's row of ``tid`` (rows no chunk holds stay NaN, as images not shown)."""
+    t = needed.shape[0]
+    out = {"bytes": np.full((t, 4), np.nan), "width": np.full((t, 4), np.nan), "height": np.full((t, 4), np.nan),
+           "laplacian_var": np.full((t, 4), np.nan), "pair": np.full((t, 4, 4, 4), np.nan)}
+    for chunk in chunks:
+        rows = np.array([tid.get(x, -1) for x in chunk.column("triplet_id").to_pylist()], np.int64)
+        ok = rows >= 0
+        if not ok.any():
+            continue
+        part = chunk.filter(pa.array(ok))
+        local = image_statistics(part, needed[rows[ok]], shown[rows[ok]], workers)
+        for k, v in local.items():
+            out[k][rows[ok]] = v
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Features, one block of rows per family.
 # --------------------------------------------------------------------------------------------
@@ -493,13 +512,16 @@ def _best_constant(y_test: np.ndarray, space_test: list) -> float:
 
 
 def shortcut_audit(triplets: pa.Table, questions: pa.Table, alpha: float = 0.05, *, per_domain: bool = False,
-                   workers: int | None = None) -> AuditResult:
+                   workers: int | None = None, image_chunks=None) -> AuditResult:
     """Train blind baselines on the train split, score them on test, and judge each cell
     (family x question type, and x domain with ``per_domain``) against the majority's
     Bonferroni-adjusted upper bound (module docstring).
 
     ``per_domain`` adds one row per domain for each cell (its own fits on the domain's rows); the
     Bonferroni count then includes them. ``workers``: decoding threads (default: the cores, <= 8).
+    ``image_chunks``: an iterable of tables holding ``triplet_id`` and the four image columns, read
+    one at a time, when ``triplets`` carries no images (a release too large to hold: only one
+    chunk's JPEGs are in memory at once; the statistics are the same).
 
     Cost is linear in the shown images and dominated by JPEG decoding (entropy decoding, ~0.6 ms
     for a 29 KiB 256x192 JPEG even at 1/4 size). Measured on 2 shared cores: 4,000 synthetic
@@ -526,7 +548,10 @@ def shortcut_audit(triplets: pa.Table, questions: pa.Table, alpha: float = 0.05,
         ok = (a >= 0) & (b >= 0)
         needed[rows[ok], a[ok]] = needed[rows[ok], b[ok]] = True
         shown[rows[ok], a[ok], b[ok]] = True
-    stats = image_statistics(triplets, needed, shown, workers)
+    if image_chunks is None:
+        stats = image_statistics(triplets, needed, shown, workers)
+    else:
+        stats = _chunked_statistics(image_chunks, tid, needed, shown, workers)
 
     features = {"text": text_features(col["prompt"], col["attribute"], col["domain"]) if n else None,
                 "image_bytes": byte_features(stats, rows, slots),

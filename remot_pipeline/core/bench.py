@@ -57,25 +57,34 @@ def min_hamming(a: np.ndarray, b: np.ndarray, block: int = 256) -> np.ndarray:
     return out
 
 
-def frame_hashes(triplets: pa.Table) -> dict[str, dict[tuple[str, int, bool], np.ndarray]]:
-    """``{split: {(episode_id, frame_index, mirrored): packed phash}}`` over every triplet image."""
+def frame_hashes(triplets: pa.Table, image_chunks=None) -> dict[str, dict[tuple[str, int, bool], np.ndarray]]:
+    """``{split: {(episode_id, frame_index, mirrored): packed phash}}`` over every triplet image.
+
+    ``image_chunks``: an iterable of triplet tables (with images) read in place of ``triplets``,
+    one at a time: each chunk's new frames are hashed before the next is read, so only hashes
+    accumulate, never JPEGs."""
     out: dict[str, dict] = {}
-    cols = triplets.select(["split", "episode_id", "negative_episode_id", "anchor_frame_index", "positive_frame_index",
-                            "negative_anchor_frame_index", "negative_frame_index", "negative_transform", *IMAGE_ROLES])
-    for row in cols.to_pylist():
-        for role in IMAGE_ROLES:
-            prefix = role.removesuffix("_image")
-            episode = row["negative_episode_id"] if prefix.startswith("negative") else row["episode_id"]
-            mirrored = prefix.startswith("negative") and row["negative_transform"] == "hflip"
-            key = (episode, row[f"{prefix}_frame_index"], mirrored)
-            split = out.setdefault(row["split"], {})
-            if key not in split:
-                split[key] = row[role]["bytes"]
-    return {s: dict(zip(frames, phash(list(frames.values())))) for s, frames in out.items()}
+    columns = ["split", "episode_id", "negative_episode_id", "anchor_frame_index", "positive_frame_index",
+               "negative_anchor_frame_index", "negative_frame_index", "negative_transform", *IMAGE_ROLES]
+    for chunk in ([triplets] if image_chunks is None else image_chunks):
+        new: dict[str, dict] = {}
+        for row in chunk.select(columns).to_pylist():
+            for role in IMAGE_ROLES:
+                prefix = role.removesuffix("_image")
+                episode = row["negative_episode_id"] if prefix.startswith("negative") else row["episode_id"]
+                mirrored = prefix.startswith("negative") and row["negative_transform"] == "hflip"
+                key = (episode, row[f"{prefix}_frame_index"], mirrored)
+                if key not in out.get(row["split"], {}) and key not in new.setdefault(row["split"], {}):
+                    new[row["split"]][key] = row[role]["bytes"]
+        for s, frames in new.items():
+            out.setdefault(s, {}).update(zip(frames, phash(list(frames.values()))))
+    return out
 
 
-def disjointness(triplets: pa.Table, episodes: pa.Table, max_bits: int = NEAR_DUPLICATE_BITS) -> dict:
-    """What the test split shares with train: episodes, scenes, near-duplicate frames.
+def disjointness(triplets: pa.Table, episodes: pa.Table, max_bits: int = NEAR_DUPLICATE_BITS,
+                 image_chunks=None) -> dict:
+    """What the test split shares with train: episodes, scenes, near-duplicate frames
+    (``image_chunks``: the triplets with their images, a chunk at a time, see :func:`frame_hashes`).
 
     Returns counts and examples; ``passed`` when all three are zero.
     """
@@ -88,7 +97,7 @@ def disjointness(triplets: pa.Table, episodes: pa.Table, max_bits: int = NEAR_DU
     shared_episodes = sorted(used["train"] & used["test"])
     scenes = {s: {scene_of.get(e, e) for e in used[s]} for s in used}
     shared_scenes = sorted(scenes["train"] & scenes["test"])
-    hashes = frame_hashes(triplets)
+    hashes = frame_hashes(triplets, image_chunks)
     test_keys = list(hashes.get("test", {}))
     width = HASH_SIDE * HASH_SIDE // 8
     test_h = np.array([hashes["test"][k] for k in test_keys], np.uint8).reshape(-1, width)

@@ -108,16 +108,23 @@ def ingest_episodes(refs: list[EpisodeRef], test_fraction: float,
 
 
 def ingest_reads(reads: list[EpisodeRead], test_fraction: float,
-                 data_root: Path | str | None = None) -> tuple[pa.Table, StageResult]:
+                 data_root: Path | str | None = None, splits: dict[str, str] | None = None,
+                 digests: dict[str, str] | None = None) -> tuple[pa.Table, StageResult]:
     """The read episodes as ``(episodes table, frames StageResult)``. ``source_root`` is
     stored relative to ``data_root`` when the source lies inside it (:func:`portable_path`).
+
+    ``splits`` (episode id -> split) is given when the split was decided over more episodes
+    than these (a shard of a domain, :mod:`remot_pipeline.core.shards`); otherwise it is
+    assigned here over the usable episodes. ``digests`` (episode id -> input sha256) saves
+    hashing the input files again when the caller already did.
 
     Episodes whose every row was quarantined stay out of ``episodes`` (their rows are in
     the quarantine with reasons); the caller fails the partition when nothing is left.
     """
     usable = [r for r in reads if r.n_frames >= 2]
-    splits = assign_splits([r.ref.episode_id for r in usable], test_fraction,
-                           scenes={r.ref.episode_id: r.ref.scene_id for r in usable})
+    if splits is None:
+        splits = assign_splits([r.ref.episode_id for r in usable], test_fraction,
+                               scenes={r.ref.episode_id: r.ref.scene_id for r in usable})
     results = []
     for r in reads:
         split = splits.get(r.ref.episode_id, "train")
@@ -132,7 +139,7 @@ def ingest_reads(reads: list[EpisodeRead], test_fraction: float,
                 source_name=r.ref.spec.name, source_format=r.ref.spec.format, source_root=portable_path(r.ref.spec.path, data_root),
                 episode_path=r.ref.episode_path, scene_id=r.ref.scene_id, n_frames=r.n_frames, fps=r.fps,
                 width_px=r.width_px, height_px=r.height_px, fx_px=intr[0], fy_px=intr[1], cx_px=intr[2],
-                cy_px=intr[3], input_sha256=r.ref.input_sha256(), signals=r.signals,
+                cy_px=intr[3], input_sha256=(digests or {}).get(r.ref.episode_id) or r.ref.input_sha256(), signals=r.signals,
                 metric_scale=metric_scale(r.ref.spec), note=r.note,
             )
         )

@@ -88,44 +88,56 @@ def reencode_jpeg(image: dict, quality: int, flip: bool) -> dict:
     return {"bytes": buf.tobytes(), "path": image["path"] + ("#hflip" if flip else "#reencoded")}
 
 
+ROLES = ("anchor", "positive", "negative_anchor", "negative")
+IMAGE_COLUMNS = tuple(f"{r}_image" for r in ROLES)
+
+
 def build_triplets(
     negatives: pa.Table, features: pa.Table, frames: pa.Table, episodes: pa.Table, max_per_domain: int, seed: int,
     bench_per_domain: int = 200, jpeg_quality: int = 90,
 ) -> StageResult:
     """Balanced triplets with the JPEGs of all four frames (anchor, positive, negative anchor,
-    negative); mirrored negatives get mirrored images."""
+    negative); mirrored negatives get mirrored images. :func:`plan_triplets` then
+    :func:`finish_triplets` over all rows at once; the pipeline runs the second in bounded chunks."""
+    plan, filtered = plan_triplets(negatives, features, frames, episodes, max_per_domain, seed, bench_per_domain)
+    if plan is None:
+        return StageResult(empty("triplets"), empty("quarantine"), 0, {})
+    images = to_polars(features.select(["episode_id", "frame_index", "image"]))
+    out = finish_triplets(plan, images, jpeg_quality)
+    return StageResult(out, empty("quarantine"), negatives.num_rows, filtered)
+
+
+def plan_triplets(
+    negatives: pa.Table, features: pa.Table, frames: pa.Table, episodes: pa.Table, max_per_domain: int, seed: int,
+    bench_per_domain: int = 200,
+) -> tuple[pl.DataFrame | None, dict[str, int]]:
+    """The chosen triplets without their images, sorted by ``triplet_id``, and the rows filtered
+    per rule. ``features`` needs no ``image`` column (descriptors and keys only): the plan of a
+    whole domain is labels and locators, never pixels."""
     neg = to_polars(negatives)
     if neg.height == 0:
-        return StageResult(empty("triplets"), empty("quarantine"), 0, {})
+        return None, {}
     neg = neg.with_columns(pl.Series("_changes_more", view_change(
         neg, features, "negative_anchor_frame_index", "negative_frame_index", "negative_episode_id")
         > view_change(neg, features, "anchor_frame_index", "positive_frame_index")))
     chosen = select_per_split(neg, {"train": max_per_domain, "test": bench_per_domain}, seed)
-    feats = to_polars(features.select(["episode_id", "frame_index", "image"]))
+    keys = to_polars(features.select(["episode_id", "frame_index"]))
     fr = to_polars(frames.select(["episode_id", "frame_index", "timestamp_s", "media_path", "media_frame_index"]))
     eps = to_polars(episodes.select(["episode_id", "scene_id", "source_root"]))
     t = chosen.join(eps, on="episode_id", how="left").join(
         eps.select(pl.col("episode_id").alias("negative_episode_id"), pl.col("source_root").alias("negative_source_root")),
         on="negative_episode_id", how="left")
-    roles = ("anchor", "positive", "negative_anchor", "negative")
-    for role in roles:
+    for role in ROLES:
         key = f"{role}_frame_index"
         episode = "negative_episode_id" if role.startswith("negative") else "episode_id"
-        t = t.join(feats.rename({"episode_id": episode, "frame_index": key, "image": f"{role}_image"}),
-                   on=[episode, key], how="inner")
+        t = t.join(keys.rename({"episode_id": episode, "frame_index": key}), on=[episode, key], how="inner")
         t = t.join(
             fr.rename({"episode_id": episode, "frame_index": key, "timestamp_s": f"{role}_timestamp_s",
                        "media_path": f"{role}_media", "media_frame_index": f"{role}_media_index"}),
             on=[episode, key], how="inner",
         )
-    flip = t["negative_transform"].to_numpy() == "hflip"
-    for role in roles:  # a mirrored triplet: all four images through decode -> (flip) -> encode
-        images = t[f"{role}_image"].to_list()
-        mirrored = role.startswith("negative")
-        t = t.with_columns(pl.Series(f"{role}_image", [reencode_jpeg(im, jpeg_quality, mirrored) if f else im
-                                                       for im, f in zip(images, flip)], dtype=t.schema[f"{role}_image"]))
     parts = []
-    for i, role in enumerate(roles):
+    for i, role in enumerate(ROLES):
         root = "negative_source_root" if role.startswith("negative") else "source_root"
         parts += ([pl.lit(" | ")] if i else []) + [pl.col(root), pl.lit("/"), pl.col(f"{role}_media"), pl.lit("#"),
                                                    pl.col(f"{role}_media_index").cast(pl.String)]
@@ -138,6 +150,35 @@ def build_triplets(
                                               t["negative_frame_index"], t["negative_kind"])
         ], dtype=pl.String),
     ).sort("triplet_id")
-    out = conform(t.select(list(contract("triplets").columns)).to_arrow(), "triplets")
-    filtered = {"not_selected_for_balance": neg.height - chosen.height, "missing_keyframe": chosen.height - out.num_rows}
-    return StageResult(out, empty("quarantine"), neg.height, filtered)
+    filtered = {"not_selected_for_balance": neg.height - chosen.height, "missing_keyframe": chosen.height - t.height}
+    return t, filtered
+
+
+def image_keys(plan: pl.DataFrame) -> pl.DataFrame:
+    """Every ``(episode_id, frame_index)`` whose keyframe the plan's rows show, once."""
+    cols = [plan.select(pl.col("negative_episode_id" if r.startswith("negative") else "episode_id").alias("episode_id"),
+                        pl.col(f"{r}_frame_index").alias("frame_index")) for r in ROLES]
+    return pl.concat(cols).unique(maintain_order=True)
+
+
+def finish_triplets(plan: pl.DataFrame, images: pl.DataFrame, jpeg_quality: int = 90) -> pa.Table:
+    """Rows of a plan with their four JPEGs (``images``: ``episode_id, frame_index, image``, at
+    least every key :func:`image_keys` names), mirrored where the negative is, conformed.
+    Row order is the plan's."""
+    t = plan.with_row_index("_order")
+    for role in ROLES:
+        key = f"{role}_frame_index"
+        episode = "negative_episode_id" if role.startswith("negative") else "episode_id"
+        t = t.join(images.rename({"episode_id": episode, "frame_index": key, "image": f"{role}_image"}),
+                   on=[episode, key], how="inner")
+    if t.height != plan.height:
+        raise ValueError(f"{plan.height - t.height} triplet row(s) miss a keyframe image; the images given do not "
+                         "cover the plan's keys (image_keys)")
+    t = t.sort("_order")
+    flip = t["negative_transform"].to_numpy() == "hflip"
+    for role in ROLES:  # a mirrored triplet: all four images through decode -> (flip) -> encode
+        images_ = t[f"{role}_image"].to_list()
+        mirrored = role.startswith("negative")
+        t = t.with_columns(pl.Series(f"{role}_image", [reencode_jpeg(im, jpeg_quality, mirrored) if f else im
+                                                       for im, f in zip(images_, flip)], dtype=t.schema[f"{role}_image"]))
+    return conform(t.select(list(contract("triplets").columns)).to_arrow(), "triplets")

@@ -17,23 +17,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_contracts import CONTRACT_VERSION, ContractError, conform, contract_of
+from data_contracts import empty as data_empty
 from data_contracts.storage import StorageError, check_writable
 from remot_pipeline.core import bench as bench_core
 from remot_pipeline.core import catalog as catalog_core
 from remot_pipeline.core import release as release_core
 from remot_pipeline.core.features import episode_features
 from remot_pipeline.core.flowcheck import domain_agreement
-from remot_pipeline.core.ingest import ingest_reads, read_sources
+from remot_pipeline.core.ingest import ingest_reads
 from remot_pipeline.core.labels import label_pairs
 from remot_pipeline.core.ledger import StageResult, concat
 from remot_pipeline.core.motion import episode_motion_pairs
 from remot_pipeline.core.negatives import build_negatives, retrieval_vs_random
 from remot_pipeline.core.questions import build_questions
-from remot_pipeline.core.triplets import build_triplets
 from remot_pipeline.core.visibility import gate as gate_visible
 from remot_pipeline.defs import plots
 from remot_pipeline.defs.resources import RemotConfig, RemotPaths
-from remot_pipeline.defs.store import LINEAGE_MD, StageStore, stage_key_of
+from remot_pipeline.defs.store import LINEAGE_MD, ShardSet, StageStore, stage_key_of
 from remot_pipeline.sources import DOMAINS, READERS, SourceError, SourceSpec, load_sources_yaml
 from remot_pipeline.sources.dropfolder import drop_folder_sources
 
@@ -44,6 +44,7 @@ SINGLE_RUN = dg.BackfillPolicy.single_run()
 #: descendants stale, and the release id changes.
 CODE_VERSIONS = {
     "synthetic_world": "3",
+    "shards": "1",
     "episode_frames": "5",
     "motion_pairs": "2",
     "positive_pairs": "2",
@@ -72,6 +73,10 @@ def evaluate_stage(asset: str, contract_name: str, results: dict[str, StageResul
     contract_name_check, balance, non_empty = check_names(asset)
     problems = []
     for d, r in results.items():
+        if isinstance(r, ShardSet):  # each shard file was conformed when written and is verified when read
+            problems += [f"{d}: {p}" for p in r.contract_problems()] if r.contract == contract_name else \
+                [f"{d}: shards hold {r.contract!r}"]
+            continue
         try:
             if contract_of(r.table) != contract_name:
                 raise ContractError(f"table is stamped {contract_of(r.table)!r}")
@@ -97,10 +102,17 @@ def stage_metadata(results: dict[str, StageResult]) -> dict:
     md["rows_out"] = sum(r.rows_out for r in results.values())
     md["rows_quarantined"] = sum(r.rows_quarantined for r in results.values())
     md["ledger"] = dg.MetadataValue.json({d: r.ledger() for d, r in results.items()})
-    first = next((r.table for r in results.values() if r.table.num_rows), None)
+    first = next((_first_rows(r) for r in results.values() if r.rows_out), None)
     if first is not None:
         md["preview"] = plots.preview(first)
     return md
+
+
+def _first_rows(r) -> pa.Table:
+    """The first non-empty shard's rows of a ShardSet (not the whole domain), else the table."""
+    if isinstance(r, ShardSet):
+        return next(t for t in r.tables() if t.num_rows)
+    return r.table
 
 
 def lineage_metadata(config: RemotConfig, asset: str, sources: dict[str, str] | None = None) -> dict:
@@ -159,6 +171,186 @@ def synthetic_world(context: dg.AssetExecutionContext, config: RemotConfig, path
                      data_version=dg.DataVersion(tag))
 
 
+# ------------------------------------------------------------------- per-shard stages ---
+#
+# Per-episode work (ingest, motion pairs, labels and the visibility gate, keyframe features) runs
+# once per source shard (core/shards.py), each shard as its own step: ``plan_shards`` fans out one
+# dynamic output per shard, ``shard_work`` runs on any executor's worker (a process under the
+# multiprocess executor, a Celery task on another machine) and writes the shard's outputs to the
+# stage store, content-addressed by the shard's inputs, splits, config and code; ``index_shards``
+# collects the keys. A shard whose key is already in the store (a rerun, an unchanged shard after a
+# new episode folder) is reused, not recomputed. The thin per-stage assets below then present each
+# domain's shards as one ``ShardSet`` with the stage's checks and metadata.
+#
+# Why dynamic outputs and not one Dagster partition per shard: a run executes each asset as one step
+# over all the partitions it covers, and a job cannot mix partitions definitions, so per-shard
+# partitions would give one sequential step per stage; dynamic outputs give one step per shard in a
+# single run, which the multiprocess and Celery executors spread over cores and machines.
+
+SHARD_STAGES = ("episodes", "episode_frames", "motion_pairs", "positive_pairs", "frame_features")
+SHARD_CONTRACTS = {"episode_frames": "frames", "motion_pairs": "motion_pairs", "positive_pairs": "labelled_pairs",
+                   "frame_features": "frame_features"}
+NOTES = "shard_notes"
+
+
+def shard_lineages(plan_digest: str, config: RemotConfig, partition: str) -> dict[str, dict]:
+    """The lineage of each of a shard's outputs (what its stage-store key hashes), before any is
+    computed: the raw inputs' digest keys ingestion, and each later stage names its inputs' keys."""
+    from remot_pipeline.defs.store import lineage_key
+
+    def base(asset: str) -> dict:
+        return {"code_version": CODE_VERSIONS["episode_frames" if asset == "episodes" else asset],
+                "config_hash": config.config_hash()}
+
+    lin = {"episodes": {**base("episodes"), "inputs": {}, "sources": plan_digest},
+           "episode_frames": {**base("episode_frames"), "inputs": {}, "sources": plan_digest}}
+    keys = {a: lineage_key(a, partition, lin[a]) for a in lin}
+    name = {a: f"{a}/{partition}" for a in SHARD_STAGES}
+    lin["motion_pairs"] = {**base("motion_pairs"), "inputs": {name["episode_frames"]: keys["episode_frames"]}}
+    keys["motion_pairs"] = lineage_key("motion_pairs", partition, lin["motion_pairs"])
+    lin["positive_pairs"] = {**base("positive_pairs"), "inputs": {
+        name[a]: keys[a] for a in ("motion_pairs", "episode_frames", "episodes")}}
+    keys["positive_pairs"] = lineage_key("positive_pairs", partition, lin["positive_pairs"])
+    lin["frame_features"] = {**base("frame_features"), "inputs": {
+        name[a]: keys[a] for a in ("positive_pairs", "episode_frames", "episodes")}}
+    # Facts for the stage metadata (rotation corrections, unverified visibility), kept beside them.
+    lin[NOTES] = {**base("frame_features"), "inputs": dict(lin["frame_features"]["inputs"])}
+    return lin
+
+
+def compute_shard(plan, config: RemotConfig, data_root: Path, digests: dict[str, str] | None) -> dict:
+    """Ingest, motion pairs, labels + visibility gate and keyframe features of one shard, in memory.
+    Raises what the reader raises (the caller reports the source)."""
+    from remot_pipeline.sources import reader
+
+    reads = [reader(r.spec.format).read(r) for r in plan.refs]
+    episodes, frames = ingest_reads(reads, config.test_fraction, data_root, splits=plan.splits, digests=digests)
+    frames.quarantine = portable_files(frames.quarantine, data_root)
+    fixes = [r.max_rotation_correction for r in reads if r.max_rotation_correction is not None]
+    cfg = config.pair_config()
+    motion = concat([episode_motion_pairs(f, cfg) for _, f in _per_episode(frames.table)], "motion_pairs")
+    labelled = label_pairs(motion.table, plan.domain, config.dominance_margin, config.bands.table())
+    kept, filtered, unverified = gate_visible(labelled.table, frames.table, episodes,
+                                              config.visibility.rules(config.jpeg_max_side_px))
+    positive = StageResult(kept, labelled.quarantine, labelled.rows_in, {**labelled.rows_filtered, **filtered})
+    roots = dict(zip(episodes.column("episode_id").to_pylist(), episodes.column("source_root").to_pylist()))
+    parts = []
+    for eid, f in _per_episode(frames.table):
+        sel = kept.filter(pc.equal(kept.column("episode_id"), eid))
+        wanted = set(sel.column("frame_index_a").to_pylist()) | set(sel.column("frame_index_b").to_pylist())
+        if wanted:
+            parts.append(episode_features(f, wanted, data_root / roots[eid], config.jpeg_max_side_px,
+                                          config.jpeg_quality))
+    features = concat(parts, "frame_features")
+    notes = {"max_rotation_correction": float(max(fixes)) if fixes else 0.0, "visibility_unverified": unverified}
+    return {"values": {"episodes": episodes, "episode_frames": frames, "motion_pairs": motion,
+                       "positive_pairs": positive, "frame_features": features}, "notes": notes}
+
+
+@dg.op(out=dg.DynamicOut())
+def plan_shards(context: dg.OpExecutionContext, config: RemotConfig, paths: RemotPaths, synthetic_world: str | None):
+    """One dynamic output per source shard of the run's domains (splits decided here, over every
+    discovered episode of a domain); a source that cannot be discovered is reported downstream."""
+    from remot_pipeline.core.shards import discover, plan_shards as plan
+
+    for d in context.partition_keys:
+        try:
+            specs = domain_sources(config, paths, d, synthetic_world)
+        except SourceError as exc:
+            raise dg.Failure(description=f"[{d}] {exc}", allow_retries=False) from None
+        found, failed = discover(specs)
+        plans = plan(d, found, config.test_fraction, config.shard_episodes)
+        context.log.info(f"{d}: {sum(len(p.refs) for p in plans)} episode(s) of {len(found)} source(s) in "
+                         f"{len(plans)} shard(s)")
+        for f in failed:
+            yield dg.DynamicOutput({"domain": d, "failed": f}, mapping_key=f"{d}__failed__{len(plans)}_{failed.index(f)}")
+        for p in plans:
+            yield dg.DynamicOutput({"domain": d, "plan": p}, mapping_key=p.name)
+
+
+@dg.op
+def shard_work(context: dg.OpExecutionContext, config: RemotConfig, paths: RemotPaths, item: dict) -> dict:
+    """One shard through the per-episode stages, reusing every output already in the stage store."""
+    from remot_pipeline.core.shards import shard_digest, source_failure
+
+    if "failed" in item:
+        return item
+    plan = item["plan"]
+    store = StageStore(paths.root / "stages")
+    lineages, digests = None, None
+    try:
+        digests = {r.episode_id: r.input_sha256() for r in plan.refs}
+        lineages = shard_lineages(shard_digest(plan, digests), config, plan.partition)
+    except OSError:
+        pass  # an input file that cannot be read: the reader names it below
+    from remot_pipeline.defs.store import lineage_key
+
+    keys = {a: lineage_key(a, plan.partition, lin) for a, lin in (lineages or {}).items()}
+    ref = {"domain": plan.domain, "source": plan.source, "partition": plan.partition, "episodes": plan.episode_ids}
+    if keys and all(store.sound(a, plan.partition, k) for a, k in keys.items()):
+        notes = store.read(NOTES, plan.partition, keys[NOTES])
+        context.log.info(f"{plan.name}: reused (inputs, splits, config and code unchanged)")
+        return {**ref, "keys": keys, "reused": True, "notes": notes}
+    try:
+        out = compute_shard(plan, config, paths.root, digests)
+    except Exception as exc:  # noqa: BLE001 - reported as the source's failure, like read_sources
+        failure = source_failure(plan.refs[0].spec, exc)
+        context.log.error(f"[{plan.domain}] source {plan.source!r} failed in shard {plan.name}: {failure['error']}")
+        return {"domain": plan.domain, "failed": failure}
+    if lineages is None:  # hashing failed but reading worked (a file appeared in between): hash now
+        digests = {r.episode_id: r.input_sha256() for r in plan.refs}
+        lineages = shard_lineages(shard_digest(plan, digests), config, plan.partition)
+    keys = {a: store.write(a, plan.partition, out["values"][a], lineages[a]) for a in SHARD_STAGES}
+    keys[NOTES] = store.write(NOTES, plan.partition, out["notes"], lineages[NOTES])
+    return {**ref, "keys": keys, "reused": False, "notes": out["notes"]}
+
+
+@dg.op
+def index_shards(context: dg.OpExecutionContext, config: RemotConfig, done: list[dict]):
+    """Every shard of the run's domains, in plan order; a source with any failed shard is left
+    out whole (as one unreadable episode always left its source out) and named."""
+    out = {}
+    for d in context.partition_keys:
+        items = [x for x in done if x["domain"] == d]
+        failed = {x["failed"]["source"]: x["failed"] for x in items if "failed" in x}
+        shards = sorted((x for x in items if "failed" not in x and x["source"] not in failed),
+                        key=lambda x: x["partition"])
+        out[d] = {"shards": shards, "failed": sorted(failed.values(), key=lambda f: f["source"])}
+        reused = sum(x["reused"] for x in shards)
+        context.log.info(f"{d}: {len(shards)} shard(s), {reused} reused, {len(shards) - reused} computed, "
+                         f"{len(failed)} source(s) left out")
+    # Keyed by the shard outputs it lists (the stage store's content address for this index).
+    digest = {d: hashlib.sha256(release_core.canonical_json([x["keys"] for x in v["shards"]])).hexdigest()
+              for d, v in out.items()}
+    md = {f"shards/{d}": len(v["shards"]) for d, v in out.items()}
+    md.update({f"reused/{d}": sum(x["reused"] for x in v["shards"]) for d, v in out.items()})
+    return dg.Output(out, metadata={**md, **lineage_metadata(config, "shards", digest)})
+
+
+@dg.graph_asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, group_name="ingestion",
+                code_version=CODE_VERSIONS["shards"],
+                description="The run's source shards, each through ingest, motion, labels and keyframe features "
+                            "as its own step (reused when its inputs, splits, config and code are unchanged).")
+def shards(synthetic_world):
+    return index_shards(plan_shards(synthetic_world).map(shard_work).collect())
+
+
+def _per_episode(table: pa.Table):
+    for eid in sorted(set(table.column("episode_id").to_pylist())):
+        yield eid, table.filter(pc.equal(table.column("episode_id"), eid)).sort_by("frame_index")
+
+
+def shard_sets(paths: RemotPaths, index: dict, asset: str) -> dict[str, ShardSet]:
+    """Each domain's shard outputs of ``asset`` as one :class:`ShardSet` (nothing loaded)."""
+    store = StageStore(paths.root / "stages")
+    return {d: ShardSet(store, asset, d, [{"partition": x["partition"], "key": x["keys"][asset]} for x in v["shards"]],
+                        SHARD_CONTRACTS[asset]) for d, v in index.items()}
+
+
+def _notes(index: dict, d: str, key: str) -> list:
+    return [x["notes"].get(key) for x in index[d]["shards"] if x["notes"].get(key) is not None]
+
+
 # ------------------------------------------------------------------------- ingestion ---
 
 @dg.multi_asset(
@@ -172,27 +364,26 @@ def synthetic_world(context: dg.AssetExecutionContext, config: RemotConfig, path
     backfill_policy=SINGLE_RUN,
     check_specs=stage_checks("episode_frames") + [dg.AssetCheckSpec(SOURCES_CHECK, asset="episode_frames", blocking=False)],
 )
-def ingest(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, synthetic_world: str | None):
-    """Every declared source, each on its own: a source that raises a SourceError (a missing file,
-    an unreadable dataset) is left out and named in one line (the log, the ``failed_sources``
-    metadata and the ``episode_frames__sources_read`` check, a warning); the domain's other
-    sources still ingest. A broken sources file fails the step."""
-    episodes, frames, failed, corrections = {}, {}, [], {}
+def ingest(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, shards: dict):
+    """Every declared source, each on its own, read shard by shard (``shards``): a source that
+    raises a SourceError (a missing file, an unreadable dataset) in any shard is left out and
+    named in one line (the log, the ``failed_sources`` metadata and the
+    ``episode_frames__sources_read`` check, a warning); the domain's other sources still ingest.
+    A broken sources file fails the step."""
+    store = StageStore(paths.root / "stages")
+    episodes, failed, corrections = {}, [], {}
     for d in context.partition_keys:
-        try:
-            specs = domain_sources(config, paths, d, synthetic_world)
-        except SourceError as exc:
-            raise dg.Failure(description=f"[{d}] {exc}", allow_retries=False) from None
-        reads, bad = read_sources(specs)
-        for f in bad:
+        tables = [store.read("episodes", x["partition"], x["keys"]["episodes"]) for x in shards[d]["shards"]]
+        tables = [t.replace_schema_metadata(None) for t in tables if t.num_rows]
+        episodes[d] = conform(pa.concat_tables(tables), "episodes") if tables else data_empty("episodes")
+        for f in shards[d]["failed"]:
             context.log.error(f"[{d}] source {f['source']!r} failed and was left out: {f['error']}")
-        failed += [{"domain": d, **f} for f in bad]
+            failed.append({"domain": d, **f})
         # The largest change the projection of a real file's rotations onto SO(3) made (entrywise).
-        fixes = [r.max_rotation_correction for r in reads if getattr(r, "max_rotation_correction", None) is not None]
-        corrections[f"max_rotation_correction/{d}"] = float(max(fixes)) if fixes else 0.0
-        episodes[d], frames[d] = ingest_reads(reads, config.test_fraction, paths.root)
-        frames[d].quarantine = portable_files(frames[d].quarantine, paths.root)
-        context.log.info(f"{d}: {len(reads)} episode(s) from {len(specs) - len(bad)} of {len(specs)} source(s), "
+        corrections[f"max_rotation_correction/{d}"] = float(max(_notes(shards, d, "max_rotation_correction"), default=0.0))
+    frames = shard_sets(paths, shards, "episode_frames")
+    for d in context.partition_keys:
+        context.log.info(f"{d}: {episodes[d].num_rows} episode(s) in {len(shards[d]['shards'])} shard(s), "
                          f"{frames[d].rows_out} frames")
     # The raw inputs' digest per domain (every episode's input sha256) keys both outputs.
     sources = {d: hashlib.sha256(release_core.canonical_json(sorted(zip(
@@ -209,59 +400,42 @@ def ingest(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotP
         metadata={"failed_sources": "; ".join(f"{f['domain']}/{f['source']}: {f['error']}" for f in failed) or "none"})
 
 
-def _per_episode(table: pa.Table):
-    for eid in sorted(set(table.column("episode_id").to_pylist())):
-        yield eid, table.filter(pc.equal(table.column("episode_id"), eid)).sort_by("frame_index")
-
-
 # ----------------------------------------------------------------------------- motion ---
 
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["motion_pairs"],
           group_name="experts", check_specs=stage_checks("motion_pairs"))
-def motion_pairs(context: dg.AssetExecutionContext, config: RemotConfig, episode_frames: dict):
-    """The motion estimation expert: relative SE(3), EE, gripper and object motion per candidate pair."""
-    cfg = config.pair_config()
-    results = {d: concat([episode_motion_pairs(f, cfg) for _, f in _per_episode(episode_frames[d].table)], "motion_pairs")
-               for d in context.partition_keys}
-    yield from emit("motion_pairs", "motion_pairs", results, config)
+def motion_pairs(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, shards: dict):
+    """The motion estimation expert: relative SE(3), EE, gripper and object motion per candidate
+    pair (computed per shard, in ``shards``)."""
+    yield from emit("motion_pairs", "motion_pairs", shard_sets(paths, shards, "motion_pairs"), config)
 
 
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["positive_pairs"],
           group_name="experts", check_specs=stage_checks("positive_pairs"))
-def positive_pairs(context: dg.AssetExecutionContext, config: RemotConfig, motion_pairs: dict, episode_frames: dict,
-                   episodes: dict):
+def positive_pairs(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, shards: dict):
     """phi: attribute magnitude bands and the dominance margin; labels each surviving pair whose
-    subject is in view and moves visibly (``core.visibility``)."""
-    rules = config.visibility.rules(config.jpeg_max_side_px)
-    results, unverified = {}, {}
-    for d in context.partition_keys:
-        r = label_pairs(motion_pairs[d].table, d, config.dominance_margin, config.bands.table())
-        kept, filtered, unverified[d] = gate_visible(r.table, episode_frames[d].table, episodes[d], rules)
-        results[d] = StageResult(kept, r.quarantine, r.rows_in, {**r.rows_filtered, **filtered}, r.notes)
-    extra_v = {"visibility_unverified": dg.MetadataValue.json(unverified)}
+    subject is in view and moves visibly (``core.visibility``). Computed per shard."""
+    results = shard_sets(paths, shards, "positive_pairs")
+    unverified = {}
+    for d in results:
+        for notes in _notes(shards, d, "visibility_unverified"):
+            for k, v in notes.items():
+                unverified.setdefault(d, {})[k] = unverified.get(d, {}).get(k, 0) + v
+    columns = ["attribute", "magnitude", "unit"]
+    labels = {d: (pa.concat_tables(list(r.tables(columns))) if r.shards else data_empty("labelled_pairs").select(columns))
+              for d, r in results.items()}
     extra = {"filtered_by_rule": dg.MetadataValue.json({d: r.rows_filtered for d, r in results.items()}),
-             "magnitude_histograms": plots.magnitude_histograms({d: r.table for d, r in results.items()}), **extra_v}
+             "magnitude_histograms": plots.magnitude_histograms(labels),
+             "visibility_unverified": dg.MetadataValue.json(unverified)}
     yield from emit("positive_pairs", "labelled_pairs", results, config, extra)
 
 
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["frame_features"],
           group_name="experts", check_specs=stage_checks("frame_features"))
-def frame_features(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, positive_pairs: dict,
-                   episode_frames: dict, episodes: dict):
-    """Keyframes the labelled pairs use, decoded once (PyAV), stored as JPEG, with descriptors."""
-    results = {}
-    for d in context.partition_keys:
-        lab = positive_pairs[d].table
-        roots = dict(zip(episodes[d].column("episode_id").to_pylist(), episodes[d].column("source_root").to_pylist()))
-        parts = []
-        for eid, frames in _per_episode(episode_frames[d].table):
-            sel = lab.filter(pc.equal(lab.column("episode_id"), eid))
-            wanted = set(sel.column("frame_index_a").to_pylist()) | set(sel.column("frame_index_b").to_pylist())
-            if wanted:
-                parts.append(episode_features(frames, wanted, paths.root / roots[eid], config.jpeg_max_side_px,
-                                              config.jpeg_quality))
-        results[d] = concat(parts, "frame_features")
-    yield from emit("frame_features", "frame_features", results, config)
+def frame_features(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, shards: dict):
+    """Keyframes the labelled pairs use, decoded once (PyAV), stored as JPEG, with descriptors
+    (per shard)."""
+    yield from emit("frame_features", "frame_features", shard_sets(paths, shards, "frame_features"), config)
 
 
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["negatives"],
@@ -269,10 +443,11 @@ def frame_features(context: dg.AssetExecutionContext, config: RemotConfig, paths
 def negatives(context: dg.AssetExecutionContext, config: RemotConfig, positive_pairs: dict, motion_pairs: dict,
               frame_features: dict, episodes: dict):
     """N: temporal-reversal, mirrored and retrieved hard negatives, labels recomputed from their own motion."""
-    results = {d: build_negatives(positive_pairs[d].table, motion_pairs[d].table, frame_features[d].table, episodes[d], d,
+    descriptors = {d: keyframe_descriptors(frame_features[d]) for d in context.partition_keys}
+    results = {d: build_negatives(positive_pairs[d].table, motion_pairs[d].table, descriptors[d], episodes[d], d,
                                   config.bands.table(), config.dominance_margin, config.near_duplicate_max)
                for d in context.partition_keys}
-    sims = {d: retrieval_vs_random(results[d].table, frame_features[d].table) for d in context.partition_keys}
+    sims = {d: retrieval_vs_random(results[d].table, descriptors[d]) for d in context.partition_keys}
     summary = {d: {"retrieved_mean": round(float(np.mean(r)), 4), "random_mean": round(float(np.mean(x)), 4), "n": len(r)}
                for d, (r, x) in sims.items() if len(r)}
     yield from emit("negatives", "negatives", results, config,
@@ -286,26 +461,133 @@ def negatives(context: dg.AssetExecutionContext, config: RemotConfig, positive_p
 FLOW_CHECK = "triplets__label_flow_agreement"
 
 
+#: Triplets per chunk of the triplets stage's output (~57 KB a row with its four JPEGs: ~60 MB).
+TRIPLET_CHUNK_ROWS = 1024
+
+
+def keyframe_descriptors(features) -> pa.Table:
+    """A domain's keyframe keys and descriptors, without the JPEGs (read shard by shard)."""
+    columns = [c for c in contract_of_name("frame_features") if c != "image"]
+    if isinstance(features, ShardSet):
+        parts = [t for t in features.tables(columns) if t.num_rows]
+        return pa.concat_tables(parts) if parts else data_empty("frame_features").select(columns)
+    return features.table.select(columns)
+
+
+def contract_of_name(name: str) -> list[str]:
+    from data_contracts import contract
+
+    return list(contract(name).columns)
+
+
+def gather_images(features, keys: "pl.DataFrame", chunk_of: "pl.DataFrame", spill: Path) -> None:
+    """Write, for each chunk, the keyframe JPEGs its rows show to ``spill/<chunk>/<shard>.parquet``:
+    one pass over the domain's feature shards (one in memory at a time), an external shuffle, so
+    no step ever holds a domain's images."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    wanted = keys.join(chunk_of, on=["episode_id", "frame_index"], how="inner")
+    tables = features.tables(["episode_id", "frame_index", "image"]) if isinstance(features, ShardSet) \
+        else [features.table.select(["episode_id", "frame_index", "image"])]
+    for i, t in enumerate(tables):
+        if not t.num_rows:
+            continue
+        got = pl.from_arrow(t).join(wanted, on=["episode_id", "frame_index"], how="inner")
+        for (chunk,), part in got.group_by("_chunk"):
+            folder = spill / f"{chunk:05d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(part.drop("_chunk").to_arrow(), folder / f"{i:05d}.parquet")
+
+
+def chunked_triplets(plan, filtered: dict, features, rows_in: int, config: RemotConfig, store: StageStore,
+                     domain: str, lineage: dict, spill: Path) -> ShardSet:
+    """The plan's rows with their JPEGs, ``TRIPLET_CHUNK_ROWS`` at a time, each chunk written to the
+    stage store as it is made; the ledger's filtered rows ride on the first chunk."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    from remot_pipeline.core.triplets import finish_triplets, image_keys
+
+    n = 0 if plan is None else plan.height
+    bounds = list(range(0, n, TRIPLET_CHUNK_ROWS)) or [0]
+    chunk_of = pl.concat([image_keys(plan.slice(b, TRIPLET_CHUNK_ROWS)).with_columns(pl.lit(i).alias("_chunk"))
+                          for i, b in enumerate(bounds)]) if n else None
+    if n:
+        gather_images(features, image_keys(plan), chunk_of, spill)
+    shards = []
+    for i, b in enumerate(bounds):
+        if n:
+            files = sorted((spill / f"{i:05d}").glob("*.parquet"))
+            images = pl.concat([pl.read_parquet(f) for f in files]).unique(["episode_id", "frame_index"])
+            out = finish_triplets(plan.slice(b, TRIPLET_CHUNK_ROWS), images, config.jpeg_quality)
+        else:
+            out = data_empty("triplets")
+        extra = rows_in - n if i == 0 else 0
+        result = StageResult(out, data_empty("quarantine"), out.num_rows + extra, filtered if i == 0 else {})
+        part = f"{domain}/chunk-{i:05d}"
+        key = store.write("triplets", part, result, {**lineage, "chunk": i, "chunks": len(bounds)})
+        shards.append({"partition": part, "key": key})
+    return ShardSet(store, "triplets", domain, shards, "triplets")
+
+
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["triplets"],
           group_name="experts",
           check_specs=stage_checks("triplets") + [dg.AssetCheckSpec(FLOW_CHECK, asset="triplets", blocking=False)])
 def triplets(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, negatives: dict, frame_features: dict,
              episode_frames: dict, episodes: dict):
-    """Anchor / positive / negative with inline JPEGs, balanced across attribute, value and kind."""
-    results = {d: build_triplets(negatives[d].table, frame_features[d].table, episode_frames[d].table, episodes[d],
-                                 config.max_triplets_per_domain, config.seed, config.bench_triplets_per_domain,
-                                 config.jpeg_quality)
-               for d in context.partition_keys}
-    first = next((r.table for r in results.values() if r.table.num_rows), None)
+    """Anchor / positive / negative with inline JPEGs, balanced across attribute, value and kind.
+    Chosen on labels and descriptors for the whole domain, then written in chunks of
+    ``TRIPLET_CHUNK_ROWS`` with their images (bounded memory)."""
+    import shutil
+
+    from data_contracts.storage import clean_leftovers, makedirs, tmp_sibling
+    from remot_pipeline.core.triplets import plan_triplets
+
+    store = StageStore(paths.root / "stages")
+    results, metas = {}, {}
+    for d in context.partition_keys:
+        plan, filtered = plan_triplets(negatives[d].table, keyframe_descriptors(frame_features[d]),
+                                       episode_frames[d].table, episodes[d], config.max_triplets_per_domain,
+                                       config.seed, config.bench_triplets_per_domain)
+        lineage = {**json.loads(lineage_metadata(config, "triplets")[LINEAGE_MD]), "inputs": {
+            f"{a}/{d}": k for a, v in (("negatives", negatives[d]), ("frame_features", frame_features[d]),
+                                       ("episode_frames", episode_frames[d]), ("episodes", episodes[d]))
+            if (k := stage_key_of(v)) is not None}}
+        # The image shuffle's spill folder: a unique temporary name (``.tmp~<host>~<pid>~...``), so
+        # what a killed run leaves is removed by the next run's clean_leftovers, never a live one's.
+        folder = makedirs(paths.root / "stages" / "triplets" / d)
+        clean_leftovers(folder)
+        spill = makedirs(tmp_sibling(folder / "spill"))
+        try:
+            results[d] = chunked_triplets(plan, filtered, frame_features[d], negatives[d].rows_out, config, store, d,
+                                          lineage, spill)
+        finally:
+            shutil.rmtree(spill, ignore_errors=True)
+        metas[d] = triplet_metadata(results[d])
+    first = next((_first_rows(r) for r in results.values() if r.rows_out), None)
     agreement = [row for d in context.partition_keys for row in domain_agreement(
-        results[d].table, episode_frames[d].table, episodes[d], config.flow_check_episodes_per_domain, paths.root)]
-    balance = _counts(results, ["domain", "attribute", "positive_value", "negative_kind"])
+        metas[d], episode_frames[d].table, episodes[d], config.flow_check_episodes_per_domain, paths.root)]
+    balance = _counts({d: StageResult(m, data_empty("quarantine"), 0) for d, m in metas.items()},
+                      ["domain", "attribute", "positive_value", "negative_kind"])
     extra = {"balance": plots.preview(balance, 60), "balance_plot": plots.balance_bars(balance),
-             "label_flow_agreement": plots.preview(pa.Table.from_pylist(agreement) if agreement else pa.table({}), 60)}
+             "label_flow_agreement": plots.preview(pa.Table.from_pylist(agreement) if agreement else pa.table({}), 60),
+             "chunks": dg.MetadataValue.json({d: len(r.shards) for d, r in results.items()})}
     if first is not None:
         extra["examples"] = plots.triplet_sheet(first)
     yield from emit("triplets", "triplets", results, config, extra)
     yield flow_check_result(agreement)
+
+
+def triplet_metadata(triplets) -> pa.Table:
+    """A domain's triplets without their JPEGs (labels, ids, locators), read chunk by chunk."""
+    from remot_pipeline.core.triplets import IMAGE_COLUMNS
+
+    columns = [c for c in contract_of_name("triplets") if c not in IMAGE_COLUMNS]
+    if isinstance(triplets, ShardSet):
+        parts = [t for t in triplets.tables(columns) if t.num_rows]
+        return pa.concat_tables(parts) if parts else data_empty("triplets").select(columns)
+    return triplets.table.select(columns)
 
 
 def flow_check_result(agreement: list[dict], minimum: float = 0.95) -> dg.AssetCheckResult:
@@ -330,7 +612,7 @@ def questions(context: dg.AssetExecutionContext, config: RemotConfig, triplets: 
     table and a plot."""
     metric = {e for t in episodes.values()
               for e, m in zip(t.column("episode_id").to_pylist(), t.column("metric_scale").to_pylist()) if m}
-    results = {d: build_questions(triplets[d].table, config.seed, metric) for d in context.partition_keys}
+    results = {d: build_questions(triplet_metadata(triplets[d]), config.seed, metric) for d in context.partition_keys}
     tables = [r.table for r in results.values() if r.table.num_rows]
     extra = {"types": plots.preview(_counts(results, ["domain", "split", "question_type", "parse_rule"]), 60)}
     if tables:
@@ -366,12 +648,23 @@ def release(context: dg.AssetExecutionContext, config: RemotConfig, paths: Remot
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     quarantine = [q for name, e in sorted(lineage.items()) if e["asset"] in STAGES
                   and (q := store.quarantine(e["asset"], e["partition"], e["key"])) is not None and q.num_rows]
+    domains = sorted(triplets)
+    # Labels, ids and locators of every triplet (what the checks read); the JPEGs stream from the
+    # triplets stage's chunks straight into the release's part files, one chunk at a time.
+    meta = [triplet_metadata(triplets[d]) for d in domains]
+    meta = [t for t in meta if t.num_rows]
     tables = {
-        "triplets": pa.concat_tables([r.table for r in triplets.values()]),
-        "questions": pa.concat_tables([r.table for r in questions.values()]),
-        "episodes": pa.concat_tables(list(episodes.values())).replace_schema_metadata(None),
+        "triplets": pa.concat_tables(meta) if meta else data_empty("triplets").select(
+            [c for c in contract_of_name("triplets") if c not in _image_columns()]),
+        "questions": pa.concat_tables([questions[d].table for d in domains]),
+        "episodes": pa.concat_tables([episodes[d] for d in domains]).replace_schema_metadata(None),
         "quarantine": portable_files(pa.concat_tables(quarantine) if quarantine else _empty_q(), paths.root),
     }
+
+    def triplet_chunks():
+        for d in domains:
+            yield from (t for t in _chunks(triplets[d]) if t.num_rows)
+
     inputs = dict(zip(tables["episodes"].column("episode_id").to_pylist(), tables["episodes"].column("input_sha256").to_pylist()))
     rid = release_core.compute_release_id(CODE_VERSION, config.content_config(), inputs)
     releases = paths.root / "releases"
@@ -379,11 +672,12 @@ def release(context: dg.AssetExecutionContext, config: RemotConfig, paths: Remot
     try:
         reused = release_core.is_release(final) and not release_core.verify_release(final)
         staged = final if reused else release_core.stage_release(
-            releases, rid, tables, {"code_version": CODE_VERSION, "config_hash": config.config_hash(),
+            releases, rid, {**tables, "triplets": triplet_chunks()}, {"code_version": CODE_VERSION, "config_hash": config.config_hash(),
                                     "config": config.content_config(), "inputs": inputs,
                                     "stages": {n: e["key"] for n, e in sorted(lineage.items())}})
-        checks = release_checks(staged, tables) + [coverage_check(config, tables["triplets"]),
-                                                   audit_check(config, tables["triplets"], tables["questions"])]
+        checks = release_checks(staged, tables, triplet_chunks) + [coverage_check(config, tables["triplets"]),
+                                                   audit_check(config, tables["triplets"], tables["questions"],
+                                                               triplet_chunks)]
         failed = [c.check_name for c in checks if not c.passed]
         if failed:
             path, written = (final if reused else release_core.reject(releases, staged, rid)), False
@@ -471,14 +765,17 @@ def coverage_check(config: RemotConfig, triplets: pa.Table) -> dg.AssetCheckResu
                                             "count_all"]))})
 
 
-def audit_check(config: RemotConfig, triplets: pa.Table, questions: pa.Table) -> dg.AssetCheckResult:
+def audit_check(config: RemotConfig, triplets: pa.Table, questions: pa.Table, image_chunks=None) -> dg.AssetCheckResult:
     """The shortcut audit: blind baselines trained on train must not beat remot-bench's majority."""
     from remot_pipeline.core.audit import shortcut_audit
 
     if not config.audit.enabled:
         return dg.AssetCheckResult(check_name="release__shortcut_audit", asset_key="release", passed=True,
                                    metadata={"skipped": "audit.enabled is false"})
-    result = shortcut_audit(triplets, questions, alpha=config.audit.alpha)
+    image_cols = {f"{r}_image" for r in ("anchor", "positive", "negative_anchor", "negative")}
+    chunks = None if image_cols <= set(triplets.column_names) or image_chunks is None else \
+        (t.select(["triplet_id", *sorted(image_cols)]) for t in image_chunks())
+    result = shortcut_audit(triplets, questions, alpha=config.audit.alpha, image_chunks=chunks)
     md = {"summary": result.summary(), "failures": "; ".join(result.failures) or "none",
           "baselines": plots.preview(result.table, 100), "constant_answer_mra": plots.preview(
               bench_core.constant_answer_baselines(questions), 40)}
@@ -486,6 +783,17 @@ def audit_check(config: RemotConfig, triplets: pa.Table, questions: pa.Table) ->
         md["plot"] = plots.shortcut_audit_plot(result.table)
     return dg.AssetCheckResult(check_name="release__shortcut_audit", asset_key="release", passed=result.passed,
                                metadata=md)
+
+
+def _image_columns() -> tuple[str, ...]:
+    from remot_pipeline.core.triplets import IMAGE_COLUMNS
+
+    return IMAGE_COLUMNS
+
+
+def _chunks(value):
+    """A stage value's rows a shard (chunk) at a time."""
+    return value.tables() if isinstance(value, ShardSet) else iter([value.table])
 
 
 def _empty_q() -> pa.Table:
@@ -500,7 +808,7 @@ def _reason_counts(q: pa.Table) -> pa.Table:
     return q.group_by(["stage", "domain", "reason_code"]).aggregate([([], "count_all")])
 
 
-def release_checks(path: Path, tables: dict[str, pa.Table]) -> list[dg.AssetCheckResult]:
+def release_checks(path: Path, tables: dict[str, pa.Table], image_chunks=None) -> list[dg.AssetCheckResult]:
     splits_by_episode: dict[str, set] = {}
     for name in ("episodes", "triplets", "questions"):
         t = tables[name]
@@ -511,7 +819,8 @@ def release_checks(path: Path, tables: dict[str, pa.Table]) -> list[dg.AssetChec
         splits_by_episode.setdefault(e, set()).add(s)  # a negative drawn from another episode keeps the split
     both = sorted(e for e, s in splits_by_episode.items() if len(s) > 1)
     problems = release_core.verify_release(path)
-    bench = bench_core.disjointness(tables["triplets"], tables["episodes"])
+    chunks = None if image_chunks is None or "anchor_image" in tables["triplets"].column_names else image_chunks()
+    bench = bench_core.disjointness(tables["triplets"], tables["episodes"], image_chunks=chunks)
     bench_md = {k: (", ".join(v[:20]) or "none") if isinstance(v, list) else v for k, v in bench.items() if k != "passed"}
     t = tables["triplets"]
     present = set(zip(t.column("domain").to_pylist(), t.column("split").to_pylist()))

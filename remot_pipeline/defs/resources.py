@@ -138,6 +138,9 @@ class RemotConfig(dg.ConfigurableResource):
     flow_check_episodes_per_domain: int = 2
     jpeg_max_side_px: int = 320
     jpeg_quality: int = 90
+    #: Episodes per source shard, the unit of per-episode work (core/shards.py). Not content:
+    #: any shard size gives the same rows, so it stays out of the config hash and release id.
+    shard_episodes: int = 16
     visibility: VisibilityConfig = VisibilityConfig()
     coverage: CoverageConfig = CoverageConfig()
     audit: AuditConfig = AuditConfig()
@@ -147,7 +150,7 @@ class RemotConfig(dg.ConfigurableResource):
 
     def content_config(self) -> dict:
         """Everything that shapes the release's content."""
-        return self.model_dump()
+        return self.model_dump(exclude={"shard_episodes"})
 
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.content_config(), sort_keys=True).encode()).hexdigest()[:16]

@@ -43,6 +43,10 @@ ENTRY = "entry.json"
 LINEAGE_MD = "remot/lineage"
 KEYS_MD = "stage_keys"
 _TABLE_KEY = b"remot.stage_key"
+#: Op outputs that are no asset, per run and step (``<root>/_steps/<run_id>/<step_key>/<output>``).
+STEP_VALUES = "_steps"
+#: Stage outputs a shard index leads to in the lineage (``shard_notes`` is metadata, not a stage).
+STAGE_LINEAGE = frozenset({"episodes", "episode_frames", "motion_pairs", "positive_pairs", "frame_features"})
 
 
 class StageMissing(FileNotFoundError):
@@ -70,7 +74,7 @@ def lineage_key(asset: str, partition: str | None, lineage: dict) -> str:
 
 def stage_key_of(value) -> str | None:
     """The key a loaded stage value came from (``None`` for a value computed in memory)."""
-    if isinstance(value, StageResult):
+    if isinstance(value, (StageResult, ShardSet)):
         return value.stage_key
     if isinstance(value, pa.Table):
         raw = (value.schema.metadata or {}).get(_TABLE_KEY)
@@ -78,8 +82,80 @@ def stage_key_of(value) -> str | None:
     return None
 
 
+class ShardSet:
+    """One domain's output of a per-shard stage: the shards' stage outputs, in order, read
+    lazily. It reads like a :class:`StageResult` (``table``, ``quarantine``, the ledger), where
+    ``table`` concatenates every shard; :meth:`tables` yields one shard at a time, which is
+    what bounded-memory readers use. The ledger is the sum of the shards' ledgers, read from
+    their entries without loading a table."""
+
+    def __init__(self, store: "StageStore", asset: str, domain: str, shards: list[dict], contract: str,
+                 ledger: dict | None = None) -> None:
+        self.store, self.asset, self.domain, self.contract = store, asset, domain, contract
+        self.shards = [{"partition": s["partition"], "key": s["key"]} for s in shards]
+        self.stage_key: str | None = None
+        self.notes: dict = {}
+        if ledger is None:
+            ledger = {"rows_in": 0, "rows_out": 0, "rows_quarantined": 0, "rows_filtered": {}}
+            for s in self.shards:
+                e = store.entry(asset, s["partition"], s["key"])["ledger"]
+                for k in ("rows_in", "rows_out", "rows_quarantined"):
+                    ledger[k] += e[k]
+                for k, v in e["rows_filtered"].items():
+                    ledger["rows_filtered"][k] = ledger["rows_filtered"].get(k, 0) + v
+        self._ledger = ledger
+        self._table: pa.Table | None = None
+
+    def inputs(self) -> dict[str, str]:
+        """``{"asset/domain/shard": key}``: the lineage of the set."""
+        return {_name(self.asset, s["partition"]): s["key"] for s in self.shards}
+
+    def results(self):
+        """Each shard's :class:`StageResult`, read and verified one at a time."""
+        for s in self.shards:
+            yield self.store.read(self.asset, s["partition"], s["key"])
+
+    def tables(self, columns: list[str] | None = None):
+        """Each shard's rows (only ``columns`` when given), one shard in memory at a time."""
+        for r in self.results():
+            yield r.table if columns is None else r.table.select(columns)
+
+    @property
+    def table(self) -> pa.Table:
+        if self._table is None:
+            from data_contracts import empty
+
+            parts = [t for t in self.tables() if t.num_rows]
+            self._table = pa.concat_tables(parts) if parts else empty(self.contract)
+        return self._table
+
+    @property
+    def quarantine(self) -> pa.Table:
+        from data_contracts import empty
+
+        parts = [q for s in self.shards if (q := self.store.quarantine(self.asset, s["partition"], s["key"])) is not None
+                 and q.num_rows]
+        return pa.concat_tables(parts) if parts else empty("quarantine")
+
+    rows_in = property(lambda self: self._ledger["rows_in"])
+    rows_out = property(lambda self: self._ledger["rows_out"])
+    rows_quarantined = property(lambda self: self._ledger["rows_quarantined"])
+    rows_filtered = property(lambda self: dict(self._ledger["rows_filtered"]))
+
+    def ledger(self) -> dict:
+        return {**self._ledger, "rows_filtered": dict(self._ledger["rows_filtered"])}
+
+    def balanced(self) -> bool:
+        return self.rows_in == self.rows_out + self.rows_quarantined + sum(self.rows_filtered.values())
+
+    def contract_problems(self) -> list[str]:
+        """Shards whose entry is stamped with another contract (each file was conformed on write)."""
+        return [f"{s['partition']}: stamped {e.get('contract')!r}" for s in self.shards
+                if (e := self.store.entry(self.asset, s["partition"], s["key"])).get("contract") != self.contract]
+
+
 def _with_key(value, key: str):
-    if isinstance(value, StageResult):
+    if isinstance(value, (StageResult, ShardSet)):
         value.stage_key = key
     elif isinstance(value, pa.Table):
         value = value.replace_schema_metadata({**(value.schema.metadata or {}), _TABLE_KEY: key.encode()})
@@ -115,7 +191,9 @@ class StageStore:
         try:
             files = self._write_files(tmp, value)
             entry = {"asset": asset, "partition": partition, "key": key, "lineage": lineage, "files": files}
-            if isinstance(value, StageResult):
+            if isinstance(value, ShardSet):
+                entry.update(kind="shards", contract=value.contract, ledger=value.ledger())
+            elif isinstance(value, StageResult):
                 entry.update(kind="stage_result", contract=contract_of(value.table), ledger=value.ledger())
             elif isinstance(value, pa.Table):
                 entry.update(kind="table", contract=contract_of(value))
@@ -132,9 +210,19 @@ class StageStore:
                 shutil.rmtree(tmp, ignore_errors=True)
         return key
 
+    def sound(self, asset: str, partition: str | None, key: str) -> bool:
+        """Whether the output ``key`` is there and verifies (every file's sha256): reusable."""
+        folder = self.path(asset, partition, key)
+        return (folder / ENTRY).is_file() and not self.problems(folder)
+
     @staticmethod
     def _write_files(tmp: Path, value) -> dict:
         makedirs(tmp)
+        if isinstance(value, ShardSet):
+            data = json.dumps({"asset": value.asset, "domain": value.domain, "shards": value.shards},
+                              sort_keys=True).encode()
+            atomic_write_bytes(tmp / "shards.json", data)
+            return {"shards.json": {"sha256": _sha256(data), "rows": value.rows_out}}
         if isinstance(value, StageResult):
             return {"out.parquet": write_parquet(value.table, contract_of(value.table), tmp / "out.parquet"),
                     "quarantine.parquet": write_parquet(value.quarantine, "quarantine", tmp / "quarantine.parquet")}
@@ -199,6 +287,10 @@ class StageStore:
         folder = self.path(asset, partition, key)
         if entry["kind"] == "json":
             return json.loads(self._verified(folder, "value.json", entry).read_bytes())
+        if entry["kind"] == "shards":
+            doc = json.loads(self._verified(folder, "shards.json", entry).read_bytes())
+            return _with_key(ShardSet(self, doc["asset"], doc["domain"], doc["shards"], entry["contract"],
+                                      entry["ledger"]), key)
 
         def table(name: str, contract: str) -> pa.Table:
             return conform(pq.read_table(self._verified(folder, name, entry)), contract)
@@ -272,7 +364,19 @@ class StageIOManager(dg.ConfigurableIOManager):
     def _keys(self, context) -> list[str | None]:
         return list(context.asset_partition_keys) if context.has_asset_partitions else [None]
 
+    def _step_value(self, run_id: str, step_key: str, name: str, mapping_key: str | None) -> Path:
+        """Where an op output that is no asset lives (a shard plan, a shard's stage keys: a few
+        KB, pickled): under the data root, which every process and machine running steps shares."""
+        return Path(self.root) / STEP_VALUES / run_id / step_key / (name + (f"[{mapping_key}]" if mapping_key else ""))
+
     def handle_output(self, context: dg.OutputContext, obj) -> None:
+        if not context.has_asset_key:
+            import pickle
+
+            path = self._step_value(context.run_id, context.step_key, context.name, context.mapping_key)
+            makedirs(path.parent)
+            atomic_write_bytes(path, pickle.dumps(obj))
+            return
         asset = context.asset_key.to_user_string()
         parts = self._keys(context)
         if parts != [None]:
@@ -286,15 +390,28 @@ class StageIOManager(dg.ConfigurableIOManager):
         for p in parts:
             # An output for one domain is keyed by the inputs of that domain and the unpartitioned ones.
             inputs = {_name(a, q): k for (a, q), k in read.items() if p is None or q in (p, None)}
+            value = obj if p is None else obj[p]
+            if isinstance(value, ShardSet):  # keyed by, and leading to, the shard outputs it lists
+                inputs = {**inputs, **value.inputs()}
+            elif isinstance(value, dict) and isinstance(value.get("shards"), list):  # a shard index
+                inputs = {**inputs, **{_name(a, x["partition"]): k for x in value["shards"]
+                                       for a, k in x["keys"].items() if a in STAGE_LINEAGE}}
             lineage = {**base, "inputs": inputs}
             if p in sources:
                 lineage["sources"] = sources[p]
-            value = obj if p is None else obj[p]
             written[p or "_"] = key = self.store.write(asset, p, value, lineage)
             _WRITTEN.setdefault(context.run_id, {})[(asset, p)] = key
         context.add_output_metadata({KEYS_MD: dg.MetadataValue.json(written)})
 
     def load_input(self, context: dg.InputContext):
+        if not context.has_asset_key:
+            import pickle
+
+            up = context.upstream_output
+            path = self._step_value(up.run_id, up.step_key, up.name, up.mapping_key)
+            if not path.is_file():
+                raise StageMissing(f"{path}: the output of step {up.step_key} is missing; re-execute the run")
+            return pickle.loads(path.read_bytes())
         asset = context.asset_key.to_user_string()
         run_id = context.step_context.run_id
         read = _READ.setdefault((run_id, context.step_context.step.key), {})
