@@ -23,6 +23,10 @@ def small_config(synthetic: bool = True, world: dict | None = None, **cfg):
     # real-sized releases (the default world, run end to end by tests/test_cli.py) and is tested with
     # planted shortcuts in tests/test_audit.py; here it would judge sampling noise.
     cfg.setdefault("audit", AuditConfig(enabled=False))
+    # The cross-episode stages one domain after the other in the step's process: a spawned process
+    # per domain costs ~3 s of imports, more than a small world's whole negatives step. The parallel
+    # path is run end to end by tests/test_scale_out.py (the CLI build) and gives the same bytes.
+    cfg.setdefault("domain_workers", 1)
     return RemotConfig(synthetic=SyntheticWorldConfig(enabled=synthetic, **(world or SMALL)), **cfg)
 
 

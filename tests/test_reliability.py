@@ -80,8 +80,10 @@ def assert_served_release_is_sound(root: Path) -> str | None:
 
 #: Per-episode stages write one output per source shard (``stages/<asset>/<domain>/<shard>/<key>``),
 #: the shard index and the cross-episode stages one per domain, the triplets stage one per chunk too.
-SHARD_STAGES = ("episode_frames", "motion_pairs", "positive_pairs", "frame_features")
-KILL_POINTS = [(rf"/stages/{s}/[^/]+/[^/]+/[0-9a-f]{{20}}$", 2 if i % 2 else 1) for i, s in enumerate(SHARD_STAGES)] + [
+#: A shard writes its stages in one step, in order: a kill at its first (episode_frames) and at the
+#: last (frame_features, of the second shard) covers a shard half written and one not yet begun.
+KILL_POINTS = [(r"/stages/episode_frames/[^/]+/[^/]+/[0-9a-f]{20}$", 1),
+               (r"/stages/frame_features/[^/]+/[^/]+/[0-9a-f]{20}$", 2)] + [
     (r"/stages/shards/[^/]+/[0-9a-f]{20}$", 2),
     (r"/stages/negatives/[^/]+/[0-9a-f]{20}$", 1),
     # (in this order: a rerun reuses the chunks a killed run wrote, so a later kill could not land on one)

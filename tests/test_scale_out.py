@@ -8,8 +8,9 @@ folder is dropped in, the release is rebuilt in process, and
 * the release differs only where it should: the untouched domains' Parquet files are the same
   bytes, the episodes table gains one row;
 * a build from scratch of the same raw data with Dagster's multiprocess executor (2 processes,
-  `dagster job execute`) gives the same ``release_id`` and the same bytes in every file: an
-  incremental build is a build, and the executor changes nothing.
+  `dagster job execute`) and one process per domain for the cross-episode stages
+  (``domain_workers: 0``) gives the same ``release_id`` and the same bytes in every file: an
+  incremental build is a build, and neither the executor nor the worker count changes anything.
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ def test_a_new_episode_folder_recomputes_only_its_shard_and_equals_a_multiproces
         f"      synthetic: {{enabled: true, seed: 0, episodes_per_domain: {SMALL['episodes_per_domain']}, "
         f"frames_per_episode: {SMALL['frames_per_episode']}}}\n"
         "      coverage: {min_train_triplets_per_value: 0, min_bench_triplets_per_value: 0}\n"
-        "      audit: {enabled: false}\n")
+        "      audit: {enabled: false}\n"
+        "      domain_workers: 0\n")  # negatives and triplets: one spawned process per domain, too
     env = {**os.environ, "DAGSTER_HOME": str(home), "REMOT_DATA_ROOT": str(scratch), "DAGSTER_DISABLE_TELEMETRY": "1"}
     env.pop("REMOT_SOURCES", None)
     out = subprocess.run([str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m",

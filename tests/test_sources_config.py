@@ -124,7 +124,8 @@ def test_one_broken_source_is_named_in_one_line_and_the_healthy_ones_ingest(smal
                     f"  - {{name: broken_arm, domain: manipulation, format: lerobot_v3, path: {broken}}}\n"
                     f"  - {{name: sim, domain: simulation, format: remot_sim_jsonl, path: {small_world / 'simulation'}}}\n")
     run_config = tmp_path / "run.yaml"
-    run_config.write_text("resources:\n  config:\n    config:\n      synthetic: {enabled: false}\n"
+    run_config.write_text("execution:\n  config:\n    in_process: {}\n"
+                          "resources:\n  config:\n    config:\n      synthetic: {enabled: false}\n"
                           "      coverage: {min_train_triplets_per_value: 0, min_bench_triplets_per_value: 0}\n"
                           "      audit: {enabled: false}\n")
     home = tmp_path / "home"

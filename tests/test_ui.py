@@ -67,7 +67,8 @@ def test_ui_serves_the_graph_and_a_launched_run_succeeds(server):
     client = DagsterGraphQLClient("127.0.0.1", port_number=port)
     # the small world cannot cover every attribute value in both splits, and its one-episode bench is
     # too small to audit (tests/conftest.py small_config): no coverage minimum, no audit here
-    small = {"resources": {"config": {"config": {
+    # in one process: the multiprocess executor, build_release's default, is tested by tests/test_scale_out.py
+    small = {"execution": {"config": {"in_process": {}}}, "resources": {"config": {"config": {
         "synthetic": {"episodes_per_domain": 3, "frames_per_episode": 90},
         "coverage": {"min_train_triplets_per_value": 0, "min_bench_triplets_per_value": 0},
         "audit": {"enabled": False}}}}}

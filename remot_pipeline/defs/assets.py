@@ -218,12 +218,9 @@ def shard_lineages(plan_digest: str, config: RemotConfig, partition: str) -> dic
     return lin
 
 
-def compute_shard(plan, config: RemotConfig, data_root: Path, digests: dict[str, str] | None) -> dict:
-    """Ingest, motion pairs, labels + visibility gate and keyframe features of one shard, in memory.
-    Raises what the reader raises (the caller reports the source)."""
-    from remot_pipeline.sources import reader
-
-    reads = [reader(r.spec.format).read(r) for r in plan.refs]
+def compute_shard(plan, reads: list, config: RemotConfig, data_root: Path, digests: dict[str, str] | None) -> dict:
+    """Ingest, motion pairs, labels + visibility gate and keyframe features of one shard's read
+    episodes, in memory."""
     episodes, frames = ingest_reads(reads, config.test_fraction, data_root, splits=plan.splits, digests=digests)
     frames.quarantine = portable_files(frames.quarantine, data_root)
     fixes = [r.max_rotation_correction for r in reads if r.max_rotation_correction is not None]
@@ -272,6 +269,7 @@ def plan_shards(context: dg.OpExecutionContext, config: RemotConfig, paths: Remo
 def shard_work(context: dg.OpExecutionContext, config: RemotConfig, paths: RemotPaths, item: dict) -> dict:
     """One shard through the per-episode stages, reusing every output already in the stage store."""
     from remot_pipeline.core.shards import shard_digest, source_failure
+    from remot_pipeline.sources import reader
 
     if "failed" in item:
         return item
@@ -292,11 +290,12 @@ def shard_work(context: dg.OpExecutionContext, config: RemotConfig, paths: Remot
         context.log.info(f"{plan.name}: reused (inputs, splits, config and code unchanged)")
         return {**ref, "keys": keys, "reused": True, "notes": notes}
     try:
-        out = compute_shard(plan, config, paths.root, digests)
-    except Exception as exc:  # noqa: BLE001 - reported as the source's failure, like read_sources
+        reads = [reader(r.spec.format).read(r) for r in plan.refs]
+    except Exception as exc:  # noqa: BLE001 - a reader's error leaves its source out, like read_sources
         failure = source_failure(plan.refs[0].spec, exc)
         context.log.error(f"[{plan.domain}] source {plan.source!r} failed in shard {plan.name}: {failure['error']}")
         return {"domain": plan.domain, "failed": failure}
+    out = compute_shard(plan, reads, config, paths.root, digests)  # our own code: a bug fails the step
     if lineages is None:  # hashing failed but reading worked (a file appeared in between): hash now
         digests = {r.episode_id: r.input_sha256() for r in plan.refs}
         lineages = shard_lineages(shard_digest(plan, digests), config, plan.partition)
@@ -438,16 +437,89 @@ def frame_features(context: dg.AssetExecutionContext, config: RemotConfig, paths
     yield from emit("frame_features", "frame_features", shard_sets(paths, shards, "frame_features"), config)
 
 
+def map_domains(fn, jobs: dict[str, tuple], workers: int = 0) -> dict:
+    """``fn(*args)`` for each domain's job, in that order. The cross-episode stages work on each
+    domain alone, so with ``workers`` > 1 (0: one per CPU this process may use) the domains run in
+    that many spawned processes at once, on whichever machine runs the step; 1 runs them here, one
+    after the other. The results are the same either way (``fn`` is pure given its arguments)."""
+    import os
+
+    workers = workers or len(os.sched_getaffinity(0))
+    if workers <= 1 or len(jobs) <= 1 or not _spawn_safe():
+        return {d: fn(*args) for d, args in jobs.items()}
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    with cf.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as pool:
+        futures = {d: pool.submit(fn, *args) for d, args in jobs.items()}
+        return {d: f.result() for d, f in futures.items()}
+
+
+def _spawn_safe() -> bool:
+    """Whether a spawned process may import this process's main module: it re-imports it (as
+    ``__mp_main__``), so a script that materializes at import time, without an
+    ``if __name__ == "__main__":`` guard, would run again in every worker. The ``dagster`` and
+    ``pytest`` entry points, ``python -m`` modules with a guard and interactive sessions are safe;
+    an unguarded script gets the domains one after the other instead."""
+    import sys
+
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not path:
+        return True
+    try:
+        return "__main__" in Path(path).read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def negatives_of_domain(d: str, positive, motion, features, episodes: pa.Table, bands: dict, margin: float,
+                        near_duplicate_max: float):
+    """One domain's negatives and the retrieval-vs-random similarities (descriptors, no JPEGs)."""
+    descriptors = keyframe_descriptors(features)
+    r = build_negatives(positive.table, motion.table, descriptors, episodes, d, bands, margin, near_duplicate_max)
+    return r, retrieval_vs_random(r.table, descriptors)
+
+
+def triplets_of_domain(d: str, negatives_value, features, frames, episodes: pa.Table, params: dict, data_root: str,
+                       lineage: dict):
+    """One domain's triplets: chosen on labels and descriptors, written in chunks with their JPEGs
+    (``chunked_triplets``); returns the chunks, their rows without images, and the flow check's rows."""
+    import shutil
+
+    from data_contracts.storage import clean_leftovers, makedirs, tmp_sibling
+    from remot_pipeline.core.triplets import plan_triplets
+
+    root = Path(data_root)
+    store = StageStore(root / "stages")
+    plan, filtered = plan_triplets(negatives_value.table, keyframe_descriptors(features), frames.table, episodes,
+                                   params["max_per_domain"], params["seed"], params["bench_per_domain"])
+    # The image shuffle's spill folder: a unique temporary name (``.tmp~<host>~<pid>~...``), so what a
+    # killed run leaves is removed by the next run's clean_leftovers, never a live one's.
+    folder = makedirs(root / "stages" / "triplets" / d)
+    clean_leftovers(folder)
+    spill = makedirs(tmp_sibling(folder / "spill"))
+    try:
+        result = chunked_triplets(plan, filtered, features, negatives_value.rows_out, params["jpeg_quality"], store,
+                                  d, lineage, spill)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+    meta = triplet_metadata(result)
+    agreement = domain_agreement(meta, frames.table, episodes, params["flow_check_episodes"], root)
+    return result, meta, agreement
+
+
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["negatives"],
           group_name="experts", check_specs=stage_checks("negatives"))
 def negatives(context: dg.AssetExecutionContext, config: RemotConfig, positive_pairs: dict, motion_pairs: dict,
               frame_features: dict, episodes: dict):
-    """N: temporal-reversal, mirrored and retrieved hard negatives, labels recomputed from their own motion."""
-    descriptors = {d: keyframe_descriptors(frame_features[d]) for d in context.partition_keys}
-    results = {d: build_negatives(positive_pairs[d].table, motion_pairs[d].table, descriptors[d], episodes[d], d,
-                                  config.bands.table(), config.dominance_margin, config.near_duplicate_max)
-               for d in context.partition_keys}
-    sims = {d: retrieval_vs_random(results[d].table, descriptors[d]) for d in context.partition_keys}
+    """N: temporal-reversal, mirrored and retrieved hard negatives, labels recomputed from their own
+    motion. Each domain is independent: they run in parallel processes (``domain_workers``)."""
+    out = map_domains(negatives_of_domain, {d: (d, positive_pairs[d], motion_pairs[d], frame_features[d], episodes[d],
+                                                config.bands.table(), config.dominance_margin,
+                                                config.near_duplicate_max) for d in context.partition_keys},
+                      config.domain_workers)
+    results = {d: r for d, (r, _) in out.items()}
+    sims = {d: s for d, (_, s) in out.items()}
     summary = {d: {"retrieved_mean": round(float(np.mean(r)), 4), "random_mean": round(float(np.mean(x)), 4), "n": len(r)}
                for d, (r, x) in sims.items() if len(r)}
     yield from emit("negatives", "negatives", results, config,
@@ -500,7 +572,7 @@ def gather_images(features, keys: "pl.DataFrame", chunk_of: "pl.DataFrame", spil
             pq.write_table(part.drop("_chunk").to_arrow(), folder / f"{i:05d}.parquet")
 
 
-def chunked_triplets(plan, filtered: dict, features, rows_in: int, config: RemotConfig, store: StageStore,
+def chunked_triplets(plan, filtered: dict, features, rows_in: int, jpeg_quality: int, store: StageStore,
                      domain: str, lineage: dict, spill: Path) -> ShardSet:
     """The plan's rows with their JPEGs, ``TRIPLET_CHUNK_ROWS`` at a time, each chunk written to the
     stage store as it is made; the ledger's filtered rows ride on the first chunk."""
@@ -520,7 +592,7 @@ def chunked_triplets(plan, filtered: dict, features, rows_in: int, config: Remot
         if n:
             files = sorted((spill / f"{i:05d}").glob("*.parquet"))
             images = pl.concat([pl.read_parquet(f) for f in files]).unique(["episode_id", "frame_index"])
-            out = finish_triplets(plan.slice(b, TRIPLET_CHUNK_ROWS), images, config.jpeg_quality)
+            out = finish_triplets(plan.slice(b, TRIPLET_CHUNK_ROWS), images, jpeg_quality)
         else:
             out = data_empty("triplets")
         extra = rows_in - n if i == 0 else 0
@@ -539,35 +611,22 @@ def triplets(context: dg.AssetExecutionContext, config: RemotConfig, paths: Remo
     """Anchor / positive / negative with inline JPEGs, balanced across attribute, value and kind.
     Chosen on labels and descriptors for the whole domain, then written in chunks of
     ``TRIPLET_CHUNK_ROWS`` with their images (bounded memory)."""
-    import shutil
-
-    from data_contracts.storage import clean_leftovers, makedirs, tmp_sibling
-    from remot_pipeline.core.triplets import plan_triplets
-
-    store = StageStore(paths.root / "stages")
-    results, metas = {}, {}
+    params = {"max_per_domain": config.max_triplets_per_domain, "seed": config.seed,
+              "bench_per_domain": config.bench_triplets_per_domain, "jpeg_quality": config.jpeg_quality,
+              "flow_check_episodes": config.flow_check_episodes_per_domain}
+    base = json.loads(lineage_metadata(config, "triplets")[LINEAGE_MD])
+    jobs = {}
     for d in context.partition_keys:
-        plan, filtered = plan_triplets(negatives[d].table, keyframe_descriptors(frame_features[d]),
-                                       episode_frames[d].table, episodes[d], config.max_triplets_per_domain,
-                                       config.seed, config.bench_triplets_per_domain)
-        lineage = {**json.loads(lineage_metadata(config, "triplets")[LINEAGE_MD]), "inputs": {
+        lineage = {**base, "inputs": {
             f"{a}/{d}": k for a, v in (("negatives", negatives[d]), ("frame_features", frame_features[d]),
                                        ("episode_frames", episode_frames[d]), ("episodes", episodes[d]))
             if (k := stage_key_of(v)) is not None}}
-        # The image shuffle's spill folder: a unique temporary name (``.tmp~<host>~<pid>~...``), so
-        # what a killed run leaves is removed by the next run's clean_leftovers, never a live one's.
-        folder = makedirs(paths.root / "stages" / "triplets" / d)
-        clean_leftovers(folder)
-        spill = makedirs(tmp_sibling(folder / "spill"))
-        try:
-            results[d] = chunked_triplets(plan, filtered, frame_features[d], negatives[d].rows_out, config, store, d,
-                                          lineage, spill)
-        finally:
-            shutil.rmtree(spill, ignore_errors=True)
-        metas[d] = triplet_metadata(results[d])
+        jobs[d] = (d, negatives[d], frame_features[d], episode_frames[d], episodes[d], params, str(paths.root), lineage)
+    out = map_domains(triplets_of_domain, jobs, config.domain_workers)
+    results = {d: r for d, (r, _, _) in out.items()}
+    metas = {d: m for d, (_, m, _) in out.items()}
+    agreement = [row for d in context.partition_keys for row in out[d][2]]
     first = next((_first_rows(r) for r in results.values() if r.rows_out), None)
-    agreement = [row for d in context.partition_keys for row in domain_agreement(
-        metas[d], episode_frames[d].table, episodes[d], config.flow_check_episodes_per_domain, paths.root)]
     balance = _counts({d: StageResult(m, data_empty("quarantine"), 0) for d, m in metas.items()},
                       ["domain", "attribute", "positive_value", "negative_kind"])
     extra = {"balance": plots.preview(balance, 60), "balance_plot": plots.balance_bars(balance),

@@ -141,6 +141,12 @@ class RemotConfig(dg.ConfigurableResource):
     #: Episodes per source shard, the unit of per-episode work (core/shards.py). Not content:
     #: any shard size gives the same rows, so it stays out of the config hash and release id.
     shard_episodes: int = 16
+    #: Processes for the cross-episode stages (negatives, triplets), one domain each: 0 = one per CPU
+    #: the step may use, 1 = one after the other in the step's process (the default: measured on 2
+    #: cores at ReMoT-16K, two workers gave no speed-up, the domains' costs are uneven, and they
+    #: double the memory in use; at 4x ReMoT-16K two triplets workers of ~12 GB each were OOM-killed
+    #: on a 24 GB machine; README "Measured"). Not content either.
+    domain_workers: int = 1
     visibility: VisibilityConfig = VisibilityConfig()
     coverage: CoverageConfig = CoverageConfig()
     audit: AuditConfig = AuditConfig()
@@ -150,7 +156,7 @@ class RemotConfig(dg.ConfigurableResource):
 
     def content_config(self) -> dict:
         """Everything that shapes the release's content."""
-        return self.model_dump(exclude={"shard_episodes"})
+        return self.model_dump(exclude={"shard_episodes", "domain_workers"})
 
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.content_config(), sort_keys=True).encode()).hexdigest()[:16]
