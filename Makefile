@@ -27,7 +27,7 @@ install: $(STAMP)
 
 run: install
 	@$(BIN)/python -m remot_pipeline.preflight
-	$(BIN)/dagster job execute -m remot_pipeline.definitions -j build_release --tags $(ALL_DOMAINS)
+	$(BIN)/dagster job execute -m remot_pipeline.definitions -j build_release -c configs/local.yaml --tags $(ALL_DOMAINS)
 	$(BIN)/python -m remot_pipeline.report
 
 test: install
