@@ -23,6 +23,11 @@ Measured:
   from ``/proc`` every ``--sample-s`` seconds (a lower bound on the true tree peak; short spikes
   between samples are missed).
 * ``cpu_user_s`` / ``cpu_sys_s``: CPU time of the waited-for descendants.
+* ``peak_rss_largest_process_sampled_mib`` / ``cpu_sampled_s``: the largest VmHWM (a process's own
+  peak RSS) and the summed CPU time of every process of the tree the sampler saw. The processes a
+  multiprocess executor forks from a **forkserver** are the forkserver's children, which
+  ``RUSAGE_CHILDREN`` never counts; these two see them (lower bounds: a process's last moments
+  between two samples are missed).
 * ``cores``: the CPUs the child was allowed to use (``os.sched_getaffinity``). With
   ``--cores N`` the child is pinned to the first N CPUs of this process's affinity set
   (``os.sched_setaffinity`` between fork and exec, as ``taskset`` would), and BLAS / OpenMP
@@ -105,11 +110,15 @@ def data_root_of(run_config: dict) -> str:
     return paths.get("data_root") or os.environ.get("REMOT_DATA_ROOT", "data")
 
 
-def tree_rss_bytes(root_pid: int) -> int:
-    """Sum of RSS over ``root_pid`` and its descendants, from /proc (0 if it is gone)."""
+def tree_sample(root_pid: int) -> tuple[int, dict[int, tuple[int, float]]]:
+    """``(sum of RSS over root_pid and its descendants, {pid: (VmHWM bytes, CPU seconds)})``
+    from /proc (empty when it is gone). VmHWM is each process's own peak RSS so far, so a
+    process seen once reports its true peak up to that moment."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     page = os.sysconf("SC_PAGE_SIZE")
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu: dict[int, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -123,27 +132,60 @@ def tree_rss_bytes(root_pid: int) -> int:
         pid = int(entry)
         children.setdefault(ppid, []).append(pid)
         rss[pid] = int(statm[1]) * page
-    total, stack = 0, [root_pid]
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    total, stack, seen = 0, [root_pid], {}
     while stack:
         pid = stack.pop()
         total += rss.get(pid, 0)
+        hwm = 0
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        if pid in rss:
+            seen[pid] = (hwm, cpu.get(pid, 0.0))
         stack.extend(children.get(pid, []))
-    return total
+    return total, seen
+
+
+def tree_rss_bytes(root_pid: int) -> int:
+    """Sum of RSS over ``root_pid`` and its descendants, from /proc (0 if it is gone)."""
+    return tree_sample(root_pid)[0]
 
 
 class TreeSampler(threading.Thread):
+    """Samples the child's process tree every ``every_s``: the peak summed RSS, and per process
+    its peak RSS (VmHWM) and CPU time as last seen. What RUSAGE_CHILDREN cannot see (processes a
+    forkserver forks are its children, not ours) is seen here; a process's last moments between
+    samples are not (lower bounds)."""
+
     def __init__(self, pid: int, every_s: float) -> None:
         super().__init__(daemon=True)
         self.pid, self.every_s, self.peak = pid, every_s, 0
+        self.processes: dict[int, tuple[int, float]] = {}
         self._halt = threading.Event()
 
     def run(self) -> None:
         while not self._halt.is_set():
             try:
-                self.peak = max(self.peak, tree_rss_bytes(self.pid))
+                total, seen = tree_sample(self.pid)
+                self.peak = max(self.peak, total)
+                for pid, (hwm, cpu) in seen.items():
+                    old = self.processes.get(pid, (0, 0.0))
+                    self.processes[pid] = (max(old[0], hwm), max(old[1], cpu))
             except OSError:
                 pass
             self._halt.wait(self.every_s)
+
+    @property
+    def largest_process_bytes(self) -> int:
+        return max((h for h, _ in self.processes.values()), default=0)
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(c for _, c in self.processes.values())
 
     def stop(self) -> None:
         self._halt.set()
@@ -415,6 +457,10 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # Linux: KiB; the largest single process
         "peak_rss_note": "ru_maxrss of RUSAGE_CHILDREN: the largest single waited-for descendant, not a sum",
         "peak_rss_tree_sampled_mib": round(sampler.peak / 2**20, 1),
+        # every process of the tree seen by the sampler (forkserver children included): its VmHWM
+        "peak_rss_largest_process_sampled_mib": round(sampler.largest_process_bytes / 2**20, 1),
+        "cpu_sampled_s": round(sampler.cpu_s, 1),
+        "processes_sampled": len(sampler.processes),
         "cores": cpus,
         "cpus_on_machine": os.cpu_count(),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),

@@ -440,3 +440,69 @@ def test_negatives_accept_motion_pairs_read_back_in_several_chunks():
     chunked = pa.concat_tables([t.slice(0, 1), t.slice(1, 3)])
     assert chunked.column("ee_disp_base_m").num_chunks == 2
     assert to_polars(chunked).height == 4
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_negatives_per_shard_then_across_episodes_equal_one_domain_wide_build(seed):
+    """Negatives split by source shard (within-episode levels per shard, then the deferred
+    positives searched across episodes) are the rows a single domain-wide build makes, and the
+    two ledgers sum to its ledger: random episodes (some turn only one way, so their positives
+    need another episode), random scenes, splits and shard boundaries."""
+    from remot_pipeline.core.labels import label_pairs
+    from remot_pipeline.core.motion import PairConfig, episode_motion_pairs
+    from remot_pipeline.core.negatives import (EPISODE_LEVELS, LABEL_COLUMNS, ORDER, cross_episode_negatives,
+                                               deferred_positives, finish_cross_episode)
+
+    rng = np.random.default_rng(seed)
+    n_eps = int(rng.integers(3, 8))
+    ids = [f"s/e{i}" for i in range(n_eps)]
+    splits = [str(rng.choice(["train", "test"], p=[0.7, 0.3])) for _ in ids]
+    scenes = [f"room{int(rng.integers(0, 3))}" for _ in ids]
+    motions, labs, feats = [], [], []
+    for eid, split in zip(ids, splits):
+        kind = rng.integers(0, 3)  # 0: only left, 1: only right, 2: both ways
+        steps = rng.uniform(6, 14, size=int(rng.integers(4, 9)))
+        yaw = np.concatenate([[0.0], np.cumsum(steps if kind == 0 else -steps if kind == 1 else
+                                               steps * rng.choice([-1, 1], size=steps.size))])
+        fr = _yaw_episode(yaw.tolist())
+        fr = fr.set_column(0, "episode_id", pa.array([eid] * fr.num_rows)).set_column(
+            2, "split", pa.array([split] * fr.num_rows))
+        m = episode_motion_pairs(fr, PairConfig(1, 3, 1, 10.0, 1.0)).table
+        motions.append(m)
+        labs.append(label_pairs(m, "navigation").table)
+        v = rng.normal(size=(fr.num_rows, 8))
+        feats.append(conform(pa.table({
+            "episode_id": [eid] * fr.num_rows, "domain": ["navigation"] * fr.num_rows,
+            "frame_index": list(range(fr.num_rows)), "timestamp_s": [i * 0.1 for i in range(fr.num_rows)],
+            "image": [{"bytes": b"x", "path": "p"}] * fr.num_rows,
+            "descriptor": [list(x / np.linalg.norm(x)) for x in v]}), "frame_features"))
+    episodes = _episodes(ids, splits, scenes)
+    full = build_negatives(pa.concat_tables(labs), pa.concat_tables(motions), pa.concat_tables(feats), episodes,
+                           "navigation")
+    cuts = sorted(set(rng.choice(np.arange(1, n_eps), size=int(rng.integers(0, n_eps)), replace=True).tolist()))
+    bounds = list(zip([0, *cuts], [*cuts, n_eps]))
+    parts, pending, ledgers = [], [], []
+    for a, b in bounds:
+        r = build_negatives(pa.concat_tables(labs[a:b]), pa.concat_tables(motions[a:b]), pa.concat_tables(feats[a:b]),
+                            episodes, "navigation", levels=EPISODE_LEVELS)
+        parts.append(r.table)
+        ledgers.append(r)
+        pending.append(deferred_positives(pa.concat_tables(labs[a:b]), r.table))
+        assert r.notes["retrieval_deferred"] == pending[-1].num_rows
+    pending = pa.concat_tables(pending)
+    matches, resolved = cross_episode_negatives(pending, pa.concat_tables(labs).select(LABEL_COLUMNS),
+                                                pa.concat_tables(feats), episodes)
+    cross = finish_cross_episode(matches, pending.num_rows, pa.concat_tables(motions), resolved)
+    ledgers.append(cross)
+    sharded = pl.from_arrow(pa.concat_tables([*parts, cross.table])).sort(ORDER, nulls_last=True)
+    assert sharded.equals(pl.from_arrow(full.table))
+    assert sum(r.rows_in for r in ledgers) == full.rows_in
+    summed = {}
+    for r in ledgers:
+        for k, v in r.rows_filtered.items():
+            summed[k] = summed.get(k, 0) + v
+    assert {k: v for k, v in summed.items() if v} == {k: v for k, v in full.rows_filtered.items() if v}
+    for r in ledgers:
+        assert r.rows_in == r.rows_out + r.rows_quarantined + sum(r.rows_filtered.values())
+    levels = full.notes["retrieval_resolved_by_level"]
+    assert resolved.get("scene", 0) == levels["scene"] and resolved.get("domain", 0) == levels["domain"]

@@ -88,15 +88,9 @@ def _motion_struct(pairs: pl.DataFrame) -> pl.DataFrame:
     return pairs.select("pair_id", pl.struct(MOTION_FIELDS).alias("motion"))
 
 
-def build_negatives(
-    labelled: pa.Table, motion_pairs: pa.Table, features: pa.Table, episodes: pa.Table, domain: str,
-    bands: dict | None = None, dominance_margin: float = 1.5, near_duplicate_max: float = 0.98,
-) -> StageResult:
-    """Negatives of every kind for every forward labelled pair of one domain."""
-    lab = to_polars(labelled)
-    if lab.height == 0:
-        return StageResult(empty("negatives"), empty("quarantine"), 0, {})
-    positives = lab.filter(pl.col("frame_index_b") > pl.col("frame_index_a")).select(
+def _positives(lab: pl.DataFrame) -> pl.DataFrame:
+    """The forward labelled pairs, as the positives of triplets."""
+    return lab.filter(pl.col("frame_index_b") > pl.col("frame_index_a")).select(
         "episode_id", "domain", "split", "attribute", "unit", "object_color",
         pl.col("pair_id").alias("positive_pair_id"),
         pl.col("frame_index_a").alias("anchor_frame_index"),
@@ -104,10 +98,11 @@ def build_negatives(
         pl.col("value").alias("positive_value"),
         pl.col("magnitude").alias("positive_magnitude"),
     )
-    motion = _motion_struct(to_polars(motion_pairs.select(["pair_id", *MOTION_FIELDS])))
-    positives = positives.join(motion.rename({"pair_id": "positive_pair_id", "motion": "positive_motion"}),
-                               on="positive_pair_id", how="left")
-    other = lab.select(
+
+
+def _others(lab: pl.DataFrame) -> pl.DataFrame:
+    """Every labelled pair (both directions), as a candidate negative."""
+    return lab.select(
         "episode_id", "attribute", "object_color",
         pl.col("frame_index_a").alias("negative_anchor_frame_index"),
         pl.col("frame_index_b").alias("negative_frame_index"),
@@ -115,9 +110,40 @@ def build_negatives(
         pl.col("magnitude").alias("negative_magnitude"),
         pl.col("pair_id").alias("negative_pair_id"),
     )
-    with_motion = lambda df: df.join(  # noqa: E731
-        motion.rename({"pair_id": "negative_pair_id", "motion": "negative_motion"}), on="negative_pair_id", how="left")
 
+
+#: The order of the negatives' rows (a total one: a pair may carry several attributes and subjects).
+ORDER = ["episode_id", "positive_pair_id", "negative_kind", "attribute", "object_color", "negative_pair_id"]
+#: The columns of ``labelled_pairs`` that negatives read (what a cross-episode search holds per pair).
+LABEL_COLUMNS = ["episode_id", "domain", "split", "attribute", "unit", "object_color", "pair_id",
+                 "frame_index_a", "frame_index_b", "value", "magnitude"]
+#: Retrieval levels inside one episode: a shard computes them alone (:func:`build_negatives` with
+#: ``levels=EPISODE_LEVELS``); the rest search across episodes (:func:`cross_episode_negatives`).
+EPISODE_LEVELS = ("anchor", "episode")
+
+
+def build_negatives(
+    labelled: pa.Table, motion_pairs: pa.Table, features: pa.Table, episodes: pa.Table, domain: str,
+    bands: dict | None = None, dominance_margin: float = 1.5, near_duplicate_max: float = 0.98,
+    levels: tuple[str, ...] | None = None,
+) -> StageResult:
+    """Negatives of every kind for every forward labelled pair of ``labelled``.
+
+    ``levels``: the retrieval levels searched (names of :data:`SEARCH_LEVELS`, default all of
+    them). With only :data:`EPISODE_LEVELS`, everything here reads only the episodes given (a
+    source shard computes its own), and a positive without a retrieval match is not filtered
+    but *deferred*: it is left out of the ledger's rows in and counted in
+    ``notes["retrieval_deferred"]``, for :func:`cross_episode_negatives` to search the scene and
+    the domain (rows in = out + filtered still holds over the two)."""
+    lab = to_polars(labelled)
+    if lab.height == 0:
+        return StageResult(empty("negatives"), empty("quarantine"), 0, {},
+                           notes={"retrieval_resolved_by_level": {}, "retrieval_deferred": 0})
+    positives = _positives(lab)
+    motion = _motion_struct(to_polars(motion_pairs.select(["pair_id", *MOTION_FIELDS])))
+    positives = positives.join(motion.rename({"pair_id": "positive_pair_id", "motion": "positive_motion"}),
+                               on="positive_pair_id", how="left")
+    other = _others(lab)
     reversal = positives.join(
         other, left_on=["episode_id", "attribute", "positive_frame_index", "anchor_frame_index"],
         right_on=["episode_id", "attribute", "negative_anchor_frame_index", "negative_frame_index"], how="inner",
@@ -125,29 +151,81 @@ def build_negatives(
         pl.col("positive_frame_index").alias("negative_anchor_frame_index"),
         pl.col("anchor_frame_index").alias("negative_frame_index"),
     ).filter(pl.col("negative_value") != pl.col("positive_value"))
-    reversal = with_motion(reversal).with_columns(
+    reversal = _with_negative_motion(reversal, motion).with_columns(
         pl.lit("temporal_reversal").alias("negative_kind"), pl.lit("none").alias("negative_transform"),
         pl.lit(None, pl.Float64).alias("negative_similarity"))
 
     mirror = _mirrored(positives, motion_pairs, domain, bands, dominance_margin)
-    retrieval, resolved = _retrieved(positives, other, features, episodes, near_duplicate_max)
-    retrieval = with_motion(retrieval)
+    chosen = [lv for lv in SEARCH_LEVELS if levels is None or lv[0] in levels]
+    retrieval, resolved = _retrieved(positives, other, features, episodes, near_duplicate_max, chosen)
+    retrieval = _with_negative_motion(retrieval, motion)
     reversal = reversal.with_columns(pl.col("episode_id").alias("negative_episode_id"))
     mirror = mirror.with_columns(pl.col("episode_id").alias("negative_episode_id"))
 
     cols = list(contract("negatives").columns)
-    out = pl.concat([reversal.select(cols), mirror.select(cols), retrieval.select(cols)]).sort(
-        ["episode_id", "positive_pair_id", "negative_kind"])
+    out = pl.concat([reversal.select(cols), mirror.select(cols), retrieval.select(cols)]).sort(ORDER, nulls_last=True)
     n_pos = positives.height
     n_flippable = positives.filter(pl.col("attribute").is_in(sorted(MIRRORED))).height
+    deferred = 0 if levels is None or not set(LEVEL_NAMES) - set(levels) else n_pos - retrieval.height
     filtered = {
         "reverse_pair_not_other_value": n_pos - reversal.height,
         "attribute_not_mirrored": n_pos - n_flippable,
         "mirror_not_other_value": n_flippable - mirror.height,
-        "no_retrieval_candidate": n_pos - retrieval.height,
+        "no_retrieval_candidate": n_pos - retrieval.height - deferred,
     }
-    return StageResult(conform(out.to_arrow(), "negatives"), empty("quarantine"), 3 * n_pos, filtered,
-                       notes={"retrieval_resolved_by_level": resolved})
+    return StageResult(conform(out.to_arrow(), "negatives"), empty("quarantine"), 3 * n_pos - deferred, filtered,
+                       notes={"retrieval_resolved_by_level": resolved, "retrieval_deferred": deferred})
+
+
+def _with_negative_motion(df: pl.DataFrame, motion: pl.DataFrame) -> pl.DataFrame:
+    return df.join(motion.rename({"pair_id": "negative_pair_id", "motion": "negative_motion"}),
+                   on="negative_pair_id", how="left")
+
+
+def deferred_positives(labelled: pa.Table, negatives: pa.Table) -> pa.Table:
+    """The forward pairs of ``labelled`` (one shard's) without a retrieval negative in
+    ``negatives`` (that shard's): the positives :func:`cross_episode_negatives` searches."""
+    lab = to_polars(labelled.select(LABEL_COLUMNS))
+    found = to_polars(negatives.select(["positive_pair_id", "attribute", "object_color", "negative_kind"])).filter(
+        pl.col("negative_kind") == "retrieval").select(pl.col("positive_pair_id").alias("pair_id"), "attribute",
+                                                       "object_color")
+    pending = lab.filter(pl.col("frame_index_b") > pl.col("frame_index_a")).join(
+        found, on=["pair_id", "attribute", "object_color"], how="anti", nulls_equal=True, maintain_order="left")
+    return pending.to_arrow()
+
+
+def cross_episode_negatives(pending: pa.Table, labelled: pa.Table, features: pa.Table, episodes: pa.Table,
+                            near_duplicate_max: float = 0.98) -> tuple[pl.DataFrame, dict]:
+    """Retrieval for the positives a shard deferred (``pending``: rows of ``labelled_pairs``),
+    across episodes: in the same scene, then the whole domain (the levels of
+    :data:`SEARCH_LEVELS` after :data:`EPISODE_LEVELS`), among the domain's labelled pairs
+    (``labelled``: at least :data:`LABEL_COLUMNS`, every shard's) with keyframe descriptors
+    (``features``, no images). Returns the matches without motion (join it with
+    :func:`finish_cross_episode`) and how many positives each level resolved."""
+    if pending.num_rows == 0:
+        return pl.DataFrame(), {name: 0 for name in LEVEL_NAMES if name not in EPISODE_LEVELS}
+    positives = _positives(to_polars(pending.select(LABEL_COLUMNS)))
+    other = _others(to_polars(labelled.select(LABEL_COLUMNS)))
+    levels = [lv for lv in SEARCH_LEVELS if lv[0] not in EPISODE_LEVELS]
+    return _retrieved(positives, other, features, episodes, near_duplicate_max, levels)
+
+
+def finish_cross_episode(matches: pl.DataFrame, n_pending: int, motion_pairs: pa.Table, resolved: dict) -> StageResult:
+    """:func:`cross_episode_negatives`' matches with both pairs' motion (``motion_pairs``: at
+    least the rows of their pair ids), as the negatives stage's rows; the ledger counts the
+    deferred positives in, the matches out, the rest as ``no_retrieval_candidate``."""
+    notes = {"retrieval_resolved_by_level": resolved}
+    if matches.height == 0:
+        return StageResult(empty("negatives"), empty("quarantine"), n_pending,
+                           {"no_retrieval_candidate": n_pending}, notes=notes)
+    motion = _motion_struct(to_polars(motion_pairs.select(["pair_id", *MOTION_FIELDS])))
+    out = _with_negative_motion(matches.join(
+        motion.rename({"pair_id": "positive_pair_id", "motion": "positive_motion"}), on="positive_pair_id", how="left"),
+        motion)
+    cols = list(contract("negatives").columns)
+    out = out.select(cols).sort(ORDER, nulls_last=True)
+    return StageResult(conform(out.to_arrow(), "negatives"), empty("quarantine"), n_pending,
+                       {"no_retrieval_candidate": n_pending - out.height}, notes=notes)
 
 
 def _mirrored(positives: pl.DataFrame, motion_pairs: pa.Table, domain: str, bands, margin) -> pl.DataFrame:
@@ -196,6 +274,7 @@ SEARCH_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("scene", ("split", "scene_id")),
     ("domain", ("split",)),
 )
+LEVEL_NAMES = tuple(name for name, _ in SEARCH_LEVELS)
 #: Candidates ranked per positive; among them the most similar one whose motion is larger (or
 #: smaller, by a seeded bit) than the positive's is taken, so "the pair that changes more" is not
 #: an answer.
@@ -209,7 +288,8 @@ def _seed_bit(*parts: object) -> int:
 
 
 def _retrieved(positives: pl.DataFrame, other: pl.DataFrame, features: pa.Table, episodes: pa.Table,
-               near_duplicate_max: float, k: int = RETRIEVAL_CANDIDATES) -> tuple[pl.DataFrame, dict[str, int]]:
+               near_duplicate_max: float, levels=SEARCH_LEVELS, k: int = RETRIEVAL_CANDIDATES
+               ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Hard negatives: a pair ``c -> n`` with the other value whose end view ``n`` looks most like
     the positive's end view (cosine similarity of descriptors, below the near-duplicate bound):
     the same view reached by the opposite motion, so the image alone cannot tell them apart.
@@ -224,7 +304,10 @@ def _retrieved(positives: pl.DataFrame, other: pl.DataFrame, features: pa.Table,
     subject, value) and conflicts with the same scope, attribute and subject's other value.
     Among the ``k`` most similar candidates the first whose magnitude is larger than the
     positive's (or smaller: a seeded bit per positive) is taken, else the most similar. Returns
-    the matches and how many positives each level resolved.
+    the matches and how many positives each level resolved. ``levels``: the levels searched
+    (a subset of :data:`SEARCH_LEVELS`, in its order). Candidates keep the order of ``other``
+    (ties go to the earlier one), so pairs concatenated shard by shard, in shard order, rank as
+    in one domain-wide table (within an episode the order is the episode's own).
     """
     from remot_pipeline.core.retrieval import grouped_top_k
 
@@ -237,12 +320,14 @@ def _retrieved(positives: pl.DataFrame, other: pl.DataFrame, features: pa.Table,
     positives = positives.with_columns(subject(positives), pl.col("anchor_frame_index").alias("_start"))
     other = other.with_columns(subject(other), pl.col("negative_anchor_frame_index").alias("_start"))
     queries = positives.join(feat.rename({"frame_index": "positive_frame_index"}), on=["episode_id", "positive_frame_index"],
-                             how="inner").join(eps.drop("split"), on="episode_id", how="left")
+                             how="inner", maintain_order="left").join(eps.drop("split"), on="episode_id", how="left",
+                                                                      maintain_order="left")
     ids = queries["positive_pair_id"].to_list() if "positive_pair_id" in queries.columns else list(range(queries.height))
     queries = queries.with_row_index("_qid").with_columns(pl.Series("_want_larger", [_seed_bit(i, "larger") for i in ids], dtype=pl.Int8),
                                    pl.Series("_anchor_form", [_seed_bit(i, "anchor-form") for i in ids], dtype=pl.Int8))
-    base = (other.join(feat.rename({"frame_index": "negative_frame_index"}), on=["episode_id", "negative_frame_index"], how="inner")
-            .join(eps, on="episode_id", how="left"))
+    base = (other.join(feat.rename({"frame_index": "negative_frame_index"}), on=["episode_id", "negative_frame_index"],
+                       how="inner", maintain_order="left")
+            .join(eps, on="episode_id", how="left", maintain_order="left"))
     # How much each pair's view changes (a proxy of the global pixel change), balanced against the answer below.
     # (0 where a frame has no descriptor: it cannot be said to change more).
     change = lambda df, a, b: np.nan_to_num(view_change(df, features, a, b), nan=0.0)  # noqa: E731
@@ -250,7 +335,7 @@ def _retrieved(positives: pl.DataFrame, other: pl.DataFrame, features: pa.Table,
     base = base.with_columns(pl.Series("_change", change(base, "negative_anchor_frame_index", "negative_frame_index")))
     found_parts, resolved = [], {}
     pending = queries
-    for level, scope in SEARCH_LEVELS:
+    for level, scope in levels:
         searched = pending.filter(pl.col("_anchor_form") == 1) if level == "anchor" else pending
         if searched.height == 0 or base.height == 0:
             resolved[level] = 0

@@ -489,16 +489,24 @@ def grouped_top_k(
         projection = approximate.projection_for(base)
         queries_projected, base_projected = projection.project_queries(queries), projection.project_base(base)
 
-    for group in np.unique(query_groups):
+    # Rows sorted by group once, so each group's rows are a slice: linear in the rows, not
+    # (groups x rows) as a membership test per group would be.
+    base_order = np.argsort(base_groups, kind="stable")
+    base_sorted = base_groups[base_order]
+    query_order = np.argsort(query_groups, kind="stable")
+    groups, query_starts = np.unique(query_groups[query_order], return_index=True)
+    query_ends = np.append(query_starts[1:], query_order.size)
+    for group, q0, q1 in zip(groups, query_starts, query_ends):
         targets = eligible.get(int(group))
         if targets is None or targets.size == 0:
             continue
-        base_rows = np.flatnonzero(np.isin(base_groups, targets))
+        lo, hi = np.searchsorted(base_sorted, targets, "left"), np.searchsorted(base_sorted, targets, "right")
+        base_rows = np.sort(np.concatenate([base_order[a:b] for a, b in zip(lo, hi)]))
         if base_rows.size == 0:
             continue
         everything = base_rows.size == base.shape[0]  # no copy of the base then
         eligible_base = base if everything else base[base_rows]
-        query_rows = np.flatnonzero(query_groups == group)
+        query_rows = np.sort(query_order[q0:q1])
         if approximate is None:
             keys = _exact_top_k_keys(queries[query_rows], eligible_base, k, max_similarity, memory_budget_bytes)
             local, sims = _finish(keys, min_similarity)

@@ -36,7 +36,7 @@ def select_balanced(negatives: pl.DataFrame, max_per_domain: int, seed: int) -> 
         pl.Series("_key", [stable_key(seed, p, n, k) for p, n, k in zip(
             negatives["positive_pair_id"], negatives["negative_frame_index"], negatives["negative_kind"])])
     )
-    deduped = keyed.sort("_key").unique(
+    deduped = keyed.sort("_key", maintain_order=True).unique(
         subset=["episode_id", "anchor_frame_index", "attribute", "negative_kind"], keep="first", maintain_order=True
     )
     # A retrieved negative's motion is larger or smaller than the positive's in equal numbers (a
@@ -107,34 +107,70 @@ def build_triplets(
     return StageResult(out, empty("quarantine"), negatives.num_rows, filtered)
 
 
+#: The negatives' columns the balanced choice reads (labels and keys: no motion, no images).
+CHOICE_COLUMNS = ["episode_id", "split", "attribute", "object_color", "positive_pair_id", "anchor_frame_index",
+                  "positive_frame_index", "positive_value", "positive_magnitude", "negative_episode_id",
+                  "negative_anchor_frame_index", "negative_frame_index", "negative_magnitude", "negative_kind",
+                  "negative_pair_id"]
+#: What names one negatives row (the negatives stage's total order).
+NEGATIVE_KEY = ["episode_id", "positive_pair_id", "negative_kind", "attribute", "object_color", "negative_pair_id"]
+
+
+def choose_negatives(candidates: pa.Table, features: pa.Table, max_per_domain: int, seed: int,
+                     bench_per_domain: int = 200) -> pl.DataFrame:
+    """The balanced choice (:func:`select_per_split`) over a domain's negatives, read as
+    :data:`CHOICE_COLUMNS` only: the chosen rows' :data:`NEGATIVE_KEY` and ``_pick``, their
+    order. ``features`` needs no ``image`` column."""
+    neg = to_polars(candidates.select(CHOICE_COLUMNS))
+    if neg.height == 0:
+        return pl.DataFrame(schema={**{c: neg.schema[c] for c in NEGATIVE_KEY}, "_pick": pl.UInt32})
+    neg = neg.with_columns(pl.Series("_changes_more", view_change(
+        neg, features, "negative_anchor_frame_index", "negative_frame_index", "negative_episode_id")
+        > view_change(neg, features, "anchor_frame_index", "positive_frame_index")))
+    chosen = select_per_split(neg, {"train": max_per_domain, "test": bench_per_domain}, seed)
+    return chosen.select(NEGATIVE_KEY).with_row_index("_pick")
+
+
+def chosen_rows(negatives: pa.Table, chosen: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``negatives`` (all columns; one shard's, say) that ``chosen`` names, with ``_pick``."""
+    return to_polars(negatives).join(chosen, on=NEGATIVE_KEY, how="inner", nulls_equal=True)
+
+
 def plan_triplets(
     negatives: pa.Table, features: pa.Table, frames: pa.Table, episodes: pa.Table, max_per_domain: int, seed: int,
     bench_per_domain: int = 200,
 ) -> tuple[pl.DataFrame | None, dict[str, int]]:
     """The chosen triplets without their images, sorted by ``triplet_id``, and the rows filtered
     per rule. ``features`` needs no ``image`` column (descriptors and keys only): the plan of a
-    whole domain is labels and locators, never pixels."""
-    neg = to_polars(negatives)
-    if neg.height == 0:
+    whole domain is labels and locators, never pixels. (:func:`choose_negatives`,
+    :func:`chosen_rows`, then :func:`plan_chosen`: the pipeline reads the full rows of the
+    chosen negatives shard by shard.)"""
+    if negatives.num_rows == 0:
         return None, {}
-    neg = neg.with_columns(pl.Series("_changes_more", view_change(
-        neg, features, "negative_anchor_frame_index", "negative_frame_index", "negative_episode_id")
-        > view_change(neg, features, "anchor_frame_index", "positive_frame_index")))
-    chosen = select_per_split(neg, {"train": max_per_domain, "test": bench_per_domain}, seed)
+    chosen = choose_negatives(negatives, features, max_per_domain, seed, bench_per_domain)
+    return plan_chosen(chosen_rows(negatives, chosen), negatives.num_rows, features, frames, episodes)
+
+
+def plan_chosen(rows: pl.DataFrame, n_candidates: int, features: pa.Table, frames: pa.Table, episodes: pa.Table
+                ) -> tuple[pl.DataFrame, dict[str, int]]:
+    """The plan of the chosen negatives' full rows (``rows``, with ``_pick``, in any order) out of
+    ``n_candidates``: their locators and timestamps, ``triplet_id``, sorted by it."""
+    chosen = rows.sort("_pick").drop("_pick")
     keys = to_polars(features.select(["episode_id", "frame_index"]))
     fr = to_polars(frames.select(["episode_id", "frame_index", "timestamp_s", "media_path", "media_frame_index"]))
     eps = to_polars(episodes.select(["episode_id", "scene_id", "source_root"]))
-    t = chosen.join(eps, on="episode_id", how="left").join(
+    t = chosen.join(eps, on="episode_id", how="left", maintain_order="left").join(
         eps.select(pl.col("episode_id").alias("negative_episode_id"), pl.col("source_root").alias("negative_source_root")),
-        on="negative_episode_id", how="left")
+        on="negative_episode_id", how="left", maintain_order="left")
     for role in ROLES:
         key = f"{role}_frame_index"
         episode = "negative_episode_id" if role.startswith("negative") else "episode_id"
-        t = t.join(keys.rename({"episode_id": episode, "frame_index": key}), on=[episode, key], how="inner")
+        t = t.join(keys.rename({"episode_id": episode, "frame_index": key}), on=[episode, key], how="inner",
+                   maintain_order="left")
         t = t.join(
             fr.rename({"episode_id": episode, "frame_index": key, "timestamp_s": f"{role}_timestamp_s",
                        "media_path": f"{role}_media", "media_frame_index": f"{role}_media_index"}),
-            on=[episode, key], how="inner",
+            on=[episode, key], how="inner", maintain_order="left",
         )
     parts = []
     for i, role in enumerate(ROLES):
@@ -149,8 +185,8 @@ def plan_triplets(
                                               t["negative_episode_id"], t["negative_anchor_frame_index"],
                                               t["negative_frame_index"], t["negative_kind"])
         ], dtype=pl.String),
-    ).sort("triplet_id")
-    filtered = {"not_selected_for_balance": neg.height - chosen.height, "missing_keyframe": chosen.height - t.height}
+    ).sort("triplet_id", maintain_order=True)
+    filtered = {"not_selected_for_balance": n_candidates - chosen.height, "missing_keyframe": chosen.height - t.height}
     return t, filtered
 
 

@@ -28,7 +28,8 @@ from remot_pipeline.core.ingest import ingest_reads
 from remot_pipeline.core.labels import label_pairs
 from remot_pipeline.core.ledger import StageResult, concat
 from remot_pipeline.core.motion import episode_motion_pairs
-from remot_pipeline.core.negatives import build_negatives, retrieval_vs_random
+from remot_pipeline.core.negatives import (EPISODE_LEVELS, build_negatives, cross_episode_negatives, deferred_positives,
+                                           finish_cross_episode, retrieval_vs_random)
 from remot_pipeline.core.questions import build_questions
 from remot_pipeline.core.visibility import gate as gate_visible
 from remot_pipeline.defs import plots
@@ -44,12 +45,12 @@ SINGLE_RUN = dg.BackfillPolicy.single_run()
 #: descendants stale, and the release id changes.
 CODE_VERSIONS = {
     "synthetic_world": "3",
-    "shards": "1",
+    "shards": "2",
     "episode_frames": "5",
     "motion_pairs": "2",
     "positive_pairs": "2",
     "frame_features": "2",
-    "negatives": "4",
+    "negatives": "5",
     "triplets": "7",
     "questions": "5",
     "release": "3",
@@ -187,9 +188,9 @@ def synthetic_world(context: dg.AssetExecutionContext, config: RemotConfig, path
 # partitions would give one sequential step per stage; dynamic outputs give one step per shard in a
 # single run, which the multiprocess and Celery executors spread over cores and machines.
 
-SHARD_STAGES = ("episodes", "episode_frames", "motion_pairs", "positive_pairs", "frame_features")
+SHARD_STAGES = ("episodes", "episode_frames", "motion_pairs", "positive_pairs", "frame_features", "negatives")
 SHARD_CONTRACTS = {"episode_frames": "frames", "motion_pairs": "motion_pairs", "positive_pairs": "labelled_pairs",
-                   "frame_features": "frame_features"}
+                   "frame_features": "frame_features", "negatives": "negatives"}
 NOTES = "shard_notes"
 
 
@@ -213,8 +214,12 @@ def shard_lineages(plan_digest: str, config: RemotConfig, partition: str) -> dic
     keys["positive_pairs"] = lineage_key("positive_pairs", partition, lin["positive_pairs"])
     lin["frame_features"] = {**base("frame_features"), "inputs": {
         name[a]: keys[a] for a in ("positive_pairs", "episode_frames", "episodes")}}
-    # Facts for the stage metadata (rotation corrections, unverified visibility), kept beside them.
-    lin[NOTES] = {**base("frame_features"), "inputs": dict(lin["frame_features"]["inputs"])}
+    keys["frame_features"] = lineage_key("frame_features", partition, lin["frame_features"])
+    # Negatives within an episode (reversal, mirror, retrieval at the anchor and in the episode).
+    lin["negatives"] = {**base("negatives"), "inputs": {
+        name[a]: keys[a] for a in ("positive_pairs", "motion_pairs", "frame_features", "episodes")}}
+    # Facts for the stage metadata (rotation corrections, unverified visibility, retrieval levels), kept beside them.
+    lin[NOTES] = {**base("negatives"), "inputs": dict(lin["negatives"]["inputs"])}
     return lin
 
 
@@ -239,9 +244,14 @@ def compute_shard(plan, reads: list, config: RemotConfig, data_root: Path, diges
             parts.append(episode_features(f, wanted, data_root / roots[eid], config.jpeg_max_side_px,
                                           config.jpeg_quality))
     features = concat(parts, "frame_features")
-    notes = {"max_rotation_correction": float(max(fixes)) if fixes else 0.0, "visibility_unverified": unverified}
+    descriptors = features.table.select([c for c in features.table.column_names if c != "image"])
+    negative = build_negatives(kept, motion.table, descriptors, episodes, plan.domain, config.bands.table(),
+                               config.dominance_margin, config.near_duplicate_max, levels=EPISODE_LEVELS)
+    notes = {"max_rotation_correction": float(max(fixes)) if fixes else 0.0, "visibility_unverified": unverified,
+             "retrieval_resolved_by_level": negative.notes["retrieval_resolved_by_level"],
+             "retrieval_deferred": negative.notes["retrieval_deferred"]}
     return {"values": {"episodes": episodes, "episode_frames": frames, "motion_pairs": motion,
-                       "positive_pairs": positive, "frame_features": features}, "notes": notes}
+                       "positive_pairs": positive, "frame_features": features, "negatives": negative}, "notes": notes}
 
 
 @dg.op(out=dg.DynamicOut())
@@ -472,12 +482,38 @@ def _spawn_safe() -> bool:
         return False
 
 
-def negatives_of_domain(d: str, positive, motion, features, episodes: pa.Table, bands: dict, margin: float,
-                        near_duplicate_max: float):
-    """One domain's negatives and the retrieval-vs-random similarities (descriptors, no JPEGs)."""
+def negatives_of_domain(d: str, shard_negatives, positive, motion, features, episodes: pa.Table,
+                        near_duplicate_max: float, data_root: str, lineage: dict):
+    """One domain's negatives: each shard's own (reversal, mirror, retrieval within the episode,
+    computed in ``shards``), plus retrieval across episodes (scene, then domain) for the
+    positives a shard could not match, searched among the domain's labels and keyframe
+    descriptors (no images, no motion but the matches'), written as the set's last part. Also
+    returns the retrieval-vs-random similarities and how many positives each level resolved."""
+    import polars as pl
+
+    from remot_pipeline.core.negatives import LABEL_COLUMNS, MOTION_FIELDS
+
+    store = StageStore(Path(data_root) / "stages")
+    pending = [deferred_positives(lab, neg) for lab, neg in zip(positive.tables(LABEL_COLUMNS), shard_negatives.tables())]
+    pending = pa.concat_tables(pending) if pending else pa.table({c: [] for c in LABEL_COLUMNS})
     descriptors = keyframe_descriptors(features)
-    r = build_negatives(positive.table, motion.table, descriptors, episodes, d, bands, margin, near_duplicate_max)
-    return r, retrieval_vs_random(r.table, descriptors)
+    matches, resolved = pl.DataFrame(), {}
+    if pending.num_rows:
+        labels = pa.concat_tables([t for t in positive.tables(LABEL_COLUMNS)])
+        matches, resolved = cross_episode_negatives(pending, labels, descriptors, episodes, near_duplicate_max)
+        del labels
+    wanted = set(matches["positive_pair_id"].to_list() + matches["negative_pair_id"].to_list()) if matches.height else set()
+    columns = ["pair_id", *MOTION_FIELDS]
+    rows = [t.filter(pc.is_in(t.column("pair_id"), pa.array(sorted(wanted), pa.string())))
+            for t in motion.tables(columns)] if wanted else []
+    motion_rows = pa.concat_tables(rows) if rows else data_empty("motion_pairs").select(columns)
+    cross = finish_cross_episode(matches, pending.num_rows, motion_rows, resolved)
+    part = f"{d}/cross-episode"
+    key = store.write("negatives", part, cross, lineage)
+    result = ShardSet(store, "negatives", d, [*shard_negatives.shards, {"partition": part, "key": key}], "negatives")
+    cols = ["episode_id", "positive_frame_index", "negative_similarity", "negative_kind"]
+    sims = retrieval_vs_random(pa.concat_tables(list(result.tables(cols))), descriptors)
+    return result, sims, resolved
 
 
 def triplets_of_domain(d: str, negatives_value, features, frames, episodes: pa.Table, params: dict, data_root: str,
@@ -486,13 +522,24 @@ def triplets_of_domain(d: str, negatives_value, features, frames, episodes: pa.T
     (``chunked_triplets``); returns the chunks, their rows without images, and the flow check's rows."""
     import shutil
 
+    import polars as pl
+
     from data_contracts.storage import clean_leftovers, makedirs, tmp_sibling
-    from remot_pipeline.core.triplets import plan_triplets
+    from remot_pipeline.core.triplets import CHOICE_COLUMNS, choose_negatives, chosen_rows, plan_chosen
 
     root = Path(data_root)
     store = StageStore(root / "stages")
-    plan, filtered = plan_triplets(negatives_value.table, keyframe_descriptors(features), frames.table, episodes,
-                                   params["max_per_domain"], params["seed"], params["bench_per_domain"])
+    # The choice reads labels and keys of every negative; only the chosen rows are then read whole.
+    descriptors = keyframe_descriptors(features)
+    parts = [t for t in _tables(negatives_value, CHOICE_COLUMNS) if t.num_rows]
+    candidates = pa.concat_tables(parts) if parts else data_empty("negatives").select(CHOICE_COLUMNS)
+    plan, filtered = None, {}
+    if candidates.num_rows:
+        chosen = choose_negatives(candidates, descriptors, params["max_per_domain"], params["seed"],
+                                  params["bench_per_domain"])
+        del candidates
+        rows = [chosen_rows(t, chosen) for t in _tables(negatives_value) if t.num_rows]
+        plan, filtered = plan_chosen(pl.concat(rows), negatives_value.rows_out, descriptors, frames.table, episodes)
     # The image shuffle's spill folder: a unique temporary name (``.tmp~<host>~<pid>~...``), so what a
     # killed run leaves is removed by the next run's clean_leftovers, never a live one's.
     folder = makedirs(root / "stages" / "triplets" / d)
@@ -510,22 +557,33 @@ def triplets_of_domain(d: str, negatives_value, features, frames, episodes: pa.T
 
 @dg.asset(partitions_def=DOMAIN_PARTITIONS, backfill_policy=SINGLE_RUN, code_version=CODE_VERSIONS["negatives"],
           group_name="experts", check_specs=stage_checks("negatives"))
-def negatives(context: dg.AssetExecutionContext, config: RemotConfig, positive_pairs: dict, motion_pairs: dict,
-              frame_features: dict, episodes: dict):
+def negatives(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, shards: dict,
+              positive_pairs: dict, motion_pairs: dict, frame_features: dict, episodes: dict):
     """N: temporal-reversal, mirrored and retrieved hard negatives, labels recomputed from their own
-    motion. Each domain is independent: they run in parallel processes (``domain_workers``)."""
-    out = map_domains(negatives_of_domain, {d: (d, positive_pairs[d], motion_pairs[d], frame_features[d], episodes[d],
-                                                config.bands.table(), config.dominance_margin,
-                                                config.near_duplicate_max) for d in context.partition_keys},
-                      config.domain_workers)
-    results = {d: r for d, (r, _) in out.items()}
-    sims = {d: s for d, (_, s) in out.items()}
+    motion. Within an episode they are computed per source shard (in ``shards``, reused with
+    it); retrieval across episodes (the same scene, then the domain) for the positives left is
+    done here, on labels and descriptors. Domains run in parallel processes (``domain_workers``)."""
+    base = json.loads(lineage_metadata(config, "negatives")[LINEAGE_MD])
+    shard_negatives = shard_sets(paths, shards, "negatives")
+    jobs = {}
+    for d in context.partition_keys:
+        inputs = {**shard_negatives[d].inputs(), **positive_pairs[d].inputs(), **frame_features[d].inputs()}
+        jobs[d] = (d, shard_negatives[d], positive_pairs[d], motion_pairs[d], frame_features[d], episodes[d],
+                   config.near_duplicate_max, str(paths.root), {**base, "inputs": inputs})
+    out = map_domains(negatives_of_domain, jobs, config.domain_workers)
+    results = {d: r for d, (r, _, _) in out.items()}
+    sims = {d: s for d, (_, s, _) in out.items()}
+    levels = {}
+    for d, (_, _, cross) in out.items():
+        levels[d] = {}
+        for counts in [*_notes(shards, d, "retrieval_resolved_by_level"), cross]:
+            for level, n in counts.items():
+                levels[d][level] = levels[d].get(level, 0) + n
     summary = {d: {"retrieved_mean": round(float(np.mean(r)), 4), "random_mean": round(float(np.mean(x)), 4), "n": len(r)}
                for d, (r, x) in sims.items() if len(r)}
     yield from emit("negatives", "negatives", results, config,
                     {"filtered_by_rule": dg.MetadataValue.json({d: r.rows_filtered for d, r in results.items()}),
-                     "retrieval_search_level": dg.MetadataValue.json(
-                         {d: r.notes.get("retrieval_resolved_by_level", {}) for d, r in results.items()}),
+                     "retrieval_search_level": dg.MetadataValue.json(levels),
                      "similarity_to_positive": dg.MetadataValue.json(summary),
                      "similarity_histograms": plots.similarity_histograms(sims)})
 
@@ -535,6 +593,14 @@ FLOW_CHECK = "triplets__label_flow_agreement"
 
 #: Triplets per chunk of the triplets stage's output (~57 KB a row with its four JPEGs: ~60 MB).
 TRIPLET_CHUNK_ROWS = 1024
+
+
+def _tables(value, columns: list[str] | None = None):
+    """A stage value's rows one shard at a time (a :class:`ShardSet`) or at once (a StageResult)."""
+    if isinstance(value, ShardSet):
+        yield from value.tables(columns)
+    else:
+        yield value.table if columns is None else value.table.select(columns)
 
 
 def keyframe_descriptors(features) -> pa.Table:

@@ -46,7 +46,8 @@ _TABLE_KEY = b"remot.stage_key"
 #: Op outputs that are no asset, per run and step (``<root>/_steps/<run_id>/<step_key>/<output>``).
 STEP_VALUES = "_steps"
 #: Stage outputs a shard index leads to in the lineage (``shard_notes`` is metadata, not a stage).
-STAGE_LINEAGE = frozenset({"episodes", "episode_frames", "motion_pairs", "positive_pairs", "frame_features"})
+STAGE_LINEAGE = frozenset({"episodes", "episode_frames", "motion_pairs", "positive_pairs", "frame_features",
+                           "negatives"})
 
 
 class StageMissing(FileNotFoundError):
