@@ -84,6 +84,26 @@ def parse_duration(text: str) -> float:
     return total
 
 
+def step_peak_rss_mib(log_text: str, processes: dict[int, tuple[int, float, int]]) -> dict[str, float]:
+    """The largest sampled peak RSS (VmHWM) per step, dynamic copies together (``shard_work[...]``
+    -> ``shard_work``): a process counts for the step its own pid ran (the log's ``STEP_START``
+    lines name the pid), or else its nearest ancestor's (a step's worker processes)."""
+    import re
+
+    step_of: dict[int, str] = {}
+    for m in re.finditer(r" - (\d+) - ([\w.]+)(?:\[[^\]]*\])? - STEP_START - ", log_text):
+        step_of[int(m.group(1))] = m.group(2)
+    out: dict[str, float] = {}
+    for pid, (hwm, _, ppid) in processes.items():
+        p, seen = pid, set()
+        while p not in step_of and p in processes and p not in seen:
+            seen.add(p)
+            p = processes[p][2]
+        step = step_of.get(p, "(other)")
+        out[step] = max(out.get(step, 0.0), round(hwm / 2**20, 1))
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def step_seconds(log_text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for step, duration in STEP_RE.findall(log_text):
@@ -110,8 +130,8 @@ def data_root_of(run_config: dict) -> str:
     return paths.get("data_root") or os.environ.get("REMOT_DATA_ROOT", "data")
 
 
-def tree_sample(root_pid: int) -> tuple[int, dict[int, tuple[int, float]]]:
-    """``(sum of RSS over root_pid and its descendants, {pid: (VmHWM bytes, CPU seconds)})``
+def tree_sample(root_pid: int) -> tuple[int, dict[int, tuple[int, float, int]]]:
+    """``(sum of RSS over root_pid and its descendants, {pid: (VmHWM bytes, CPU seconds, ppid)})``
     from /proc (empty when it is gone). VmHWM is each process's own peak RSS so far, so a
     process seen once reports its true peak up to that moment."""
     children: dict[int, list[int]] = {}
@@ -119,6 +139,7 @@ def tree_sample(root_pid: int) -> tuple[int, dict[int, tuple[int, float]]]:
     page = os.sysconf("SC_PAGE_SIZE")
     tick = os.sysconf("SC_CLK_TCK")
     cpu: dict[int, float] = {}
+    parent: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -131,6 +152,7 @@ def tree_sample(root_pid: int) -> tuple[int, dict[int, tuple[int, float]]]:
             continue
         pid = int(entry)
         children.setdefault(ppid, []).append(pid)
+        parent[pid] = ppid
         rss[pid] = int(statm[1]) * page
         cpu[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
     total, stack, seen = 0, [root_pid], {}
@@ -145,7 +167,7 @@ def tree_sample(root_pid: int) -> tuple[int, dict[int, tuple[int, float]]]:
         except OSError:
             pass
         if pid in rss:
-            seen[pid] = (hwm, cpu.get(pid, 0.0))
+            seen[pid] = (hwm, cpu.get(pid, 0.0), parent.get(pid, 0))
         stack.extend(children.get(pid, []))
     return total, seen
 
@@ -164,7 +186,7 @@ class TreeSampler(threading.Thread):
     def __init__(self, pid: int, every_s: float) -> None:
         super().__init__(daemon=True)
         self.pid, self.every_s, self.peak = pid, every_s, 0
-        self.processes: dict[int, tuple[int, float]] = {}
+        self.processes: dict[int, tuple[int, float, int]] = {}
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -172,20 +194,20 @@ class TreeSampler(threading.Thread):
             try:
                 total, seen = tree_sample(self.pid)
                 self.peak = max(self.peak, total)
-                for pid, (hwm, cpu) in seen.items():
-                    old = self.processes.get(pid, (0, 0.0))
-                    self.processes[pid] = (max(old[0], hwm), max(old[1], cpu))
+                for pid, (hwm, cpu, ppid) in seen.items():
+                    old = self.processes.get(pid, (0, 0.0, ppid))
+                    self.processes[pid] = (max(old[0], hwm), max(old[1], cpu), ppid)
             except OSError:
                 pass
             self._halt.wait(self.every_s)
 
     @property
     def largest_process_bytes(self) -> int:
-        return max((h for h, _ in self.processes.values()), default=0)
+        return max((h for h, _, _ in self.processes.values()), default=0)
 
     @property
     def cpu_s(self) -> float:
-        return sum(c for _, c in self.processes.values())
+        return sum(c for _, c, _ in self.processes.values())
 
     def stop(self) -> None:
         self._halt.set()
@@ -281,8 +303,16 @@ def headroom(data_root: Path, caps: dict[str, int]) -> dict | None:
         return None
     stages = data_root / "stages"
     keys = json.loads(manifest.read_text()).get("stages", {})  # the release's own stage outputs
-    files = [stages / "negatives" / n.split("/", 1)[1] / k / "out.parquet" for n, k in sorted(keys.items())
-             if n.startswith("negatives/")]
+    files = []
+    for n, k in sorted(keys.items()):
+        if not n.startswith("negatives/"):
+            continue
+        folder = stages / "negatives" / n.split("/", 1)[1] / k
+        if (folder / "shards.json").is_file():  # a domain's shard outputs (the stage store's ShardSet)
+            members = json.loads((folder / "shards.json").read_text())["shards"]
+            files += [stages / "negatives" / m["partition"] / m["key"] / "out.parquet" for m in members]
+        else:
+            files.append(folder / "out.parquet")
     if not files:
         return None
     import duckdb
@@ -297,7 +327,7 @@ def headroom(data_root: Path, caps: dict[str, int]) -> dict | None:
         out.setdefault(domain, {})[split] = {"candidates": int(n), "cap": cap,
                                              "ratio": round(n / cap, 3) if cap else None}
     for n, k in sorted(keys.items()):
-        if n.startswith("triplets/"):
+        if n.startswith("triplets/") and n.count("/") == 1:  # a domain's (its chunks are listed too)
             d = json.loads((stages / n / k / "entry.json").read_text())["ledger"]
             out.setdefault(n.split("/", 1)[1], {})["triplets_ledger"] = {
                 k: d.get(k) for k in ("rows_in", "rows_out", "rows_filtered")}
@@ -461,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_largest_process_sampled_mib": round(sampler.largest_process_bytes / 2**20, 1),
         "cpu_sampled_s": round(sampler.cpu_s, 1),
         "processes_sampled": len(sampler.processes),
+        "step_peak_rss_mib": step_peak_rss_mib(log_text, sampler.processes),
         "cores": cpus,
         "cpus_on_machine": os.cpu_count(),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),

@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             "peak_rss_largest_process_mib": max(r["peak_rss_mib"], r.get("peak_rss_largest_process_sampled_mib", 0)),
             "peak_rss_tree_sampled_mib": r["peak_rss_tree_sampled_mib"],
             "s_per_1k_triplets": round(1000 * r["wall_s"] / triplets, 2) if triplets else None,
-            "step_seconds": r.get("step_seconds"), "stage_rows": rows,
+            "step_seconds": r.get("step_seconds"), "step_peak_rss_mib": r.get("step_peak_rss_mib"), "stage_rows": rows,
             "keyframes": keyframes,
             "keyframe_bound_s": round(keyframes / machine["jpeg_encode_fps"], 1) if keyframes else None,
             "release_id": (r.get("release") or {}).get("release_id"), "size_bytes": (r.get("release") or {}).get("size_bytes"),

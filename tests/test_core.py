@@ -506,3 +506,41 @@ def test_negatives_per_shard_then_across_episodes_equal_one_domain_wide_build(se
         assert r.rows_in == r.rows_out + r.rows_quarantined + sum(r.rows_filtered.values())
     levels = full.notes["retrieval_resolved_by_level"]
     assert resolved.get("scene", 0) == levels["scene"] and resolved.get("domain", 0) == levels["domain"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_triplet_choice_shard_by_shard_equals_the_choice_over_the_whole_domain(seed):
+    """Dedup per shard then one balanced choice (what the triplets stage does) picks exactly the
+    rows one choice over the concatenated domain picks, for random candidates and shard cuts."""
+    from remot_pipeline.core.triplets import CHOICE_COLUMNS, choose_candidates, choose_negatives, shard_candidates
+
+    rng = np.random.default_rng(seed)
+    n_eps, rows = int(rng.integers(2, 7)), []
+    eps = [f"s/e{i}" for i in range(n_eps)]
+    split_of = {e: str(rng.choice(["train", "test"])) for e in eps}
+    for e in eps:
+        for _ in range(int(rng.integers(5, 60))):
+            a, p = int(rng.integers(0, 10)), int(rng.integers(10, 20))
+            kind = str(rng.choice(["temporal_reversal", "mirror", "retrieval"]))
+            ne = str(rng.choice(eps)) if kind == "retrieval" else e
+            na, n = (p, a) if kind == "temporal_reversal" else (int(rng.integers(0, 20)), int(rng.integers(0, 20)))
+            value = str(rng.choice(["left", "right"]))
+            rows.append(dict(episode_id=e, split=split_of[e], attribute=str(rng.choice(["yaw", "pitch"])),
+                             object_color=None, positive_pair_id=f"{e}:{a}-{p}", anchor_frame_index=a,
+                             positive_frame_index=p, positive_value=value,
+                             positive_magnitude=float(rng.uniform(5, 40)), negative_episode_id=ne,
+                             negative_anchor_frame_index=na, negative_frame_index=n,
+                             negative_magnitude=-float(rng.uniform(5, 40)), negative_kind=kind,
+                             negative_pair_id=f"{ne}:{na}-{n}|{rng.integers(0, 3)}"))
+    table = pa.Table.from_pylist(rows).select(CHOICE_COLUMNS)
+    v = rng.normal(size=(n_eps * 20, 8))
+    features = pa.table({"episode_id": [e for e in eps for _ in range(20)], "frame_index": list(range(20)) * n_eps,
+                         "descriptor": [list(x / np.linalg.norm(x)) for x in v]})
+    cap, bench = int(rng.integers(3, 40)), int(rng.integers(1, 10))
+    whole = choose_negatives(table, features, cap, seed, bench)
+    # shards: contiguous runs of episodes (rows are grouped by episode, as a shard's are)
+    cuts = sorted(set(rng.integers(1, n_eps, size=int(rng.integers(0, n_eps))).tolist())) if n_eps > 1 else []
+    groups = [eps[a:b] for a, b in zip([0, *cuts], [*cuts, n_eps])]
+    shards = [table.filter(pa.compute.is_in(table.column("episode_id"), pa.array(g))) for g in groups]
+    split = choose_candidates([shard_candidates(t, features, seed) for t in shards], cap, seed, bench)
+    assert whole.height > 0 and split.equals(whole)

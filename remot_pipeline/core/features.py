@@ -136,7 +136,14 @@ def view_change(pairs: pl.DataFrame, features: pa.Table, first: str, second: str
         j = pairs.select(pl.col(episode).alias("episode_id"), pl.col(col).alias("frame_index")).join(
             feat, on=["episode_id", "frame_index"], how="left", maintain_order="left")["_row"]
         rows.append(j.fill_null(-1).to_numpy())
-    ok = (rows[0] >= 0) & (rows[1] >= 0)
+    ok = np.flatnonzero((rows[0] >= 0) & (rows[1] >= 0))
     out = np.full(pairs.height, np.nan)
-    out[ok] = 1.0 - np.einsum("nd,nd->n", desc[rows[0][ok]], desc[rows[1][ok]])
+    # In blocks: gathering every pair's two descriptors at once would hold 2 x pairs x dim floats.
+    for i in range(0, ok.size, _VIEW_CHANGE_BLOCK):
+        sel = ok[i : i + _VIEW_CHANGE_BLOCK]
+        out[sel] = 1.0 - np.einsum("nd,nd->n", desc[rows[0][sel]], desc[rows[1][sel]])
     return out
+
+
+#: Pairs per block of :func:`view_change` (a block gathers 2 x block x dim float32).
+_VIEW_CHANGE_BLOCK = 16384

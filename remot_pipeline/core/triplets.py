@@ -29,16 +29,28 @@ def stable_key(*parts: object) -> str:
     return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()
 
 
-def select_balanced(negatives: pl.DataFrame, max_per_domain: int, seed: int) -> pl.DataFrame:
-    if negatives.height == 0:
-        return negatives
+#: One candidate per (episode, anchor frame, attribute, negative kind): the group never leaves an
+#: episode, so deduplicating shard by shard is deduplicating the domain.
+DEDUP_KEY = ["episode_id", "anchor_frame_index", "attribute", "negative_kind"]
+
+
+def dedup_candidates(negatives: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """The seeded one candidate per :data:`DEDUP_KEY` group (the smallest ``_key``; ties: the
+    earlier row), in ``_key`` order, with its ``_key``."""
     keyed = negatives.with_columns(
         pl.Series("_key", [stable_key(seed, p, n, k) for p, n, k in zip(
-            negatives["positive_pair_id"], negatives["negative_frame_index"], negatives["negative_kind"])])
+            negatives["positive_pair_id"], negatives["negative_frame_index"], negatives["negative_kind"])],
+                  dtype=pl.String)
     )
-    deduped = keyed.sort("_key", maintain_order=True).unique(
-        subset=["episode_id", "anchor_frame_index", "attribute", "negative_kind"], keep="first", maintain_order=True
-    )
+    return keyed.sort("_key", maintain_order=True).unique(subset=DEDUP_KEY, keep="first", maintain_order=True)
+
+
+def select_balanced(negatives: pl.DataFrame, max_per_domain: int, seed: int, deduped: bool = False) -> pl.DataFrame:
+    """``deduped``: ``negatives`` already went through :func:`dedup_candidates` (and are in
+    ``_key`` order)."""
+    if negatives.height == 0:
+        return negatives.drop("_key") if "_key" in negatives.columns else negatives
+    deduped = negatives if deduped else dedup_candidates(negatives, seed)
     # A retrieved negative's motion is larger or smaller than the positive's in equal numbers (a
     # stratum each), so "the pair that changes more" does not answer; the other kinds have equal
     # magnitudes by construction.
@@ -58,14 +70,15 @@ def select_balanced(negatives: pl.DataFrame, max_per_domain: int, seed: int) -> 
         (pl.col("_key").rank("ordinal").over([*group, "_larger", "_form"])
          * pl.struct("_larger", "_form").n_unique().over(group)).alias("_rank")
     )
-    out = ranked.sort(["_rank", "_key"]).head(max_per_domain).drop("_rank", "_key", "_larger", "_form")
+    out = ranked.sort(["_rank", "_key"], maintain_order=True).head(max_per_domain).drop("_rank", "_key", "_larger", "_form")
     return out.drop("_changes_more") if "_changes_more" in out.columns else out
 
 
 
-def select_per_split(negatives: pl.DataFrame, caps: dict[str, int], seed: int) -> pl.DataFrame:
+def select_per_split(negatives: pl.DataFrame, caps: dict[str, int], seed: int, deduped: bool = False) -> pl.DataFrame:
     """:func:`select_balanced` within each split, with that split's cap."""
-    parts = [select_balanced(negatives.filter(pl.col("split") == split), cap, seed) for split, cap in sorted(caps.items())]
+    parts = [select_balanced(negatives.filter(pl.col("split") == split), cap, seed, deduped)
+             for split, cap in sorted(caps.items())]
     return pl.concat(parts) if parts else negatives.head(0)
 
 
@@ -116,19 +129,34 @@ CHOICE_COLUMNS = ["episode_id", "split", "attribute", "object_color", "positive_
 NEGATIVE_KEY = ["episode_id", "positive_pair_id", "negative_kind", "attribute", "object_color", "negative_pair_id"]
 
 
-def choose_negatives(candidates: pa.Table, features: pa.Table, max_per_domain: int, seed: int,
-                     bench_per_domain: int = 200) -> pl.DataFrame:
-    """The balanced choice (:func:`select_per_split`) over a domain's negatives, read as
-    :data:`CHOICE_COLUMNS` only: the chosen rows' :data:`NEGATIVE_KEY` and ``_pick``, their
-    order. ``features`` needs no ``image`` column."""
+def shard_candidates(candidates: pa.Table, features: pa.Table, seed: int) -> pl.DataFrame:
+    """One shard's negatives (at least :data:`CHOICE_COLUMNS`) as choice candidates: whether the
+    negative's view changes more than the positive's (``features``: the domain's keyframe
+    descriptors, no images), deduplicated (:func:`dedup_candidates`)."""
     neg = to_polars(candidates.select(CHOICE_COLUMNS))
-    if neg.height == 0:
-        return pl.DataFrame(schema={**{c: neg.schema[c] for c in NEGATIVE_KEY}, "_pick": pl.UInt32})
     neg = neg.with_columns(pl.Series("_changes_more", view_change(
         neg, features, "negative_anchor_frame_index", "negative_frame_index", "negative_episode_id")
         > view_change(neg, features, "anchor_frame_index", "positive_frame_index")))
-    chosen = select_per_split(neg, {"train": max_per_domain, "test": bench_per_domain}, seed)
+    return dedup_candidates(neg, seed)
+
+
+def choose_candidates(deduped: list[pl.DataFrame], max_per_domain: int, seed: int, bench_per_domain: int = 200
+                      ) -> pl.DataFrame:
+    """The balanced choice (:func:`select_per_split`) over every shard's :func:`shard_candidates`
+    (in shard order): the chosen rows' :data:`NEGATIVE_KEY` and ``_pick``, their order. The same
+    choice as over the whole domain at once: a dedup group never leaves its episode."""
+    parts = [d for d in deduped if d.height]
+    if not parts:
+        return pl.DataFrame(schema={**{c: pl.String for c in NEGATIVE_KEY}, "_pick": pl.UInt32})
+    pool = pl.concat(parts).sort("_key", maintain_order=True)
+    chosen = select_per_split(pool, {"train": max_per_domain, "test": bench_per_domain}, seed, deduped=True)
     return chosen.select(NEGATIVE_KEY).with_row_index("_pick")
+
+
+def choose_negatives(candidates: pa.Table, features: pa.Table, max_per_domain: int, seed: int,
+                     bench_per_domain: int = 200) -> pl.DataFrame:
+    """:func:`choose_candidates` of one table of negatives (one shard)."""
+    return choose_candidates([shard_candidates(candidates, features, seed)], max_per_domain, seed, bench_per_domain)
 
 
 def chosen_rows(negatives: pa.Table, chosen: pl.DataFrame) -> pl.DataFrame:

@@ -525,19 +525,19 @@ def triplets_of_domain(d: str, negatives_value, features, frames, episodes: pa.T
     import polars as pl
 
     from data_contracts.storage import clean_leftovers, makedirs, tmp_sibling
-    from remot_pipeline.core.triplets import CHOICE_COLUMNS, choose_negatives, chosen_rows, plan_chosen
+    from remot_pipeline.core.triplets import CHOICE_COLUMNS, choose_candidates, chosen_rows, plan_chosen, shard_candidates
 
     root = Path(data_root)
     store = StageStore(root / "stages")
-    # The choice reads labels and keys of every negative; only the chosen rows are then read whole.
+    # The choice reads labels and keys, deduplicated shard by shard (a dedup group stays in its
+    # episode); only the chosen rows are then read whole, shard by shard.
     descriptors = keyframe_descriptors(features)
-    parts = [t for t in _tables(negatives_value, CHOICE_COLUMNS) if t.num_rows]
-    candidates = pa.concat_tables(parts) if parts else data_empty("negatives").select(CHOICE_COLUMNS)
+    deduped = [shard_candidates(t, descriptors, params["seed"]) for t in _tables(negatives_value, CHOICE_COLUMNS)
+               if t.num_rows]
     plan, filtered = None, {}
-    if candidates.num_rows:
-        chosen = choose_negatives(candidates, descriptors, params["max_per_domain"], params["seed"],
-                                  params["bench_per_domain"])
-        del candidates
+    if deduped:
+        chosen = choose_candidates(deduped, params["max_per_domain"], params["seed"], params["bench_per_domain"])
+        del deduped
         rows = [chosen_rows(t, chosen) for t in _tables(negatives_value) if t.num_rows]
         plan, filtered = plan_chosen(pl.concat(rows), negatives_value.rows_out, descriptors, frames.table, episodes)
     # The image shuffle's spill folder: a unique temporary name (``.tmp~<host>~<pid>~...``), so what a
