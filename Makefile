@@ -34,9 +34,12 @@ test: install
 	$(BIN)/python -m pytest -n 2 -q
 
 # Every training schedule on the tiny model (CPU, a few minutes) from the latest release, then
-# the evaluation on remot-bench; the comparison table lands in data/evaluations/<release_id>/.
+# the evaluation on remot-bench and on generated VSI-Bench / MMSI-Bench / CameraBench fixtures
+# (data/benchmarks/, in the published layouts; configs/train-demo.yaml names them), side by side;
+# the comparison table lands in data/evaluations/<release_id>/.
 train-demo: run
-	$(BIN)/dagster job execute -m remot_pipeline.definitions -j train_models
+	$(BIN)/python -m remot_train.benchmarks.fixtures all data/benchmarks
+	$(BIN)/dagster job execute -m remot_pipeline.definitions -j train_models -c configs/train-demo.yaml
 	@cat data/evaluations/$$(basename $$(readlink data/releases/LATEST))/comparison.md
 
 ui: install

@@ -75,6 +75,16 @@ Other knobs, used for the attempts:
 * training: ``--lr``, ``--max-steps``, ``--batch-size``, ``--weight-decay``,
   ``--completion {think,restate,answer}``, ``--seed``, ``--threads``.
 
+Clips (issue 17). ``--views clips`` shows each question's pair as one 2-frame clip, its frames
+packed into one temporal patch of the vision tower (:mod:`remot_train.clips`); the training forms
+are the same (a mirrored clip is mirrored frame by frame, a reversed clip plays backwards).
+``--eval-every N`` scores the held-out questions every N steps (the accuracy-over-steps curve),
+``--contact-sheet`` draws held-out questions with the model's think block and answer,
+``--pixel-mlp`` trains the pixel-MLP control on the same rows, ``--out-name`` names the outputs,
+and ``--compare FRAMES_JSON CLIPS_JSON`` writes the side-by-side report
+``bench/results/learning_clips.{md,png}``. The reports give the training CPU time beside the wall
+time: on a shared machine the runs are budgeted by steps.
+
 ``--attempt NOTE`` writes that run's outputs under ``--attempt-dir`` instead of
 ``bench/results``, and appends its summary to ``bench/results/learning_demo.attempts.jsonl``.
 The default run's report lists those attempts, then the notes file.
@@ -109,15 +119,19 @@ BENCH_TRIPLETS = 1000  # test triplets per domain: every one the world gives
 ALL_DOMAINS = '{"dagster/asset_partition_range_start": "navigation", "dagster/asset_partition_range_end": "simulation"}'
 
 DOMAIN, ATTRIBUTE = "navigation", "yaw"
-DIRECTION = re.compile(r"turned to the (left|right)")
+DIRECTION = re.compile(r"turned to (?:the|its) (left|right)")
 OTHER = {"left": "right", "right": "left"}
 
 
 # --------------------------------------------------------------------------- data ---
 
 def release_config(seed: int = 0) -> dict:
+    # The shortcut audit is off: it gates published releases (the default world); on this demo
+    # world (38 x 120 per domain) its blocking check failed and the release was not published
+    # (seen 2026-12-07). The report computes its own blind baselines (majority class, text-only
+    # rule) on the questions it uses.
     return {"synthetic": {**WORLD, "seed": seed}, "max_triplets_per_domain": MAX_TRIPLETS,
-            "bench_triplets_per_domain": BENCH_TRIPLETS}
+            "bench_triplets_per_domain": BENCH_TRIPLETS, "audit": {"enabled": False}}
 
 
 def world_root(data_root: Path, seed: int) -> Path:
@@ -174,26 +188,28 @@ def directions(row: dict) -> tuple[str, str]:
 
 
 def swap_directions(text: str) -> str:
-    """``text`` with every "turned to the left" and "turned to the right" swapped."""
-    return DIRECTION.sub(lambda m: f"turned to the {OTHER[m.group(1)]}", text)
+    """``text`` with every "turned to the/its left" and "turned to the/its right" swapped."""
+    return DIRECTION.sub(lambda m: m.group(0)[: -len(m.group(1))] + OTHER[m.group(1)], text)
 
 
-def completion(stated: str, actual: str, answer: str, mode: str) -> list[dict]:
+def completion(stated: str, actual: str, answer: str, mode: str, views: str = "frames") -> list[dict]:
     """The target. ``think``: the think block says which way the camera turned; ``restate``: it
     also repeats the direction the question states, so the answer compares two nearby words;
-    ``answer``: an empty think block."""
+    ``answer``: an empty think block. ``views="clips"``: "over the clip" for "from image 1 to image 2"."""
+    span = "over the clip" if views == "clips" else "from image 1 to image 2"
     think = {
-        "think": f"from image 1 to image 2 the camera turned to the {actual}.",
-        "restate": f"from image 1 to image 2 the camera turned to the {actual}; the question says {stated}.",
+        "think": f"{span} the camera turned to the {actual}.",
+        "restate": f"{span} the camera turned to the {actual}; the question says {stated}.",
         "answer": "",
     }[mode]
     return [{"role": "assistant", "content": f"<think>\n{think}\n</think>\n<answer>{answer}</answer>"}]
 
 
-def variant(row: dict, mirror: bool, reverse: bool, mode: str) -> dict:
+def variant(row: dict, mirror: bool, reverse: bool, mode: str, views: str = "frames") -> dict:
     """One training form of a true/false row: ``mirror`` flips both images left-right and swaps
     left/right in the text (answer unchanged); ``reverse`` swaps images 1 and 2 (the turn
-    reverses, the answer flips)."""
+    reverses, the answer flips). ``views="clips"``: the form as a clip row (the two frames, in
+    the form's order, packed as one clip; the prompt worded for clips: :mod:`remot_train.clips`)."""
     from PIL import ImageOps
 
     stated, actual = directions(row)
@@ -210,13 +226,18 @@ def variant(row: dict, mirror: bool, reverse: bool, mode: str) -> dict:
         actual = OTHER[actual]
     answer = "true" if stated == actual else "false"
     tag = ("m" if mirror else "") + ("r" if reverse else "")
-    return {**row, "prompt": prompt, "images": images, "answer": answer,
-            "question_id": row["question_id"] + (f"-{tag}" if tag else ""),
-            "completion": completion(stated, actual, answer, mode)}
+    out = {**row, "prompt": prompt, "images": images, "answer": answer,
+           "question_id": row["question_id"] + (f"-{tag}" if tag else ""),
+           "completion": completion(stated, actual, answer, mode, views)}
+    if views == "clips":
+        from remot_train.clips import clip_row
+
+        out = clip_row(out, ["anchor", "positive"])
+    return out
 
 
 def load_rows(release: Path, image_size: int, mode: str, augment: bool,
-              extra: list[Path] = ()) -> tuple[list[dict], list[dict], list[dict]]:
+              extra: list[Path] = (), views: str = "frames") -> tuple[list[dict], list[dict], list[dict]]:
     """``(train examples, train questions, held_out)``: yaw true/false rows. The train questions
     are ``release``'s train split plus every split of the ``extra`` releases (other worlds: other
     rooms); the examples are those in their training forms. Held out: ``release``'s test split."""
@@ -228,7 +249,13 @@ def load_rows(release: Path, image_size: int, mode: str, augment: bool,
         train += question_rows(other, split=None, with_completion=False, **kw)
     test = question_rows(release, split="test", with_completion=False, **kw)
     forms = [(m, r) for m in (False, True) for r in (False, True)] if augment else [(False, False)]
-    return [variant(row, m, r, mode) for row in train for m, r in forms], train, test
+    examples = [variant(row, m, r, mode, views) for row in train for m, r in forms]
+    if views == "clips":  # the held-out and train questions as clips too (the same questions)
+        from remot_train.clips import clip_row
+
+        train = [clip_row(r, ["anchor", "positive"]) for r in train]
+        test = [clip_row(r, ["anchor", "positive"]) for r in test]
+    return examples, train, test
 
 
 def text_only_rule(train: list[dict]) -> dict[str, str]:
@@ -275,9 +302,11 @@ def summary(records: list[dict], rows: list[dict], mode: str) -> dict:
     return out
 
 
-def evaluate_rows(model, processor, rows, mode: str, batch_size: int = 32) -> tuple[dict, list[dict]]:
+def evaluate_rows(model, processor, rows, mode: str, batch_size: int = 32, views: str = "frames") -> tuple[dict, list[dict]]:
+    from remot_train.clips import processor_for
     from remot_train.evaluate import evaluate
 
+    processor = processor_for(processor, views)
     t0 = time.perf_counter()
     result = evaluate(model, processor, rows, batch_size=batch_size, max_new_tokens=16 if mode == "answer" else 48)
     s = summary(result.records, rows, mode)
@@ -308,7 +337,34 @@ def time_guard(seconds: float):
     return TimeGuard()
 
 
-def train(model_dir: Path, rows: list[dict], out: Path, args) -> tuple[object, dict]:
+def eval_curve(processor, rows: list[dict], args):
+    """A trainer callback that scores the held-out ``rows`` every ``args.eval_every`` steps
+    (greedy), keeping ``(step, accuracy, think-direction accuracy)`` and the CPU seconds it spent."""
+    from transformers import TrainerCallback
+
+    class Curve(TrainerCallback):
+        def __init__(self):
+            self.points: list[dict] = []
+            self.cpu_s = 0.0
+            self.wall_s = 0.0
+
+        def on_step_end(self, a, state, control, model=None, **kw):
+            if not args.eval_every or state.global_step % args.eval_every:
+                return
+            c0, w0 = time.process_time(), time.perf_counter()
+            s, _ = evaluate_rows(model, processor, rows, args.completion, views=args.views)
+            self.cpu_s += time.process_time() - c0
+            self.wall_s += time.perf_counter() - w0
+            self.points.append({"step": state.global_step, "accuracy": s["accuracy"], "ci95": s["ci95"],
+                                "think_direction_accuracy": s.get("think_direction_accuracy"),
+                                "true_share": s["true_share"]})
+            print(f"step {state.global_step}: held-out {s['accuracy']:.3f} think-dir "
+                  f"{s.get('think_direction_accuracy', 0):.3f}", flush=True)
+
+    return Curve()
+
+
+def train(model_dir: Path, rows: list[dict], out: Path, args, curve=None) -> tuple[object, dict]:
     from remot_train.trainers import sft
 
     guard = time_guard(args.minutes * 60)
@@ -324,14 +380,18 @@ def train(model_dir: Path, rows: list[dict], out: Path, args) -> tuple[object, d
         "seed": args.seed,
         "data_seed": args.seed,
     }
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = sft(str(model_dir), rows, out, args=trainer_args, include_think=True, resume=False,
-                 callbacks=[guard])
-    wall = time.perf_counter() - t0
+                 callbacks=[guard] + ([curve] if curve else []), views=args.views)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     steps = max((e["step"] for e in result.log_history if "loss" in e), default=0)
     losses = [{"step": e["step"], "loss": e["loss"]} for e in result.log_history if "loss" in e]
     loop = next((e["train_runtime"] for e in result.log_history if "train_runtime" in e), wall)
+    eval_cpu = curve.cpu_s if curve else 0.0
     return result, {"steps": steps, "train_wall_s": round(loop, 1), "sft_call_s": round(wall, 1),
+                    "train_cpu_s": round(cpu - eval_cpu, 1), "curve_eval_cpu_s": round(eval_cpu, 1),
+                    "curve_eval_wall_s": round(curve.wall_s if curve else 0.0, 1),
+                    "heldout_curve": curve.points if curve else [],
                     "stopped_by_time_budget": guard.stopped_early,
                     "loss_curve": losses, "trainer_args": trainer_args}
 
@@ -431,7 +491,8 @@ def markdown(res: dict, attempts: list[dict]) -> str:
         rows.append(("think-direction accuracy (turn named in the think block) [95% CI]",
                      _fmt_dir(b), _fmt_dir(a)))
     out = [
-        "# Learning demo: tiny Qwen3-VL, navigation yaw true/false, CPU",
+        "# Learning demo: tiny Qwen3-VL, navigation yaw true/false, CPU"
+        + (" (views: clips)" if s.get("views") == "clips" else ""),
         "",
         f"**Verdict.** {res['verdict']}",
         "",
@@ -479,7 +540,7 @@ def markdown(res: dict, attempts: list[dict]) -> str:
         "Caveat: the 95% intervals treat questions as independent; questions from the same episode "
         "(room) and triplet are correlated, so the effective sample is smaller than n.",
         "",
-        "![loss and accuracy](learning_demo.png)",
+        f"![loss and accuracy]({s.get('out_name', 'learning_demo')}.png)",
     ]
     if attempts:
         out += ["", "## What we tried", "",
@@ -491,7 +552,7 @@ def markdown(res: dict, attempts: list[dict]) -> str:
         notes = [x for x in attempts if x.get("comment")]
         if notes:
             out += ["", *[f"- **#{attempts.index(x) + 1}**: {x['comment']}" for x in notes]]
-    if NOTES.is_file():
+    if NOTES.is_file() and s.get("out_name", "learning_demo") == "learning_demo":
         out += ["", NOTES.read_text().strip()]
     return "\n".join(out) + "\n"
 
@@ -534,6 +595,216 @@ def plot(res: dict, path: Path) -> None:
     plt.close(fig)
 
 
+# ----------------------------------------------------------------- controls and sheets ---
+
+def _pair_frames(row: dict, views: str) -> list:
+    """A yaw row's two frames, in time order (a clip row's clip split back into its frames)."""
+    if views == "clips":
+        from remot_train.clips import frames_of
+
+        return frames_of(row["images"][0])
+    return list(row["images"])
+
+
+def pixel_mlp_control(train: list[dict], test: list[dict], args, epochs: int = 30, hidden: int = 256) -> dict:
+    """The pixel-MLP control: a 2-layer MLP on the raw pixels of both frames (concatenated) predicts
+    the turn, trained on the same train questions with the same mirror/reverse forms; scored on the
+    held-out questions' turn (what the VLM's think block must name). Seeded; a few CPU seconds."""
+    import numpy as np
+    import torch
+
+    from remot_train.scoring import wilson_interval
+
+    def tensors(rows, augment):
+        xs, ys = [], []
+        for r in rows:
+            a, b = (np.asarray(f.convert("RGB"), dtype=np.float32) / 255.0 for f in _pair_frames(r, args.views))
+            turn = directions(r)[1] == "left"
+            forms = [(False, False), (True, False), (False, True), (True, True)] if augment else [(False, False)]
+            for mirror, reverse in forms:
+                x, y = (a[:, ::-1], b[:, ::-1]) if mirror else (a, b)
+                x, y = (y, x) if reverse else (x, y)
+                xs.append(np.concatenate([x.ravel(), y.ravel()]))
+                ys.append(float(turn ^ mirror ^ reverse))
+        return torch.tensor(np.stack(xs)), torch.tensor(ys)
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    torch.manual_seed(args.seed)
+    x, y = tensors(train, True)
+    xt, yt = tensors(test, False)
+    net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x)).split(64):
+            opt.zero_grad()
+            torch.nn.functional.binary_cross_entropy_with_logits(net(x[idx]).squeeze(-1), y[idx]).backward()
+            opt.step()
+    with torch.no_grad():
+        correct = int(((net(xt).squeeze(-1) > 0).float() == yt).sum())
+    return {"turn_accuracy": correct / len(yt), "ci95": list(wilson_interval(correct, len(yt))), "n": len(yt),
+            "epochs": epochs, "hidden": hidden, "parameters": sum(p.numel() for p in net.parameters()),
+            "wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1)}
+
+
+def contact_sheet(rows: list[dict], records: list[dict], path: Path, views: str, n: int = 12) -> None:
+    """Held-out questions, half answered right and half wrong (as many as there are): the two
+    frames, the claim, the model's think block and answer."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import textwrap
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    right = [i for i, r in enumerate(records) if r["correct"]]
+    wrong = [i for i, r in enumerate(records) if not r["correct"]]
+    pick = right[: n // 2] + wrong[: n - min(n // 2, len(right))]
+    pick = (pick + right[n // 2:])[:n]
+    cols = 3
+    fig, axes = plt.subplots((len(pick) + cols - 1) // cols, cols, figsize=(cols * 4.2, 2.9 * ((len(pick) + cols - 1) // cols)))
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    for ax, i in zip(np.ravel(axes), pick):
+        row, rec = rows[i], records[i]
+        frames = [np.asarray(f.convert("RGB").resize((96, 96))) for f in _pair_frames(row, views)]
+        gap = np.full((96, 6, 3), 255, np.uint8)
+        ax.imshow(np.concatenate([frames[0], gap, frames[1]], axis=1))
+        stated, actual = directions(row)
+        think = rec["completion"].split("</think>")[0].replace("<think>", "").strip()
+        ax.set_title(f"{'RIGHT' if rec['correct'] else 'WRONG'}: claim \"turned {stated}\" (truth: {actual}, "
+                     f"answer {row['answer']})", fontsize=7.5, color="tab:green" if rec["correct"] else "tab:red")
+        ax.text(0, 1.0, "\n".join(textwrap.wrap(f"think: {think}", 60)) + f"\nanswer: {rec['parsed']}",
+                transform=ax.transAxes, fontsize=6.5, va="top", ha="left", family="monospace",
+                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"}, clip_on=False)
+        ax.text(0.5, -0.04, ("clip: frame 1 | frame 2 (one temporal patch)" if views == "clips"
+                             else "image 1 | image 2 (encoded separately)"), transform=ax.transAxes, fontsize=6.5,
+                ha="center", va="top")
+    fig.suptitle(f"Held-out navigation yaw true/false, views: {views} (greedy)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def compare(frames_json: Path, clips_json: Path, out_dir: Path = RESULTS) -> str:
+    """The frames-vs-clips report: ``learning_clips.md`` and ``learning_clips.png`` (held-out
+    accuracy over steps for both, with the baselines)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = {"frames": json.loads(Path(frames_json).read_text()), "clips": json.loads(Path(clips_json).read_text())}
+    from remot_train.scoring import wilson_interval
+
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.4))
+    n = runs["clips"]["after"]["n"]
+    for (name, res), color in zip(runs.items(), ("tab:blue", "tab:green")):
+        pts = res.get("heldout_curve") or []
+        if pts:
+            steps = [0] + [p["step"] for p in pts]
+            acc = [res["before"]["accuracy"]] + [p["accuracy"] for p in pts]
+            lo = [res["before"]["ci95"][0]] + [p["ci95"][0] for p in pts]
+            hi = [res["before"]["ci95"][1]] + [p["ci95"][1] for p in pts]
+            ax.plot(steps, acc, marker="o", ms=3, color=color, label=f"{name} (VLM, greedy)")
+            ax.fill_between(steps, lo, hi, color=color, alpha=0.15)
+            turn = [res["before"].get("think_direction_accuracy") or 0.0] + [p["think_direction_accuracy"] or 0.0
+                                                                              for p in pts]
+            ci = [wilson_interval(round(t * n), n) for t in turn]
+            ax2.plot(steps, turn, marker="o", ms=3, color=color, label=f"{name}: turn named in the think block")
+            ax2.fill_between(steps, [c[0] for c in ci], [c[1] for c in ci], color=color, alpha=0.15)
+    ax2.axhline(0.5, color="k", ls="--", lw=1, label="chance 0.5")
+    mlp_any = runs["clips"].get("pixel_mlp") or runs["frames"].get("pixel_mlp")
+    if mlp_any:
+        ax2.axhline(mlp_any["turn_accuracy"], color="tab:purple", lw=1, alpha=0.7,
+                    label=f"pixel MLP (turn) {mlp_any['turn_accuracy']:.2f}")
+    ax2.set_ylim(0, 1.02)
+    ax2.set_xlabel("SFT optimizer step")
+    ax2.set_ylabel("held-out: think block names the turn, 95% CI")
+    ax2.set_title("the visual part: which way did the camera turn?")
+    ax2.legend(fontsize=7.5, loc="lower right")
+    ax2.grid(alpha=0.3)
+    base = runs["clips"]["baselines"]
+    ax.axhline(0.5, color="k", ls="--", lw=1, label="chance 0.5")
+    ax.axhline(base["majority_class"], color="tab:orange", ls=":", lw=1.5, label=f"majority {base['majority_class']:.2f}")
+    ax.axhline(base["text_only_rule"], color="tab:red", ls="-.", lw=1, label=f"text-only {base['text_only_rule']:.2f}")
+    mlp = runs["clips"].get("pixel_mlp") or runs["frames"].get("pixel_mlp")
+    if mlp:
+        ax.axhline(mlp["turn_accuracy"], color="tab:purple", ls="-", lw=1, alpha=0.7,
+                   label=f"pixel MLP (turn) {mlp['turn_accuracy']:.2f}")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("SFT optimizer step")
+    ax.set_ylabel(f"held-out accuracy (n={runs['clips']['after']['n']}), 95% CI")
+    ax.set_title("answer accuracy, navigation yaw true/false, held-out rooms")
+    ax.legend(fontsize=7.5, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out_dir / "learning_clips.png", dpi=110)
+    plt.close(fig)
+
+    def row(name, res):
+        a = res["after"]
+        td = a.get("think_direction_accuracy")
+        tdc = a.get("think_direction_ci95") or [0, 0]
+        return (f"| {name} | {fmt_ci(a)} | {'' if td is None else f'{td:.3f} [{tdc[0]:.3f}, {tdc[1]:.3f}]'} | "
+                f"{res['after_on_train']['accuracy']:.3f} | "
+                f"{'n/a' if a['true_share'] is None else format(a['true_share'], '.2f')} | {res['steps']} | "
+                f"{res['train_wall_s']:.0f} | {res.get('train_cpu_s', float('nan')):.0f} | "
+                f"{res['image_tokens'] * (1 if res.get('views') == 'clips' else 2)} |")
+
+    f, c = runs["frames"], runs["clips"]
+    lines = [
+        "# Frames vs clips: does packing a pair into one temporal patch teach the tiny VLM motion?",
+        "",
+        "`bench/learning_demo.py --views frames|clips` (the same script, data, model and budget; only how the "
+        "pair reaches the vision tower differs). Held-out: "
+        f"{c['after']['n']} navigation yaw true/false questions from {c['data']['test_episodes']} rooms that "
+        f"training never sees; train: {c['data']['train_questions']} questions from {c['data']['train_episodes']} "
+        f"episodes (rooms), {c['data']['train_examples']} examples with mirror/reverse forms. Tiny Qwen3-VL from "
+        f"scratch ({c['model_parameters']:,} parameters), SFT, greedy decoding.",
+        "",
+        "| views | held-out accuracy [95% CI] | think names the turn [95% CI] | train-question acc | share \"true\" | "
+        "steps | train wall s | train CPU s | vision tokens per pair |",
+        "|---|---|---|---|---|---|---|---|---|",
+        row("frames (each image alone)", f),
+        row("clips (2 frames, one temporal patch)", c),
+        "",
+        "| baseline (same held-out questions) | accuracy |",
+        "|---|---|",
+        "| chance | 0.500 |",
+        f"| majority class (\"{c['majority_answer']}\") | {c['baselines']['majority_class']:.3f} |",
+        f"| best text-only rule ({c['text_rule']}) | {c['baselines']['text_only_rule']:.3f} |",
+    ]
+    for name, res in (("frames", f), ("clips", c)):
+        m = res.get("pixel_mlp")
+        if m:
+            lines.append(f"| pixel-MLP control on the {name} rows' pixels (turn accuracy, {m['parameters']:,} "
+                         f"parameters, {m['cpu_s']:.0f} CPU s) | {m['turn_accuracy']:.3f} [{m['ci95'][0]:.3f}, "
+                         f"{m['ci95'][1]:.3f}] |")
+    lines += [
+        "",
+        f"Verdicts. Frames: {f['verdict']} Clips: {c['verdict']}",
+        "",
+        f"What was learned, clips: {c['learned']}",
+        "",
+        "![held-out accuracy over steps](learning_clips.png)",
+        "",
+        "Contact sheets (held-out questions, right and wrong, with the model's think block and answer): "
+        "[clips](learning_demo_clips_contact.png), [frames](learning_demo_frames_contact.png).",
+        "",
+        "Budget: both runs were given the same step budget (the machine's 2 cores were shared with other jobs, "
+        "so wall time is not a fair budget); train CPU s is the training process's CPU time minus the held-out "
+        "scoring for the curve. The 95% intervals treat questions as independent (questions from one room are "
+        "correlated).",
+    ]
+    notes = RESULTS / "learning_clips.notes.md"  # hand-written: earlier runs and what they showed
+    if notes.is_file():
+        lines += ["", notes.read_text().strip()]
+    md = "\n".join(lines) + "\n"
+    (out_dir / "learning_clips.md").write_text(md)
+    return md
+
+
 # --------------------------------------------------------------------------- main ---
 
 def parse_args(argv=None):
@@ -569,6 +840,18 @@ def parse_args(argv=None):
     p.add_argument("--render-only", action="store_true",
                    help="re-render learning_demo.md and .png from the existing learning_demo.json (no training)")
     p.add_argument("--attempt-dir", type=Path, default=Path(tempfile.gettempdir()) / "learning_demo_attempts")
+    p.add_argument("--views", choices=["frames", "clips"], default="frames",
+                   help="frames: each image alone (as released); clips: the pair's two frames packed into one "
+                        "temporal patch of the vision tower (remot_train/clips.py)")
+    p.add_argument("--eval-every", type=int, default=0,
+                   help="score the held-out questions every N steps (the accuracy-over-steps curve; 0: off)")
+    p.add_argument("--out-name", default="learning_demo", help="the outputs' file stem under --out-dir")
+    p.add_argument("--contact-sheet", action="store_true",
+                   help="also draw held-out questions with the model's think block and answer (<out-name>_contact.png)")
+    p.add_argument("--pixel-mlp", action="store_true",
+                   help="also train the pixel-MLP control (both frames' raw pixels -> the turn) on the same rows")
+    p.add_argument("--compare", nargs=2, type=Path, metavar=("FRAMES_JSON", "CLIPS_JSON"),
+                   help="render the frames-vs-clips report (learning_clips.{md,png}) from two runs' JSON (no training)")
     return p.parse_args(argv)
 
 
@@ -580,15 +863,19 @@ def load_attempts() -> list[dict]:
 
 def render(res: dict, out_dir: Path, attempts: list[dict]) -> str:
     md = markdown(res, attempts)
-    (out_dir / "learning_demo.md").write_text(md)
-    plot(res, out_dir / "learning_demo.png")
+    name = res["settings"].get("out_name", "learning_demo")
+    (out_dir / f"{name}.md").write_text(md)
+    plot(res, out_dir / f"{name}.png")
     return md
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.compare:
+        print(compare(*args.compare, out_dir=args.out_dir))
+        return {}
     if args.render_only:
-        res = json.loads((args.out_dir / "learning_demo.json").read_text())
+        res = json.loads((args.out_dir / f"{args.out_name}.json").read_text())
         print(render(res, args.out_dir, load_attempts()))
         return res
     t_start = time.perf_counter()
@@ -603,7 +890,8 @@ def main(argv=None) -> dict:
     release = ensure_release(root)
     extra = [ensure_release(world_root(root, k), seed=k) for k in range(1, args.extra_worlds + 1)]
     release_s = time.perf_counter() - t0
-    train_rows, base_train, test_rows = load_rows(release, args.image_size, args.completion, args.augment, extra)
+    train_rows, base_train, test_rows = load_rows(release, args.image_size, args.completion, args.augment, extra,
+                                                  views=args.views)
     forms = 4 if args.augment else 1
     if args.limit_train:
         train_rows, base_train = train_rows[: args.limit_train * forms], base_train[: args.limit_train]
@@ -638,18 +926,25 @@ def main(argv=None) -> dict:
                                      vision_intermediate_size=2 * args.vision_hidden)
         model, processor = load(model_dir)
         n_params = count_parameters(model)
-        enc = processor(text=["x <|vision_start|><|image_pad|><|vision_end|>"], images=[test_rows[0]["images"][0]],
-                        return_tensors="pt")
+        from remot_train.clips import processor_for
+
+        enc = processor_for(processor, args.views)(text=["x <|vision_start|><|image_pad|><|vision_end|>"],
+                                                   images=[test_rows[0]["images"][0]], return_tensors="pt")
         image_tokens = int(enc["image_grid_thw"][0].prod()) // 4
-        before, _ = evaluate_rows(model, processor, test_rows, args.completion)
+        before, _ = evaluate_rows(model, processor, test_rows, args.completion, views=args.views)
         print(f"untrained: {json.dumps(before)}", flush=True)
         del model
-        result, tr = train(model_dir, train_rows, work / "run", args)
+        curve = eval_curve(processor, test_rows, args) if args.eval_every else None
+        result, tr = train(model_dir, train_rows, work / "run", args, curve)
         model, processor = load(result.final_checkpoint)
-        after, records = evaluate_rows(model, processor, test_rows, args.completion)
+        after, records = evaluate_rows(model, processor, test_rows, args.completion, views=args.views)
         print(f"trained: {json.dumps(after)}", flush=True)
         seen = base_train[:: max(1, len(base_train) // len(test_rows))][: len(test_rows)]
-        on_train, _ = evaluate_rows(model, processor, seen, args.completion)
+        on_train, _ = evaluate_rows(model, processor, seen, args.completion, views=args.views)
+        mlp = pixel_mlp_control(base_train, test_rows, args) if args.pixel_mlp else None
+        if args.contact_sheet:
+            args.out_dir.mkdir(parents=True, exist_ok=True)
+            contact_sheet(test_rows, records, args.out_dir / f"{args.out_name}_contact.png", args.views)
         print(f"trained, on train questions: {json.dumps(on_train)}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -668,6 +963,12 @@ def main(argv=None) -> dict:
         "text_rule": rule,
         "steps": tr["steps"],
         "train_wall_s": tr["train_wall_s"],
+        "train_cpu_s": tr["train_cpu_s"],
+        "curve_eval_cpu_s": tr["curve_eval_cpu_s"],
+        "curve_eval_wall_s": tr["curve_eval_wall_s"],
+        "heldout_curve": tr["heldout_curve"],
+        "views": args.views,
+        "pixel_mlp": mlp,
         "sft_call_s": tr["sft_call_s"],
         "stopped_by_time_budget": tr["stopped_by_time_budget"],
         "trainer_args": tr["trainer_args"],
@@ -686,7 +987,7 @@ def main(argv=None) -> dict:
     if args.attempt:
         out_dir = args.attempt_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    attempts = load_attempts()
+    attempts = load_attempts() if args.out_name == "learning_demo" or args.attempt else []
     if args.attempt:
         record = {k: res[k] for k in ("settings", "model_parameters", "before", "after", "after_on_train", "baselines", "steps",
                                       "train_wall_s", "stopped_by_time_budget", "final_loss", "total_wall_s")}
@@ -695,9 +996,9 @@ def main(argv=None) -> dict:
         with ATTEMPTS.open("a") as f:
             f.write(json.dumps(record) + "\n")
         attempts.append(record)
-    (out_dir / "learning_demo.json").write_text(json.dumps(res, indent=1))
+    (out_dir / f"{args.out_name}.json").write_text(json.dumps(res, indent=1))
     print(render(res, out_dir, attempts))
-    print(f"wrote {out_dir / 'learning_demo.json'}, .md, .png", flush=True)
+    print(f"wrote {out_dir / (args.out_name + '.json')}, .md, .png", flush=True)
     return res
 
 

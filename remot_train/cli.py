@@ -14,7 +14,11 @@ command; trl shards the batches; the main process writes files and reports.
 ``evaluate`` generates for remot-bench (the release's test split, or ``--split``) with each
 ``--model NAME=PATH``, in the recipe's ``eval:`` settings (or the flags), on the GPU when there
 is one; under a multi-process launch the questions are split between the processes and the
-records gathered. It writes ``comparison.json``, ``comparison.md`` and ``records.parquet``.
+records gathered. It writes ``comparison.json``, ``comparison.md`` and ``records.parquet``. Each
+``--benchmark KIND:PATH`` (VSI-Bench, MMSI-Bench, CameraBench folders in their published layouts;
+:mod:`remot_train.benchmarks`) is scored too, by its own metric: ``benchmarks.json`` holds their
+tables, and ``comparison.md`` shows every evaluation set side by side, then each benchmark's
+categories.
 
 **Dagster Pipes.** When the process was started by a Dagster Pipes client (the training assets do
 this with ``PipesSubprocessClient``; a cluster can use the Kubernetes one), the main process
@@ -179,7 +183,8 @@ def train_rows(release: str, recipe: dict, args) -> list[dict]:
         rows = question_rows(release, release_id=args.release_id, split="train", with_completion=True,
                              rationale=bool(recipe.get("include_think", False)), image_max_side=args.image_max_side,
                              limit=args.max_questions, domains=args.domains or None,
-                             attributes=args.attributes or None, binary=args.binary)
+                             attributes=args.attributes or None, binary=args.binary,
+                             views=recipe.get("views", "frames"))
     except ReleaseNotFound as e:
         raise CLIError(str(e)) from None
     if not rows:
@@ -309,6 +314,7 @@ def cmd_evaluate(args) -> dict:
     from accelerate.utils import gather_object
 
     from data_contracts.tables import atomic_write_bytes
+    from remot_train.benchmarks import benchmark_summary
     from remot_train.data import ReleaseNotFound, question_rows
     from remot_train.evaluate import bench_subset, comparison_markdown, evaluate, summary_row
     from remot_train.model import load
@@ -320,28 +326,34 @@ def cmd_evaluate(args) -> dict:
     if settings["device"].startswith("cuda") and state.num_processes > 1:
         settings["device"] = f"cuda:{state.local_process_index}"
     try:
+        views = args.views or (recipe or {}).get("views", "frames")  # remot-bench as clips or frames
         rows = question_rows(args.release, release_id=args.release_id, split=args.split,
-                             image_max_side=args.image_max_side)
+                             image_max_side=args.image_max_side, views=views)
     except ReleaseNotFound as e:
         raise CLIError(str(e)) from None
     rows = bench_subset(rows, args.triplets_per_domain)
     if not rows:
         raise CLIError(f"{args.release}: the {args.split} split has no questions")
+    sets = evaluation_sets(args)
     models = parse_models(args.model)
     for name, path in models:
         if not Path(path).expanduser().is_dir():
             raise CLIError(f"--model {name}={path}: no such checkpoint folder")
     out = Path(args.out)
     table, records = [], []
+    bench_tables: dict[str, list[dict]] = {}
     for name, path in models:
         started = time.perf_counter()
         model, processor = load(path, dtype=settings["dtype"], device=settings["device"])
         with state.split_between_processes(rows) as mine:
-            res = evaluate(model, processor, list(mine), batch_size=settings["batch_size"],
+            from remot_train.clips import processor_for
+
+            res = evaluate(model, processor_for(processor, views), list(mine), batch_size=settings["batch_size"],
                            max_new_tokens=settings["max_new_tokens"], sampling=settings["sampling"],
                            seed=settings["seed"] + state.process_index)
         mine_records = res.records
         all_records = gather_object(mine_records) if state.num_processes > 1 else mine_records
+        set_records = score_sets(model, processor, sets, state, settings)
         del model
         if not state.is_main_process:
             continue
@@ -349,25 +361,103 @@ def cmd_evaluate(args) -> dict:
 
         metrics = summarize(all_records)
         table.append({**summary_row(name, metrics), "checkpoint": str(path), "wall_s": round(time.perf_counter() - started, 1)})
-        records += [{**r, "model": name, "relations": json.dumps(r.get("relations") or [])} for r in all_records]
+        records += [{**r, "model": name, "relations": json.dumps(r.get("relations") or []), "benchmark": "remot-bench",
+                     "index": None} for r in all_records]
+        for set_name, kind, _ in sets:
+            bench_tables.setdefault(set_name, []).append({"model": name, **benchmark_summary(kind, set_records[set_name])})
+            records += [{**r, "model": name, "relations": "[]"} for r in set_records[set_name]]
+            _say(pipes, f"{name} on {set_name}: {bench_tables[set_name][-1]['metric']} "
+                        f"{bench_tables[set_name][-1]['value']:.3f} ({len(set_records[set_name])} questions)")
         _say(pipes, f"{name}: partial {metrics['partial']['value']:.3f}, overall {metrics['overall']['value']:.3f}, "
                     f"format failures {metrics['format_failure_rate']['value']:.3f}, "
                     f"truncated {metrics['truncation_rate']['value']:.3f} ({len(all_records)} questions)")
-    summary = {"release": args.release, "questions": len(rows), "settings": settings, "table": table}
+    markdown = comparison_markdown(table) + sets_markdown(table, bench_tables)
+    summary = {"release": args.release, "questions": len(rows), "settings": settings, "table": table,
+               "benchmarks": {n: {"kind": k, "questions": len(r), "table": bench_tables.get(n, [])} for n, k, r in sets},
+               "markdown": markdown}
     if state.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(out / "comparison.json", json.dumps(table, indent=2).encode())
         pq.write_table(pa.Table.from_pylist(records), out / ".records.parquet.tmp")
         (out / ".records.parquet.tmp").replace(out / "records.parquet")
-        atomic_write_bytes(out / "comparison.md", comparison_markdown(table).encode())
+        atomic_write_bytes(out / "comparison.md", markdown.encode())
+        atomic_write_bytes(out / "benchmarks.json", json.dumps(summary["benchmarks"], indent=2).encode())
         atomic_write_bytes(out / "evaluation.json", json.dumps(summary, indent=1, default=str).encode())
         if pipes is not None:
             pipes.report_asset_materialization(metadata={
                 "bench_questions": len(rows), "device": settings["device"], "dtype": settings["dtype"],
                 "max_new_tokens": settings["max_new_tokens"],
-                "comparison": {"raw_value": comparison_markdown(table), "type": "md"},
+                "comparison": {"raw_value": markdown, "type": "md"},
+                "evaluation_sets": ", ".join(["remot-bench", *(n for n, _, _ in sets)]),
+                **{f"{n}/questions": len(r) for n, _, r in sets},
                 "records": {"raw_value": str(out / "records.parquet"), "type": "path"}})
     return summary
+
+
+def evaluation_sets(args) -> list[tuple[str, str, list[dict]]]:
+    """The external benchmarks named by ``--benchmark KIND:PATH``, read into evaluation rows:
+    ``(name, kind, rows)``, the name being the kind (``kind-2``... when a kind repeats). A bad
+    benchmark folder is one line (:class:`remot_train.benchmarks.BenchmarkError`)."""
+    from remot_train.benchmarks import BenchmarkError, load_benchmark, parse_spec
+
+    out = []
+    try:
+        for spec in args.benchmark:
+            kind, path = parse_spec(spec)
+            n = sum(k == kind for _, k, _ in out)
+            rows = load_benchmark(kind, path, frames=args.benchmark_frames, image_max_side=args.image_max_side,
+                                  limit=args.benchmark_limit)
+            out.append((kind if n == 0 else f"{kind}-{n + 1}", kind, rows))
+    except BenchmarkError as e:
+        raise CLIError(str(e)) from None
+    return out
+
+
+def score_sets(model, processor, sets, state, settings) -> dict[str, list[dict]]:
+    """Each external benchmark's scored records (every process runs this; the main process gets
+    all of them), each carrying its ``benchmark`` name and ``index`` (CameraBench's group place)."""
+    from accelerate.utils import gather_object
+
+    from remot_train.evaluate import evaluate
+
+    out = {}
+    for set_name, _, rows in sets:
+        with state.split_between_processes(rows) as mine:
+            res = evaluate(model, processor, list(mine), batch_size=settings["batch_size"],
+                           max_new_tokens=settings["max_new_tokens"], sampling=settings["sampling"],
+                           seed=settings["seed"] + state.process_index, by=("question_type",))
+            mine_records = [{**r, "benchmark": set_name, "index": row.get("index")} for r, row in zip(res.records, mine)]
+        out[set_name] = gather_object(mine_records) if state.num_processes > 1 else mine_records
+    return out
+
+
+def sets_markdown(table: list[dict], bench_tables: dict[str, list[dict]]) -> str:
+    """remot-bench and every external benchmark side by side (a line per model, each set's
+    headline), then each benchmark's own table with its categories; empty without benchmarks."""
+    from remot_train.benchmarks import summary_markdown
+
+    if not bench_tables:
+        return ""
+
+    def pct(x):
+        return "-" if x is None else f"{100 * x:.1f}"
+
+    names = list(bench_tables)
+    head = ["model", "remot-bench Partial", "remot-bench Overall",
+            *(f"{n} {bench_tables[n][0]['metric'].split(' (')[0]}" for n in names)]
+    lines = ["", "## Evaluation sets side by side", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in table:
+        cells = [r["model"], pct((r.get("partial") or {}).get("value")), pct((r.get("overall") or {}).get("value"))]
+        for n in names:
+            hit = next((b for b in bench_tables[n] if b["model"] == r["model"]), None)
+            cells.append(pct(hit["value"] if hit else None))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("\nPercent. Each benchmark is scored by its own published metric (VSI-Bench: the mean over task "
+                 "types of mean relative accuracy (numeric) or accuracy (multiple choice); MMSI-Bench: accuracy; "
+                 "CameraBench: binary accuracy, with question / video / group accuracy over groups of four).\n")
+    for n in names:
+        lines.append(summary_markdown(n, bench_tables[n]))
+    return "\n".join(lines) + "\n"
 
 
 # --- parser ------------------------------------------------------------------------------------
@@ -398,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", required=True, help="where comparison.json/.md and records.parquet go")
     ev.add_argument("--recipe", default=None, help="take the generation settings from this recipe's eval: section")
     ev.add_argument("--split", default="test")
+    ev.add_argument("--views", default=None, choices=["frames", "clips"],
+                    help="show remot-bench's pairs as frames or as clips (default: the recipe's views, else frames)")
     ev.add_argument("--triplets-per-domain", type=int, default=None, help="the first N triplets of each domain (default: all)")
     ev.add_argument("--image-max-side", type=int, default=None, help="shrink images to this longest side (tiny models)")
     ev.add_argument("--batch-size", type=int, default=None)
@@ -405,6 +497,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
     ev.add_argument("--device", default=None, help="cuda, cuda:1 or cpu (default: cuda when there is one)")
     ev.add_argument("--greedy", action="store_true", help="greedy decoding whatever the recipe or checkpoint says")
+    ev.add_argument("--benchmark", action="append", default=[], metavar="KIND:PATH",
+                    help="also score an external benchmark folder (vsibench, mmsi, camerabench; repeat), "
+                         "e.g. vsibench:data/benchmarks/vsibench")
+    ev.add_argument("--benchmark-frames", type=int, default=8, help="frames sampled uniformly per benchmark video")
+    ev.add_argument("--benchmark-limit", type=int, default=None, help="the first N questions of each benchmark")
 
     sub.add_parser("recipes", help="list the shipped recipes")
     return parser
@@ -428,9 +525,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         result = cmd_train(args) if args.command == "train" else cmd_evaluate(args)
         if args.command == "evaluate" and _rank() == 0:
-            from remot_train.evaluate import comparison_markdown
-
-            print(comparison_markdown(result["table"]))
+            print(result["markdown"])
         return 0
     except CLIError as e:
         print(f"remot_train {args.command}: {e}", file=sys.stderr)

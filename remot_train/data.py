@@ -184,30 +184,51 @@ def _decode(image: dict, max_side: int | None):
 
 
 def question_rows(release: str | Path, *, with_completion: bool = False, rationale: bool = False,
-                  image_max_side: int | None = None, **filters) -> list[dict]:
+                  image_max_side: int | None = None, views: str = "frames", **filters) -> list[dict]:
     """trl rows with PIL images (see the module docstring); ``filters`` as :func:`question_table`.
 
     ``rationale``: SFT completions reason from the metadata (for ``include_think: true``).
-    ``image_max_side`` shrinks images (for the tiny CPU model)."""
+    ``image_max_side`` shrinks images (for the tiny CPU model). ``views="clips"``: each pair the
+    question shows is one clip image, the prompt worded for clips (:mod:`remot_train.clips`)."""
+    from remot_train.clips import check_views, clip_row
+
+    check_views(views)
     table = question_table(release, **filters)
     images = table.column("images").to_pylist()
     meta = table.drop(["images"]).to_pylist()
-    return [_row(m, [_decode(im, image_max_side) for im in ims], with_completion, rationale)
+    rows = [_row(m, [_decode(im, image_max_side) for im in ims], with_completion, rationale)
             for m, ims in zip(meta, images)]
+    if views == "clips":
+        rows = [clip_row(r, m["image_roles"]) for r, m in zip(rows, meta)]
+    return rows
 
 
-def question_dataset(release: str | Path, *, with_completion: bool = False, rationale: bool = False, **filters):
+def question_dataset(release: str | Path, *, with_completion: bool = False, rationale: bool = False,
+                     views: str = "frames", **filters):
     """The same rows as a ``datasets.Dataset`` over the query's Arrow table: images stay JPEG
-    bytes and are decoded on access (``List(Image())``)."""
+    bytes and are decoded on access (``List(Image())``). With ``views="clips"`` the images are
+    the clips (PNG bytes, :func:`remot_train.clips.clip_image`) and the text is worded for clips."""
     import datasets
 
+    from remot_train.clips import check_views, clip_row, png_struct
+
+    check_views(views)
     table = question_table(release, **filters)
     meta = table.drop(["images"]).to_pylist()
     extra = [_row(m, [], with_completion, rationale) for m in meta]
+    images = table.column("images")
+    if views == "clips":
+        frames = images.to_pylist()
+        extra = [clip_row({**r, "images": [_decode(im, None) for im in ims]}, m["image_roles"])
+                 for r, m, ims in zip(extra, meta, frames)]
+        images = pa.array([[png_struct(c) for c in r.pop("images")] for r in extra], images.type)
     columns = {k: table.column(k) for k in SCORING_COLUMNS if k not in ("relations", "options")}
-    columns["options"] = table.column("options")
+    columns["options"] = pa.array([r["options"] for r in extra], table.column("options").type)
     columns["relations"] = pa.array([r["relations"] for r in extra], pa.string())
-    columns["images"] = table.column("images")
+    columns["images"] = images
+    if views == "clips":
+        columns["views"] = pa.array([r["views"] for r in extra], pa.string())
+        columns["image_roles"] = pa.array([r["image_roles"] for r in extra], pa.list_(pa.string()))
     ds = datasets.Dataset(pa.table(columns))
     ds = ds.cast_column("images", datasets.List(datasets.Image()))
     ds = ds.add_column("prompt", [r["prompt"] for r in extra])

@@ -28,6 +28,10 @@ A recipe's keys:
   are), ``release``/``release_id``. FFR trains with the RIR **in place of** ``task_reward``, at
   its weight (the RIR's outcome term is the task reward), so an FFR recipe's ``rewards:`` must
   name ``task_reward``; format and the other terms stay as configured.
+* ``views``: ``frames`` (default: each image alone) or ``clips`` (each pair the question shows
+  enters as one clip, its two frames packed in one temporal patch of the vision tower;
+  :mod:`remot_train.clips`). The rows must be built with the same ``views``
+  (:func:`remot_train.data.question_rows`).
 * ``lora:``: ``peft.LoraConfig`` arguments (needs peft), or absent for full fine-tuning.
 * ``eval:``: ``batch_size``, ``max_new_tokens``, ``dtype`` (default bfloat16 on a GPU, float32 on
   CPU), sampling (``do_sample``, ``temperature``, ``top_p``, ``top_k``; unset: the checkpoint's
@@ -58,6 +62,7 @@ TOP_KEYS = {
     "ffr",
     "lora",
     "eval",
+    "views",
 }
 ALTERNATING_KEYS = {"k_sft", "k_grpo", "sft_batch_size"}
 FFR_KEYS = {"kappa", "alignment_weight", "repairs", "threshold", "coordinates", "teacher", "teacher_options",
@@ -139,6 +144,8 @@ def validate(recipe: dict, source: str = "recipe", check_trainer_args: bool = Tr
         raise RecipeError(f"{source}: give exactly one of model: tiny or model_path: <local folder>")
     if "model" in recipe and recipe["model"] != "tiny":
         raise RecipeError(f"{source}: model: accepts only 'tiny'; use model_path: for a checkpoint folder")
+    if recipe.get("views", "frames") not in ("frames", "clips"):
+        raise RecipeError(f"{source}: views must be frames or clips, got {recipe.get('views')!r}")
     if "tiny" in recipe and "model" not in recipe:
         raise RecipeError(f"{source}: a tiny: section needs model: tiny")
     _unknown(f"{source}: tiny", recipe.get("tiny") or {}, set(TINY_DEFAULTS) | {"seed", "image_size"})
@@ -280,7 +287,8 @@ def run_recipe(
         recipe = load_recipe(recipe)
     run_dir = Path(run_dir)
     model = model_for(recipe, run_dir)
-    common = dict(precision=recipe.get("precision", "fp32"), lora=recipe.get("lora"), callbacks=callbacks)
+    common = dict(precision=recipe.get("precision", "fp32"), lora=recipe.get("lora"), callbacks=callbacks,
+                  views=recipe.get("views", "frames"))
     method = recipe["method"]
     if method == "sft":
         return trainers.sft(

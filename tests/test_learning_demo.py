@@ -108,3 +108,22 @@ def test_report_renders(demo, tmp_path):
     assert "## What we tried" in md and "a note" in md
     demo.plot(res, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_clip_forms_pack_the_forms_frames_in_time_order(demo):
+    """--views clips: each training form is one clip whose frames are the form's, in its order."""
+    from remot_pipeline.core import questions as Q
+    from remot_train.clips import frames_of
+    from remot_train.data import prompt_messages
+
+    row = _row(2, "true")
+    text = Q._images(2) + Q.TF_TEMPLATES[0].format(claim="the camera turned to its left") + "\n" + Q.SCAFFOLD
+    row = {**row, "prompt": prompt_messages(text)}
+    a, b = (np.asarray(im) for im in row["images"])
+    reversed_ = demo.variant(row, True, True, "restate", views="clips")
+    assert len(reversed_["images"]) == 1 and reversed_["views"] == "clips"
+    first, second = (np.asarray(f) for f in frames_of(reversed_["images"][0]))
+    assert np.array_equal(first, b[:, ::-1]) and np.array_equal(second, a[:, ::-1])  # mirrored, then played back
+    assert demo.directions(reversed_) == ("right", "left") and reversed_["answer"] == "false"
+    assert "over the clip the camera turned to the left; the question says right." in reversed_["completion"][0]["content"]
+    assert "Clip (motion m12): " in reversed_["prompt"][0]["content"][0]["text"]

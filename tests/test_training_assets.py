@@ -48,6 +48,10 @@ def trained(small_release, tmp_path_factory):
     value; models and evaluations land beside it under their own release id)."""
     root = small_release
     recipes = few_step_recipes(tmp_path_factory.mktemp("recipes"))
+    from remot_train.benchmarks.fixtures import main as write_benchmark_fixtures
+
+    benchmarks = tmp_path_factory.mktemp("benchmarks")
+    write_benchmark_fixtures(["all", str(benchmarks)])
     # One thread per training process: the suite runs two xdist workers on two cores (as
     # tests/test_train_cli.py does for its subprocesses).
     pipes_env = {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -55,7 +59,8 @@ def trained(small_release, tmp_path_factory):
                  "paths": RemotPaths(data_root=str(root)), "io_manager": StageIOManager(root=str(root / "stages")),
                  "training": TrainingConfig(recipe_family="tiny", recipes=recipes, image_max_side=32,
                                             max_train_questions=64, eval_triplets_per_domain=3, eval_batch_size=8,
-                                            eval_max_new_tokens=12),
+                                            eval_max_new_tokens=12, benchmark_frames=2,
+                                            benchmarks=[f"{k}:{benchmarks / k}" for k in ("vsibench", "mmsi", "camerabench")]),
                  "pipes_client": dg.PipesSubprocessClient(env=pipes_env)}
     # The instance that built the release: the training assets load its `release` output from there.
     with dg.DagsterInstance.local_temp(str(small_release_home(small_release.parent))) as instance:
@@ -116,3 +121,26 @@ def test_evaluation_compares_every_model_on_remot_bench(trained):
 
     n = duckdb.sql(f"SELECT count(DISTINCT model) FROM '{root / 'evaluations' / release_id / 'records.parquet'}'").fetchall()[0][0]
     assert n == len(MODEL_ASSETS)
+
+
+def test_evaluation_scores_external_benchmarks_beside_remot_bench(trained):
+    """The configured benchmark folders (fixtures in the published layouts) are scored in the same
+    evaluation, each by its own metric, and shown beside remot-bench in the comparison table."""
+    root, result = trained
+    md = _metadata(result, "evaluation")
+    release_id = read_latest(root / "releases")
+    out = root / "evaluations" / release_id
+    benchmarks = json.loads((out / "benchmarks.json").read_text())
+    assert list(benchmarks) == ["vsibench", "mmsi", "camerabench"]
+    for name, b in benchmarks.items():
+        assert [r["model"] for r in b["table"]] == [a.removesuffix("_model") for a in MODEL_ASSETS]
+        assert all(0.0 <= r["value"] <= 1.0 and r["n"] == b["questions"] for r in b["table"])
+        assert md[f"{name}/sft"].value == b["table"][1]["value"]
+    comparison = (out / "comparison.md").read_text()
+    assert "| model | remot-bench Partial | remot-bench Overall | vsibench overall | mmsi accuracy | camerabench Acc |" in comparison
+    assert "### vsibench" in comparison and "object_rel_direction" in comparison and "| sft |" in comparison
+    assert md["comparison"].value == comparison and "--benchmark" in md["command"].value
+    import duckdb
+
+    per_set = dict(duckdb.sql(f"SELECT benchmark, count(*) FROM '{out / 'records.parquet'}' GROUP BY 1").fetchall())
+    assert per_set["vsibench"] == len(MODEL_ASSETS) * benchmarks["vsibench"]["questions"]

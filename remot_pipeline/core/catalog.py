@@ -62,6 +62,19 @@ EXAMPLE_QUERIES: dict[str, str] = {
 }
 
 
+def clip_questions_sql() -> str:
+    """The ``clip_questions`` view: every question worded for clips (``views: clips``,
+    :mod:`remot_pipeline.core.clips`), the same answers and scoring columns, plus ``clip_roles``
+    (each clip's frames by role, pair A first; the frames are the triplets' role images)."""
+    from remot_pipeline.core.clips import (PROMPT_REPLACEMENTS, RATIONALE_REPLACEMENTS, sql_clip_options,
+                                           sql_clip_roles, sql_replace_chain)
+
+    return (f"SELECT * REPLACE ({sql_replace_chain('prompt', PROMPT_REPLACEMENTS)} AS prompt, "
+            f"{sql_replace_chain('rationale', RATIONALE_REPLACEMENTS)} AS rationale, "
+            f"{sql_clip_options('options')} AS options), {sql_clip_roles('image_roles')} AS clip_roles "
+            "FROM questions")
+
+
 def _sql_str(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
@@ -105,6 +118,11 @@ def build_catalog(data_root: Path, catalog_path: Path | None = None) -> Path:
             con.execute(f"CREATE OR REPLACE VIEW binary_pairs AS SELECT {BINARY_PAIR_COLUMNS} FROM triplets")
             con.execute("CREATE OR REPLACE VIEW binary_questions AS SELECT * FROM questions "
                         "WHERE image_roles = ['anchor', 'positive']")
+            # The same questions worded for clips (views: clips), and the binary ablation over them.
+            con.execute(f"CREATE OR REPLACE VIEW clip_questions AS {clip_questions_sql()}")
+            con.execute("CREATE OR REPLACE VIEW binary_clip_questions AS SELECT * FROM clip_questions "
+                        "WHERE image_roles = ['anchor', 'positive']")
+            con.execute("CREATE OR REPLACE VIEW bench_clip_questions AS SELECT * FROM clip_questions WHERE split = 'test'")
             # remot-bench: the held-out test split, frozen by the release id.
             con.execute("CREATE OR REPLACE VIEW bench_triplets AS SELECT * FROM triplets WHERE split = 'test'")
             con.execute("CREATE OR REPLACE VIEW bench_questions AS SELECT * FROM questions WHERE split = 'test'")

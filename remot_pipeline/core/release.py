@@ -7,6 +7,7 @@
       questions/<domain>/<split>/part-00000.parquet
       episodes/part-00000.parquet
       quarantine/part-00000.parquet
+      README.md            # Hugging Face dataset card (remot_pipeline.core.card), checksummed in the manifest
       manifest.json        # written last: sha256 and rows of every file, config, inputs, lineage
     releases/LATEST        # a symlink to the current <release_id>, replaced atomically
 
@@ -280,9 +281,12 @@ def stage_release(releases_root: Path, release_id: str, tables: dict[str, TableI
 
     ``manifest["files"]`` lists every part (path, table, domain and split for partitioned tables,
     rows, sha256), tables in order, then domain, split and part; ``manifest["rows"]`` the total
-    rows per table. Nothing a reader looks at changes: the folder is published by :func:`publish`
-    (or dropped by :func:`reject`). Leftovers of killed writers in ``releases_root`` are removed
-    first.
+    rows per table; ``manifest["card"]`` the path and sha256 of the dataset card ``README.md``
+    (:mod:`remot_pipeline.core.card`), written just before the manifest, so that
+    ``datasets.load_dataset(release_folder)`` works and the folder can be pushed to a hub as is (it
+    is not in ``files``, which lists Parquet parts only). Nothing a reader looks at changes: the
+    folder is published by :func:`publish` (or dropped by :func:`reject`). Leftovers of killed
+    writers in ``releases_root`` are removed first.
     """
     part_max_bytes = PART_MAX_BYTES if part_max_bytes is None else int(part_max_bytes)
     if part_max_bytes <= 0 or (row_group_rows is not None and int(row_group_rows) <= 0):
@@ -304,11 +308,22 @@ def stage_release(releases_root: Path, release_id: str, tables: dict[str, TableI
             "rows": rows,
             **manifest_extra,
         }
+        manifest["card"] = _write_card(tmp, manifest)
         atomic_write_bytes(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, default=str).encode())
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return tmp
+
+
+def _write_card(folder: Path, manifest: dict) -> dict:
+    """Write the release's Hugging Face dataset card (:mod:`remot_pipeline.core.card`) into the
+    staged ``folder``; returns its manifest entry (``path``, ``sha256``). The card is a pure function
+    of the manifest, so the same release gives the same bytes."""
+    from remot_pipeline.core.card import CARD, dataset_card, split_bytes
+
+    atomic_write_bytes(folder / CARD, dataset_card(manifest, split_bytes(folder, manifest)).encode())
+    return {"path": CARD, "sha256": sha256_file(folder / CARD)}
 
 
 def publish(releases_root: Path, staged: Path, release_id: str) -> tuple[Path, bool]:
@@ -338,7 +353,8 @@ def reject(releases_root: Path, staged: Path, release_id: str) -> Path:
 def verify_release(path: Path) -> list[str]:
     """Problems with a release on disk, empty if sound: the manifest names this folder's release
     id, every file it lists (every part) is there with its sha256, row count and contract schema,
-    its per-table ``rows`` are the sum of its files', and no other file is (a reader's glob, e.g.
+    its per-table ``rows`` are the sum of its files', the dataset card matches its sha256 when the
+    manifest lists one (``manifest["card"]``), and no other file is (a reader's glob, e.g.
     DuckDB's ``triplets/*/*/*.parquet``, would serve it)."""
     import pyarrow.parquet as pq
 
@@ -373,7 +389,17 @@ def verify_release(path: Path) -> list[str]:
             held = sum(f["rows"] for f in listed if f["table"] == name)
             if held != n:
                 problems.append(f"{path / MANIFEST}: rows of {name!r} are {n} but its files list {held}")
-    known = {f["path"] for f in listed} | {MANIFEST}
+    card = manifest.get("card")  # the dataset card (README.md), absent from releases made before it
+    if card is not None:
+        try:
+            cp = path / card["path"]
+            if not cp.is_file():
+                problems.append(f"{cp}: missing")
+            elif sha256_file(cp) != card["sha256"]:
+                problems.append(f"{cp}: sha256 mismatch")
+        except (KeyError, TypeError):
+            problems.append(f"{path / MANIFEST}: unreadable card entry {card!r}")
+    known = {f["path"] for f in listed} | {MANIFEST} | ({card.get("path")} if isinstance(card, dict) else set())
     extra = sorted(str(p.relative_to(path)) for p in path.rglob("*") if not p.is_dir() and str(p.relative_to(path)) not in known)
     problems += [f"{path / e}: not in the manifest" for e in extra]
     return problems

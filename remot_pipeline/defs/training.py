@@ -4,7 +4,8 @@ One asset per schedule (``sft_model``, ``grpo_model``, ``sft_grpo_model``, ``alt
 ``ffr_model``) trains from the release's train split with a recipe (``remot_train/recipes/``) and
 records the ``release_id``, the recipe, the final metrics and the loss / reward curves.
 ``base_model`` is the untrained starting point. ``evaluation`` scores every model on remot-bench
-(the release's test split) with the shared scoring module and writes a comparison table and plot.
+(the release's test split), and on any external benchmarks configured (``benchmarks``: VSI-Bench,
+MMSI-Bench, CameraBench), with the shared scoring module and writes a comparison table and plot.
 
 Training and evaluation run as **the same entry point a user runs by hand**,
 ``python -m remot_train train|evaluate ...`` (:mod:`remot_train.cli`), launched through Dagster
@@ -58,6 +59,14 @@ class TrainingConfig(dg.ConfigurableResource):
     eval_triplets_per_domain: int | None = 40
     eval_batch_size: int | None = None
     eval_max_new_tokens: int | None = None
+    #: External benchmarks scored beside remot-bench, each ``KIND:PATH`` with KIND ``vsibench``,
+    #: ``mmsi`` or ``camerabench`` and PATH the benchmark's folder in its published layout
+    #: (:mod:`remot_train.benchmarks`; relative to the data root unless absolute), e.g.
+    #: ``["vsibench:benchmarks/vsibench"]``. Videos give ``benchmark_frames`` frames each;
+    #: ``benchmark_questions`` caps the questions per benchmark (None: all).
+    benchmarks: list[str] = []
+    benchmark_frames: int = 8
+    benchmark_questions: int | None = None
     #: What runs ``-m remot_train ...``: empty for this Python, or a launcher such as
     #: ``["accelerate", "launch", "--config_file", "remot_train/recipes/qwen3-vl-4b-thinking/accelerate/zero2.yaml"]``.
     launcher: list[str] = []
@@ -199,13 +208,16 @@ def ffr_model(context: dg.AssetExecutionContext, training: TrainingConfig, paths
     return train_schedule(context, "ffr", training, paths, release, pipes_client, start_from=sft_model)
 
 
-@dg.asset(group_name="training", code_version="2", ins={name: dg.AssetIn(name) for name in MODEL_ASSETS})
+@dg.asset(group_name="training", code_version="3", ins={name: dg.AssetIn(name) for name in MODEL_ASSETS})
 def evaluation(context: dg.AssetExecutionContext, training: TrainingConfig, paths: RemotPaths,
                pipes_client: dg.ResourceParam[dg.PipesClient], release: dict, **models: dict):
     """Every model on remot-bench, scored by the shared module (``python -m remot_train evaluate``
     through Pipes, on the GPU when there is one, in the recipes' eval settings): Overall,
     Partial, logical consistency, format failures and truncations, with breakdowns; a comparison
-    table and plot across models."""
+    table and plot across models. Each external benchmark in ``TrainingConfig.benchmarks``
+    (VSI-Bench, MMSI-Bench, CameraBench folders) is scored in the same run by its own metric; the
+    comparison table then shows every evaluation set side by side, and each benchmark's table its
+    categories (``benchmarks.json`` beside ``comparison.json``)."""
     out_dir = paths.root / "evaluations" / release["release_id"]
     cmd = training.command("evaluate", "--release", release_folder(paths, release), "--out", str(out_dir),
                            "--recipe", training.recipes.get("sft") or f"{training.recipe_family}/sft")
@@ -220,12 +232,36 @@ def evaluation(context: dg.AssetExecutionContext, training: TrainingConfig, path
         cmd += ["--batch-size", str(training.eval_batch_size)]
     if training.eval_max_new_tokens:
         cmd += ["--max-new-tokens", str(training.eval_max_new_tokens)]
+    cmd += benchmark_args(training, paths)
     reported = _launch(context, pipes_client, cmd)
     table = json.loads((out_dir / "comparison.json").read_text())
-    return dg.Output({"release_id": release["release_id"], "path": str(out_dir), "table": table}, metadata={
+    benchmarks = json.loads((out_dir / "benchmarks.json").read_text()) if training.benchmarks else {}
+    return dg.Output({"release_id": release["release_id"], "path": str(out_dir), "table": table,
+                      "benchmarks": benchmarks}, metadata={
         **reported, "release_id": release["release_id"], "command": " ".join(cmd),
+        **{f"{name}/{row['model']}": row["value"] for name, b in benchmarks.items() for row in b["table"]
+           if row["value"] is not None},
         "comparison": dg.MetadataValue.md((out_dir / "comparison.md").read_text()),
         "plot": plots.model_comparison(table), "records": dg.MetadataValue.path(str(out_dir / "records.parquet"))})
+
+
+def benchmark_args(training: TrainingConfig, paths: RemotPaths) -> list[str]:
+    """``--benchmark KIND:PATH`` for each configured benchmark (PATH under the data root unless
+    absolute), plus the frame and question settings; a malformed entry fails in one line."""
+    from remot_train.benchmarks import BenchmarkError, parse_spec
+
+    out = []
+    for spec in training.benchmarks:
+        try:
+            kind, path = parse_spec(spec)
+        except BenchmarkError as e:
+            raise dg.Failure(description=f"training.benchmarks: {e}", allow_retries=False) from None
+        out += ["--benchmark", f"{kind}:{path if path.is_absolute() else (paths.root / path).resolve()}"]
+    if out:
+        out += ["--benchmark-frames", str(training.benchmark_frames)]
+        if training.benchmark_questions:
+            out += ["--benchmark-limit", str(training.benchmark_questions)]
+    return out
 
 
 TRAINING_ASSETS = [base_model, *schedule_models, ffr_model, evaluation]

@@ -69,18 +69,20 @@ def to_dataset(rows):
     return Dataset.from_list(list(rows))
 
 
-def resolve_model(model, processor=None, precision: str = "fp32"):
+def resolve_model(model, processor=None, precision: str = "fp32", views: str = "frames"):
     """``(model, processor)`` from a local checkpoint path, loaded in the weights dtype of the
     ``precision`` policy (:mod:`remot_train.precision`), or from a model object plus its processor
-    (used as it is)."""
+    (used as it is). ``views="clips"``: the processor reads every image as a clip
+    (:func:`remot_train.clips.processor_for`)."""
+    from remot_train.clips import processor_for
     from remot_train.model import load
     from remot_train.precision import policy
 
     if isinstance(model, (str, Path)):
-        return load(model, dtype=policy(precision).weights)
-    if processor is None:
+        model, processor = load(model, dtype=policy(precision).weights)
+    elif processor is None:
         raise ValueError("pass the processor along with an in-memory model (or pass a checkpoint path)")
-    return model, processor
+    return model, processor_for(processor, views)
 
 
 def trainer_args(defaults: dict, overrides: dict | None, precision: str, lora: dict | None) -> dict:

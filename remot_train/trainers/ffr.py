@@ -311,6 +311,10 @@ def row_sample(row: dict) -> dict:
     >>> s["image_roles"], s["anchor_image"], s["positive_image"]
     (['anchor', 'positive'], 'i1', 'i2')
     """
+    if row.get("views") == "clips":  # a clip row (remot_train.clips): the teacher reads the frames
+        from remot_train.clips import sample_frames
+
+        row = sample_frames(row)
     roles = row.get("image_roles")
     if roles is not None and all(f"{r}_image" in row for r in roles):
         return row
@@ -548,7 +552,12 @@ def _trainer_class():
                 count = max(gather_object([len(jobs)]))
             if count == 0:
                 return []
-            patched = [with_observation(prompts[slot], patch.as_observation(self.coordinates)) for slot, patch in jobs]
+            observe = lambda patch: patch.as_observation(self.coordinates)  # noqa: E731
+            if hasattr(getattr(self.processing_class, "image_processor", None), "clip_frames"):
+                from remot_train.clips import observation_as_clips  # views: clips: every image is a clip
+
+                observe = lambda patch: observation_as_clips(patch.as_observation(self.coordinates))  # noqa: E731
+            patched = [with_observation(prompts[slot], observe(patch)) for slot, patch in jobs]
             padded = patched + [prompts[0]] * (count - len(jobs))
             batch = [p for p in padded for _ in range(K)]
             p_ids, p_images, p_fields = self._tokenize_prompts(batch)
@@ -703,6 +712,7 @@ def ffr(
     processor=None,
     precision: str = "fp32",
     lora: dict | None = None,
+    views: str = "frames",
     callbacks: Sequence | None = None,
     resume: bool | str | None = True,
     trainer_cls: type | None = None,
@@ -720,7 +730,7 @@ def ffr(
     output_dir = Path(output_dir)
     if (done := finished_run(output_dir, args, resume)) is not None:
         return done
-    model, processor = resolve_model(model, processor, precision)
+    model, processor = resolve_model(model, processor, precision, views)
     weights = list(reward_weights) if reward_weights is not None else [1.0] * len(reward_funcs)
     funcs, weights = rir_in_place_of_task(reward_funcs, weights, make_rir_reward(kappa, alignment_weight))
     config = GRPOConfig(output_dir=str(output_dir),

@@ -45,6 +45,7 @@ def sft(
     processor=None,
     precision: str = "fp32",
     lora: dict | None = None,
+    views: str = "frames",
     callbacks: Sequence | None = None,
     resume: bool | str | None = True,
 ) -> TrainResult:
@@ -58,7 +59,7 @@ def sft(
     output_dir = Path(output_dir)
     if (done := finished_run(output_dir, args, resume)) is not None:
         return done
-    model, processor = resolve_model(model, processor, precision)
+    model, processor = resolve_model(model, processor, precision, views)
     config = SFTConfig(
         output_dir=str(output_dir),
         **trainer_args({**SAFE_DEFAULTS, "dataset_kwargs": {"skip_prepare_dataset": True}}, args, precision, lora),
@@ -88,6 +89,7 @@ def grpo(
     processor=None,
     precision: str = "fp32",
     lora: dict | None = None,
+    views: str = "frames",
     callbacks: Sequence | None = None,
     resume: bool | str | None = True,
 ) -> TrainResult:
@@ -102,7 +104,7 @@ def grpo(
     output_dir = Path(output_dir)
     if (done := finished_run(output_dir, args, resume)) is not None:
         return done
-    model, processor = resolve_model(model, processor, precision)
+    model, processor = resolve_model(model, processor, precision, views)
     weights = list(reward_weights) if reward_weights is not None else None
     config = GRPOConfig(
         output_dir=str(output_dir), **trainer_args({**SAFE_DEFAULTS, "reward_weights": weights}, args, precision, lora)
@@ -136,6 +138,7 @@ def sequential(
     processor=None,
     precision: str = "fp32",
     lora: dict | None = None,
+    views: str = "frames",
     callbacks: Sequence | None = None,
     resume: bool | str | None = True,
 ) -> TrainResult:
@@ -152,6 +155,7 @@ def sequential(
         processor=processor,
         precision=precision,
         lora=lora,
+        views=views,
         callbacks=callbacks,
         resume=resume,
     )
@@ -164,6 +168,7 @@ def sequential(
         args=grpo_args,
         precision=precision,
         lora=lora,
+        views=views,
         callbacks=callbacks,
         resume=resume,
     )
