@@ -63,7 +63,7 @@ release-16k: install
 # ReMoT-16K in process vs the multiprocess executor, then 2x and 4x its episodes (about 16.5K,
 # 33K, 66K triplets) under data-scale/: bench/results/scale_out.{json,md} (README, "Measured").
 scale-out: install
-	$(BIN)/python bench/scale_out.py --cores $(CORES)
+	$(BIN)/python bench/scale_out.py --cores $(CORES) --start-method forkserver --suffix=-forkserver
 
 # The README's remot-bench and coverage tables, recomputed from a release (RELEASE: a release
 # folder, a LATEST file or a data root) between their <!-- remot-bench:begin/end --> and

@@ -506,6 +506,19 @@ def test_negatives_per_shard_then_across_episodes_equal_one_domain_wide_build(se
         assert r.rows_in == r.rows_out + r.rows_quarantined + sum(r.rows_filtered.values())
     levels = full.notes["retrieval_resolved_by_level"]
     assert resolved.get("scene", 0) == levels["scene"] and resolved.get("domain", 0) == levels["domain"]
+    # one attribute at a time (what the negatives step does, holding one attribute's labels): the same matches
+    labels = pa.concat_tables(labs).select(LABEL_COLUMNS)
+    parts = []
+    for attribute in sorted(set(pending.column("attribute").to_pylist())):
+        part, _ = cross_episode_negatives(pending.filter(pa.compute.equal(pending.column("attribute"), attribute)),
+                                          labels.filter(pa.compute.equal(labels.column("attribute"), attribute)),
+                                          pa.concat_tables(feats), episodes)
+        parts += [part] if part.height else []
+    if parts:
+        key = ["positive_pair_id", "attribute", "negative_pair_id"]
+        assert pl.concat(parts, how="diagonal_relaxed").select(matches.columns).sort(key).equals(matches.sort(key))
+    else:
+        assert matches.height == 0
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -498,10 +498,20 @@ def negatives_of_domain(d: str, shard_negatives, positive, motion, features, epi
     pending = pa.concat_tables(pending) if pending else pa.table({c: [] for c in LABEL_COLUMNS})
     descriptors = keyframe_descriptors(features)
     matches, resolved = pl.DataFrame(), {}
-    if pending.num_rows:
-        labels = pa.concat_tables([t for t in positive.tables(LABEL_COLUMNS)])
-        matches, resolved = cross_episode_negatives(pending, labels, descriptors, episodes, near_duplicate_max)
+    # One attribute at a time: a positive only ever matches a pair of its own attribute, so this is
+    # the same search, holding one attribute's labels instead of the domain's.
+    found = []
+    for attribute in sorted(set(pending.column("attribute").to_pylist())):
+        mine = pending.filter(pc.equal(pending.column("attribute"), attribute))
+        labels = pa.concat_tables([t.filter(pc.equal(t.column("attribute"), attribute))
+                                   for t in positive.tables(LABEL_COLUMNS)])
+        part, counts = cross_episode_negatives(mine, labels, descriptors, episodes, near_duplicate_max)
         del labels
+        found += [part] if part.height else []
+        for level, n in counts.items():
+            resolved[level] = resolved.get(level, 0) + n
+    if found:
+        matches = pl.concat(found, how="diagonal_relaxed")
     wanted = set(matches["positive_pair_id"].to_list() + matches["negative_pair_id"].to_list()) if matches.height else set()
     columns = ["pair_id", *MOTION_FIELDS]
     rows = [t.filter(pc.is_in(t.column("pair_id"), pa.array(sorted(wanted), pa.string())))
