@@ -59,7 +59,7 @@ def trained(small_release, tmp_path_factory):
                  "paths": RemotPaths(data_root=str(root)), "io_manager": StageIOManager(root=str(root / "stages")),
                  "training": TrainingConfig(recipe_family="tiny", recipes=recipes, image_max_side=32,
                                             max_train_questions=64, eval_triplets_per_domain=3, eval_batch_size=8,
-                                            eval_max_new_tokens=12, benchmark_frames=2,
+                                            eval_max_new_tokens=12, benchmark_frames=2, benchmark_questions=4,
                                             benchmarks=[f"{k}:{benchmarks / k}" for k in ("vsibench", "mmsi", "camerabench")]),
                  "pipes_client": dg.PipesSubprocessClient(env=pipes_env)}
     # The instance that built the release: the training assets load its `release` output from there.
@@ -138,7 +138,9 @@ def test_evaluation_scores_external_benchmarks_beside_remot_bench(trained):
         assert md[f"{name}/sft"].value == b["table"][1]["value"]
     comparison = (out / "comparison.md").read_text()
     assert "| model | remot-bench Partial | remot-bench Overall | vsibench overall | mmsi accuracy | camerabench Acc |" in comparison
-    assert "### vsibench" in comparison and "object_rel_direction" in comparison and "| sft |" in comparison
+    # four questions each (the cap): VSI-Bench's first four are numeric, CameraBench's one whole group
+    assert all(b["questions"] == 4 for b in benchmarks.values())
+    assert "### vsibench" in comparison and "object_counting" in comparison and "| sft |" in comparison
     assert md["comparison"].value == comparison and "--benchmark" in md["command"].value
     import duckdb
 
