@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+import datasets
 import pyarrow.parquet as pq
 import pytest
 
@@ -17,8 +18,6 @@ from remot_pipeline.core import release as rel
 from remot_train import scoring
 from remot_train.data import ReleaseNotFound, sft_completion
 from remot_train.rewards.verl import compute_score, compute_score_easyr1, ground_truth_spec
-
-datasets = pytest.importorskip("datasets")
 
 
 @pytest.fixture(scope="module")

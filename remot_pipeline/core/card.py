@@ -162,18 +162,20 @@ def _lineage(manifest: dict) -> list[str]:
         "and the input hashes: the same inputs give the same id and the same bytes. `manifest.json` "
         "lists every file with its sha256 and row count, the full configuration and every input hash.",
     ]
-    if stages:
-        shown_stages = sorted(stages.items())[:_MAX_LISTED]
-        lines += ["", "### Stage outputs read", "", "| stage | key |", "|---|---|"]
-        lines += [f"| `{name}` | `{key}` |" for name, key in shown_stages]
-        if len(stages) > len(shown_stages):
-            lines += ["", f"... and {len(stages) - len(shown_stages)} more (see `manifest.json`)."]
-    if inputs:
-        shown = sorted(inputs.items())[:_MAX_LISTED]
-        lines += ["", "### Input episodes (sha256)", "", "| episode | sha256 |", "|---|---|"]
-        lines += [f"| `{e}` | `{h}` |" for e, h in shown]
-        if len(inputs) > len(shown):
-            lines += ["", f"... and {len(inputs) - len(shown)} more (see `manifest.json`)."]
+    lines += _listing("Stage outputs read", ("stage", "key"), stages)
+    lines += _listing("Input episodes (sha256)", ("episode", "sha256"), inputs)
+    return lines
+
+
+def _listing(title: str, header: tuple[str, str], items: dict) -> list[str]:
+    """A two-column table of at most ``_MAX_LISTED`` sorted items (none: no lines)."""
+    if not items:
+        return []
+    shown = sorted(items.items())[:_MAX_LISTED]
+    lines = ["", f"### {title}", "", f"| {header[0]} | {header[1]} |", "|---|---|"]
+    lines += [f"| `{k}` | `{v}` |" for k, v in shown]
+    if len(items) > len(shown):
+        lines += ["", f"... and {len(items) - len(shown)} more (see `manifest.json`)."]
     return lines
 
 
