@@ -59,8 +59,10 @@ def make_world(worlds: Path, scale: int) -> Path:
 
 
 def run_config(scale: int, executor: str, cores: int, start_method: str = "spawn") -> dict:
+    method = {"forkserver": {"preload_modules": ["remot_pipeline.definitions", "remot_pipeline.preload"]}} \
+        if start_method == "forkserver" else {start_method: {}}
     execution = {"in_process": {}} if executor == "in-process" else {"multiprocess": {
-        "max_concurrent": cores, "start_method": {start_method: {}}}}
+        "max_concurrent": cores, "start_method": method}}
     w = world_config(scale)
     return {"execution": {"config": execution}, "resources": {"config": {"config": {
         # the baseline is one process throughout; the multiprocess runs also give the cross-episode

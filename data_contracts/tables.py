@@ -153,8 +153,11 @@ def contract_of(table: pa.Table) -> str | None:
     return raw.decode() if raw else None
 
 
-def conform(table: pa.Table, name: str) -> pa.Table:
+def conform(table: pa.Table, name: str, columns: list[str] | None = None) -> pa.Table:
     """Return ``table`` cast to contract ``name``'s schema, in contract column order.
+
+    ``columns``: conform to these columns of the contract only, in this order (a projection read
+    of a stored table); a column the contract does not have is an error.
 
     Raises :class:`ContractError` naming the missing or unknown columns, a column whose type
     cannot be cast safely, or a non-nullable column that holds nulls.
@@ -162,9 +165,12 @@ def conform(table: pa.Table, name: str) -> pa.Table:
     c = contract(name)
     if not isinstance(table, pa.Table):
         table = table.to_arrow() if hasattr(table, "to_arrow") else pa.table(table)
+    expected = list(c.columns) if columns is None else list(columns)
+    if columns is not None and (foreign := [col for col in expected if col not in c.columns]):
+        raise ContractError(f"contract {name!r} has no column(s) {foreign}")
     have = list(table.column_names)
-    missing = [col for col in c.columns if col not in have]
-    unknown = [col for col in have if col not in c.columns]
+    missing = [col for col in expected if col not in have]
+    unknown = [col for col in have if col not in expected]
     if missing or unknown:
         parts = []
         if missing:
@@ -173,6 +179,8 @@ def conform(table: pa.Table, name: str) -> pa.Table:
             parts.append(f"unknown column(s) {unknown}")
         raise ContractError(f"table does not conform to contract {name!r}: " + "; ".join(parts))
     schema = c.schema()
+    if columns is not None:
+        schema = pa.schema([schema.field(col) for col in expected])
     arrays = []
     for f in schema:
         col = table.column(f.name)

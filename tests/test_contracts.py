@@ -52,3 +52,15 @@ def test_write_parquet_is_atomic_conformed_and_reproducible(tmp_path):
 def test_unknown_contract_is_a_clear_error():
     with pytest.raises(dc.ContractError, match="no contract named 'nope'"):
         dc.contract("nope")
+
+
+def test_conform_to_a_projection_of_the_contract():
+    full = dc.conform(pa.table({c: pa.nulls(0, dc.contract("episodes").schema().field(c).type)
+                                for c in dc.contract("episodes").columns}), "episodes")
+    cols = list(reversed(dc.contract("episodes").columns[:3]))
+    got = dc.conform(full.select(cols), "episodes", cols)
+    assert got.column_names == cols and got.schema == pa.schema([full.schema.field(c) for c in cols])
+    with pytest.raises(dc.ContractError, match="has no column"):
+        dc.conform(full.select(cols), "episodes", [*cols, "not_a_column"])
+    with pytest.raises(dc.ContractError, match="unknown column"):
+        dc.conform(full.select(cols), "episodes", cols[:2])

@@ -133,7 +133,9 @@ def test_a_new_episode_folder_recomputes_only_its_shard_and_equals_a_multiproces
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     run_config = tmp_path / "run.yaml"
     run_config.write_text(
-        "execution:\n  config:\n    multiprocess:\n      max_concurrent: 2\n"
+        # forked from a forkserver that preloaded remot_pipeline.preload, as configs/local.yaml does
+        "execution:\n  config:\n    multiprocess:\n      max_concurrent: 2\n      start_method:\n"
+        "        forkserver: {preload_modules: [remot_pipeline.definitions, remot_pipeline.preload]}\n"
         "resources:\n  config:\n    config:\n"
         f"      synthetic: {{enabled: true, seed: 0, episodes_per_domain: {SMALL['episodes_per_domain']}, "
         f"frames_per_episode: {SMALL['frames_per_episode']}}}\n"
@@ -155,3 +157,16 @@ def test_a_new_episode_folder_recomputes_only_its_shard_and_equals_a_multiproces
     scratch_manifest = _manifest(scratch)
     assert scratch_manifest["release_id"] == manifest["release_id"]
     assert _files(scratch_manifest) == files
+
+
+@pytest.mark.parametrize("name", ["local.yaml", "remot-16k.yaml"])
+def test_shipped_run_configs_are_valid_for_build_release(name):
+    import yaml
+
+    from remot_pipeline.definitions import defs
+
+    config = yaml.safe_load((REPO / "configs" / name).read_text())
+    assert dg.validate_run_config(defs.get_job_def("build_release"), config) is not None
+    preload = config["execution"]["config"]["multiprocess"]["start_method"]["forkserver"]["preload_modules"]
+    for module in preload:  # each one imports (the forkserver would only warn on a failure)
+        __import__(module)

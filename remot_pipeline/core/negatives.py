@@ -440,7 +440,8 @@ def _search_level(queries: pl.DataFrame, base: pl.DataFrame, desc: np.ndarray, s
     return matched, queries.filter(~pl.Series(found))
 
 
-def retrieval_vs_random(negatives: pa.Table, features: pa.Table, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def retrieval_vs_random(negatives: pa.Table, features: pa.Table, seed: int = 0,
+                        block: int = 16384) -> tuple[np.ndarray, np.ndarray]:
     """Similarities to the positive of (retrieved negatives, one random frame of the same episode each).
 
     The baseline a retrieved negative must beat: a frame drawn uniformly from the episode.
@@ -454,6 +455,9 @@ def retrieval_vs_random(negatives: pa.Table, features: pa.Table, seed: int = 0) 
         feat.rename({"frame_index": "positive_frame_index"}), on=["episode_id", "positive_frame_index"], how="inner")
     rng = np.random.default_rng(seed)
     rows_by_episode = {e: g["row"].to_numpy() for (e,), g in feat.group_by("episode_id")}
-    random_rows = np.array([rng.choice(rows_by_episode[e]) for e in pos["episode_id"].to_list()])
-    random_sim = np.einsum("nd,nd->n", desc[pos["row"].to_numpy()], desc[random_rows])
-    return pos["negative_similarity"].to_numpy(), random_sim.astype(np.float64)
+    random_rows = np.array([rng.choice(rows_by_episode[e]) for e in pos["episode_id"].to_list()], np.int64)
+    rows = pos["row"].to_numpy()
+    random_sim = np.empty(len(rows), np.float64)
+    for s in range(0, len(rows), block):  # gathered descriptors a block at a time: memory flat in n
+        random_sim[s:s + block] = np.einsum("nd,nd->n", desc[rows[s:s + block]], desc[random_rows[s:s + block]])
+    return pos["negative_similarity"].to_numpy(), random_sim

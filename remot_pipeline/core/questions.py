@@ -595,18 +595,26 @@ QUESTION_COLUMNS = ("triplet_id", "episode_id", "domain", "split", "attribute", 
                     "positive_timestamp_s", "negative_anchor_timestamp_s", "negative_timestamp_s")
 
 
-def build_questions(triplets: pa.Table, seed: int, metric_episodes: set[str] | None = None) -> StageResult:
+def build_questions(triplets: pa.Table, seed: int, metric_episodes: set[str] | None = None,
+                    chunk_rows: int = 4096) -> StageResult:
     """Three questions per triplet. ``metric_episodes``: episodes whose source is metric (None:
-    all are); distances of the others are never asked as numbers."""
+    all are); distances of the others are never asked as numbers. A triplet's questions depend
+    on it, the seed and the domain's value shares only, so they are made ``chunk_rows``
+    triplets at a time (the same table, whatever the chunk)."""
     if triplets.num_rows == 0:
         return StageResult(empty("questions"), empty("quarantine"), 0, {})
     shares = value_shares(triplets)
-    rows = []
-    for t in triplets.select(list(QUESTION_COLUMNS)).to_pylist():
-        if metric_episodes is not None:
-            t["positive_metric"] = t["episode_id"] in metric_episodes
-            t["metric"] = t["positive_metric"] and t["negative_episode_id"] in metric_episodes
-        rows += triplet_questions(t, seed, shares)
-    table = conform(pa.Table.from_pylist(rows, schema=None), "questions")
+    parts = []
+    source = triplets.select(list(QUESTION_COLUMNS))
+    for start in range(0, source.num_rows, chunk_rows):  # Python rows a chunk at a time: memory flat in T
+        rows = []
+        for t in source.slice(start, chunk_rows).to_pylist():
+            if metric_episodes is not None:
+                t["positive_metric"] = t["episode_id"] in metric_episodes
+                t["metric"] = t["positive_metric"] and t["negative_episode_id"] in metric_episodes
+            rows += triplet_questions(t, seed, shares)
+        parts.append(conform(pa.Table.from_pylist(rows, schema=None), "questions"))
+        del rows
+    table = pa.concat_tables(parts).combine_chunks()
     # Ledger unit: question slots (3 per triplet); every slot yields a question.
     return StageResult(table, empty("quarantine"), 3 * triplets.num_rows, {})

@@ -38,6 +38,9 @@ from data_contracts.storage import clean_leftovers, makedirs, publish_dir, stora
 from data_contracts.tables import atomic_write_bytes
 from remot_pipeline.core.ledger import StageResult
 
+#: Stage files already hashed by this process, by path, expected sha256 and file signature.
+_VERIFIED: set[tuple] = set()
+
 ENTRY = "entry.json"
 #: Output metadata keys the assets set and the IO manager reads (``emit`` fills them).
 LINEAGE_MD = "remot/lineage"
@@ -117,9 +120,10 @@ class ShardSet:
             yield self.store.read(self.asset, s["partition"], s["key"])
 
     def tables(self, columns: list[str] | None = None):
-        """Each shard's rows (only ``columns`` when given), one shard in memory at a time."""
-        for r in self.results():
-            yield r.table if columns is None else r.table.select(columns)
+        """Each shard's rows (only ``columns`` when given: the other columns are never read from
+        disk), one shard in memory at a time."""
+        for s in self.shards:
+            yield self.store.read(self.asset, s["partition"], s["key"], columns=columns).table
 
     @property
     def table(self) -> pa.Table:
@@ -272,18 +276,35 @@ class StageStore:
 
     def _verified(self, folder: Path, name: str, entry: dict) -> Path:
         """``folder / name`` after checking its sha256 against the entry (streamed: a stage file
-        can be GBs; the reader then finds it in the page cache)."""
+        can be GBs; the reader then finds it in the page cache).
+
+        A file is hashed once per process while it stays the same file (inode, size, modification
+        and change times: any write changes the change time): a step that reads a shard several
+        times (labels, then descriptors, then images) pays for one hash."""
         p = folder / name
-        if not p.is_file():
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            st = None
+        if st is None or not p.is_file():
             raise StageMissing(f"{p}: missing from stage output {entry['asset']}[{entry['partition'] or '-'}]; "
                                f"materialize {entry['asset']} again (make run)")
-        if sha256_file(p) != entry["files"][name]["sha256"]:
+        want = entry["files"][name]["sha256"]
+        signature = (str(p.resolve()), want, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if signature in _VERIFIED:
+            return p
+        if sha256_file(p) != want:
             raise StageCorrupted(f"{p}: sha256 does not match {ENTRY} (the file was altered or corrupted); "
                                  f"materialize {entry['asset']} again (make run) to recompute it")
+        if len(_VERIFIED) > 100_000:
+            _VERIFIED.clear()
+        _VERIFIED.add(signature)
         return p
 
-    def read(self, asset: str, partition: str | None, key: str):
-        """The value stored under ``key``, every file verified against its checksum."""
+    def read(self, asset: str, partition: str | None, key: str, columns: list[str] | None = None):
+        """The value stored under ``key``, every file verified against its checksum; ``columns``:
+        of a table, read only these (a projection: the file is checksummed whole, the other
+        columns are not decoded)."""
         entry = self.entry(asset, partition, key)
         folder = self.path(asset, partition, key)
         if entry["kind"] == "json":
@@ -293,13 +314,13 @@ class StageStore:
             return _with_key(ShardSet(self, doc["asset"], doc["domain"], doc["shards"], entry["contract"],
                                       entry["ledger"]), key)
 
-        def table(name: str, contract: str) -> pa.Table:
-            return conform(pq.read_table(self._verified(folder, name, entry)), contract)
+        def table(name: str, contract: str, columns: list[str] | None = None) -> pa.Table:
+            return conform(pq.read_table(self._verified(folder, name, entry), columns=columns), contract, columns)
 
         if entry["kind"] == "table":
-            return _with_key(table("out.parquet", entry["contract"]), key)
+            return _with_key(table("out.parquet", entry["contract"], columns), key)
         ledger = entry["ledger"]
-        return _with_key(StageResult(table=table("out.parquet", entry["contract"]),
+        return _with_key(StageResult(table=table("out.parquet", entry["contract"], columns),
                                      quarantine=table("quarantine.parquet", "quarantine"),
                                      rows_in=ledger["rows_in"], rows_filtered=ledger["rows_filtered"]), key)
 
