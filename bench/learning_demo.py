@@ -85,6 +85,20 @@ and ``--compare FRAMES_JSON CLIPS_JSON`` writes the side-by-side report
 ``bench/results/learning_clips.{md,png}``. The reports give the training CPU time beside the wall
 time: on a shared machine the runs are budgeted by steps.
 
+A second attribute. ``--attribute manipulation/ee_lateral`` (default ``navigation/yaw``) trains and
+scores the end-effector's sideways motion in the image instead ("Is it true that the robot's
+gripper moved toward the left of the image?"), with the same training forms (a mirrored pair
+swaps left and right in the image, a reversed one reverses the motion, so the labels stay exact)
+and the same report. Its held-out episodes are manipulation scenes: other room and table textures
+around the same robot and fixed camera, not new rooms.
+
+GRPO after SFT. ``--grpo-minutes N`` continues from the SFT checkpoint with GRPO (trl's
+``GRPOTrainer`` through :func:`remot_train.trainers.grpo`, ReMoT's four rewards and weights, KL to
+the SFT model) on the train questions for N wall minutes, then scores the same held-out questions
+again (``--grpo-lr``, ``--grpo-beta``, ``--grpo-batch-size``, ``--grpo-generations``,
+``--grpo-temperature``, ``--grpo-max-steps``, ``--grpo-eval-every``). The report gains a "GRPO
+from the SFT model" section and ``<out-name>_grpo.png``.
+
 ``--attempt NOTE`` writes that run's outputs under ``--attempt-dir`` instead of
 ``bench/results``, and appends its summary to ``bench/results/learning_demo.attempts.jsonl``.
 The default run's report lists those attempts, then the notes file.
@@ -118,9 +132,41 @@ MAX_TRIPLETS = 5000  # train triplets per domain: no cap in practice
 BENCH_TRIPLETS = 1000  # test triplets per domain: every one the world gives
 ALL_DOMAINS = '{"dagster/asset_partition_range_start": "navigation", "dagster/asset_partition_range_end": "simulation"}'
 
-DOMAIN, ATTRIBUTE = "navigation", "yaw"
-DIRECTION = re.compile(r"turned to (?:the|its) (left|right)")
 OTHER = {"left": "right", "right": "left"}
+
+#: The left/right true/false attributes the demo can train on (``--attribute DOMAIN/ATTRIBUTE``):
+#: the pattern that finds the stated direction in a question's text (group 1), the think block's
+#: sentence for a direction, and what the report calls the motion. Mirroring the frames swaps
+#: left and right and reversing them reverses the motion for both, so the training forms' labels
+#: stay exact.
+ATTRIBUTES = {
+    "navigation/yaw": {
+        "pattern": r"turned to (?:the|its) (left|right)",
+        "think": "the camera turned to the {direction}",
+        "motion": "the camera's turn",
+        "short": "turned {direction}",
+    },
+    "manipulation/ee_lateral": {
+        "pattern": r"moved toward the (left|right) of the image",
+        "think": "the robot's gripper moved toward the {direction} of the image",
+        "motion": "the gripper's sideways motion in the image",
+        "short": "gripper moved {direction}",
+    },
+}
+
+
+def use_attribute(name: str) -> None:
+    """Point the module at ``name`` (a key of :data:`ATTRIBUTES`): sets DOMAIN, ATTRIBUTE,
+    DIRECTION (the compiled pattern) and SPEC."""
+    global DOMAIN, ATTRIBUTE, DIRECTION, SPEC
+    if name not in ATTRIBUTES:
+        raise SystemExit(f"--attribute must be one of {sorted(ATTRIBUTES)}, not {name!r}")
+    SPEC = ATTRIBUTES[name]
+    DOMAIN, ATTRIBUTE = name.split("/")
+    DIRECTION = re.compile(SPEC["pattern"])
+
+
+use_attribute("navigation/yaw")
 
 
 # --------------------------------------------------------------------------- data ---
@@ -188,8 +234,13 @@ def directions(row: dict) -> tuple[str, str]:
 
 
 def swap_directions(text: str) -> str:
-    """``text`` with every "turned to the/its left" and "turned to the/its right" swapped."""
-    return DIRECTION.sub(lambda m: m.group(0)[: -len(m.group(1))] + OTHER[m.group(1)], text)
+    """``text`` with the direction of every match of DIRECTION swapped (yaw: every "turned to
+    the/its left" and "turned to the/its right")."""
+    def swap(m):
+        a, b = m.start(1) - m.start(0), m.end(1) - m.start(0)
+        return m.group(0)[:a] + OTHER[m.group(1)] + m.group(0)[b:]
+
+    return DIRECTION.sub(swap, text)
 
 
 def completion(stated: str, actual: str, answer: str, mode: str, views: str = "frames") -> list[dict]:
@@ -197,9 +248,10 @@ def completion(stated: str, actual: str, answer: str, mode: str, views: str = "f
     also repeats the direction the question states, so the answer compares two nearby words;
     ``answer``: an empty think block. ``views="clips"``: "over the clip" for "from image 1 to image 2"."""
     span = "over the clip" if views == "clips" else "from image 1 to image 2"
+    motion = SPEC["think"].format(direction=actual)
     think = {
-        "think": f"{span} the camera turned to the {actual}.",
-        "restate": f"{span} the camera turned to the {actual}; the question says {stated}.",
+        "think": f"{span} {motion}.",
+        "restate": f"{span} {motion}; the question says {stated}.",
         "answer": "",
     }[mode]
     return [{"role": "assistant", "content": f"<think>\n{think}\n</think>\n<answer>{answer}</answer>"}]
@@ -337,10 +389,13 @@ def time_guard(seconds: float):
     return TimeGuard()
 
 
-def eval_curve(processor, rows: list[dict], args):
-    """A trainer callback that scores the held-out ``rows`` every ``args.eval_every`` steps
-    (greedy), keeping ``(step, accuracy, think-direction accuracy)`` and the CPU seconds it spent."""
+def eval_curve(processor, rows: list[dict], args, every: int | None = None):
+    """A trainer callback that scores the held-out ``rows`` every ``every`` (default
+    ``args.eval_every``) steps (greedy), keeping ``(step, accuracy, think-direction accuracy)``
+    and the CPU seconds it spent."""
     from transformers import TrainerCallback
+
+    every = args.eval_every if every is None else every
 
     class Curve(TrainerCallback):
         def __init__(self):
@@ -349,7 +404,7 @@ def eval_curve(processor, rows: list[dict], args):
             self.wall_s = 0.0
 
         def on_step_end(self, a, state, control, model=None, **kw):
-            if not args.eval_every or state.global_step % args.eval_every:
+            if not every or state.global_step % every:
                 return
             c0, w0 = time.process_time(), time.perf_counter()
             s, _ = evaluate_rows(model, processor, rows, args.completion, views=args.views)
@@ -396,6 +451,93 @@ def train(model_dir: Path, rows: list[dict], out: Path, args, curve=None) -> tup
                     "loss_curve": losses, "trainer_args": trainer_args}
 
 
+def grpo_stage(checkpoint: Path, rows: list[dict], out: Path, args, curve=None) -> tuple[object, dict]:
+    """GRPO from the SFT ``checkpoint`` (trl's ``GRPOTrainer`` through ``remot_train.trainers.grpo``)
+    on the train questions ``rows`` as released (no training forms: their ``relations`` column
+    would not match a mirrored or reversed form), with ReMoT's four rewards and weights
+    (format 3.5, task 3.5, length 1.3, logic 1.7), KL-anchored to the SFT model (``beta``). It stops
+    after ``args.grpo_minutes`` of wall time or ``args.grpo_max_steps`` steps."""
+    from remot_train.rewards import default_reward_funcs
+    from remot_train.trainers import grpo
+
+    funcs, weights = default_reward_funcs()
+    guard = time_guard(args.grpo_minutes * 60)
+    grpo_args = {
+        "max_steps": args.grpo_max_steps,
+        "per_device_train_batch_size": args.grpo_batch_size,
+        "num_generations": args.grpo_generations,
+        "max_completion_length": 48,
+        "beta": args.grpo_beta,
+        "learning_rate": args.grpo_lr,
+        "temperature": args.grpo_temperature,
+        "lr_scheduler_type": "constant",
+        "logging_steps": 5,
+        "save_strategy": "no",
+        "seed": args.seed,
+    }
+    prompts = [{k: v for k, v in r.items() if k != "completion"} for r in rows]
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = grpo(str(checkpoint), prompts, out, reward_funcs=funcs, reward_weights=weights, args=grpo_args,
+                  views=args.views, callbacks=[guard] + ([curve] if curve else []), resume=False)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    logs = [e for e in result.log_history if "loss" in e]
+    keep = ("step", "loss", "reward", "reward_std", "rewards/format_reward/mean", "rewards/task_reward/mean",
+            "rewards/length_reward/mean", "rewards/logic_reward/mean", "kl", "completions/mean_length")
+    eval_cpu = curve.cpu_s if curve else 0.0
+    return result, {"steps": max((e["step"] for e in logs), default=0), "grpo_call_s": round(wall, 1),
+                    "grpo_cpu_s": round(cpu - eval_cpu, 1), "curve_eval_cpu_s": round(eval_cpu, 1),
+                    "heldout_curve": curve.points if curve else [],
+                    "stopped_by_time_budget": guard.stopped_early, "trainer_args": grpo_args,
+                    "reward_weights": weights, "reward_funcs": [f.__name__ for f in funcs],
+                    "log": [{k: e[k] for k in keep if k in e} for e in logs]}
+
+
+def grpo_markdown(res: dict) -> list[str]:
+    """The GRPO section of a run's report: held-out accuracy after SFT and after GRPO."""
+    g = res.get("grpo")
+    if not g:
+        return []
+    sft_a, a = res["after"], g["after"]
+    log = g["log"]
+    first, last = (log[0], log[-1]) if log else ({}, {})
+
+    def rw(e, k):
+        v = e.get(k)
+        return "n/a" if v is None else f"{v:.3f}"
+
+    ta = g["trainer_args"]
+    rows = [
+        ("held-out accuracy [95% CI]", fmt_ci(sft_a), fmt_ci(a)),
+        ("think block names the motion, held-out [95% CI]", _fmt_dir(sft_a) if "think_direction_ci95" in sft_a else "",
+         _fmt_dir(a) if "think_direction_ci95" in a else ""),
+        ("answers that follow the think block", f"{sft_a.get('answer_follows_think', 0):.3f}",
+         f"{a.get('answer_follows_think', 0):.3f}"),
+        ('share of "true"', f"{sft_a['true_share']:.2f}" if sft_a["true_share"] is not None else "n/a",
+         f"{a['true_share']:.2f}" if a["true_share"] is not None else "n/a"),
+        ("format-failure rate", f"{sft_a['format_failure_rate']:.3f}", f"{a['format_failure_rate']:.3f}"),
+        ("accuracy on train questions", f"{res['after_on_train']['accuracy']:.3f}", f"{g['after_on_train']['accuracy']:.3f}"),
+    ]
+    return [
+        "", "## GRPO from the SFT model", "",
+        f"GRPO (trl's `GRPOTrainer` via `remot_train.trainers.grpo`, views `{res['settings'].get('views', 'frames')}`) "
+        f"from the SFT checkpoint above, on the {g['prompts']} train questions as released, with ReMoT's rewards "
+        f"({', '.join(f'{n} {w:g}' for n, w in zip(g['reward_funcs'], g['reward_weights']))}); "
+        f"lr {ta['learning_rate']:g} constant, beta {ta['beta']:g}, {ta['num_generations']} generations per prompt, "
+        f"batch {ta['per_device_train_batch_size']} completions, temperature {ta['temperature']:g}. "
+        f"{g['steps']} steps{' (stopped by the time budget)' if g['stopped_by_time_budget'] else ''}, "
+        f"{g['grpo_cpu_s']:.0f} CPU s ({g['grpo_call_s']:.0f} s wall). Same held-out questions, greedy.",
+        "", "| | after SFT | after SFT + GRPO |", "|---|---|---|",
+        *[f"| {k} | {x} | {y} |" for k, x, y in rows],
+        "",
+        f"Sampled rewards (first -> last log): total {rw(first, 'reward')} -> {rw(last, 'reward')}; "
+        f"task {rw(first, 'rewards/task_reward/mean')} -> {rw(last, 'rewards/task_reward/mean')}; "
+        f"format {rw(first, 'rewards/format_reward/mean')} -> {rw(last, 'rewards/format_reward/mean')}; "
+        f"KL {rw(first, 'kl')} -> {rw(last, 'kl')}.",
+        "",
+        f"![SFT then GRPO]({res['settings'].get('out_name', 'learning_demo')}_grpo.png)",
+    ]
+
+
 # ------------------------------------------------------------------------- report ---
 
 def learned(before: dict, after: dict, on_train: dict | None) -> str:
@@ -404,13 +546,13 @@ def learned(before: dict, after: dict, on_train: dict | None) -> str:
              f"{after['format_failure_rate']:.2f} trained."]
     if "answer_follows_think" in after:
         parts.append(f"Comparison: {after['answer_follows_think']:.0%} of held-out answers are the ones the model's own "
-                     "think block implies (the turn it names against the direction the question states); "
+                     f"think block implies (the {'turn' if ATTRIBUTE == 'yaw' else 'direction'} it names against the direction the question states); "
                      "near 100% means the text-side reasoning was learned.")
         lo, hi = after["think_direction_ci95"]
         seen = f"; on train questions {on_train['think_direction_accuracy']:.3f}" if on_train else ""
-        parts.append(f"Visual turn: the think block names the camera's turn correctly for "
+        parts.append(f"Visual {'turn' if ATTRIBUTE == 'yaw' else 'motion'}: the think block names {SPEC['motion']} correctly for "
                      f"{after['think_direction_accuracy']:.3f} [{lo:.3f}, {hi:.3f}] of held-out questions{seen}"
-                     + (" (memorised training views, chance on new rooms)." if lo <= 0.5 and on_train
+                     + (f" (memorised training views, chance on new {_places().split(':')[0]})." if lo <= 0.5 and on_train
                         and on_train["think_direction_accuracy"] > 0.7 else "."))
     return " ".join(parts)
 
@@ -439,6 +581,11 @@ def verdict(before: dict, after: dict, baselines: dict) -> str:
 def _fmt_dir(s: dict) -> str:
     lo, hi = s["think_direction_ci95"]
     return f"{s['think_direction_accuracy']:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def _places() -> str:
+    """What the held-out episodes are: new rooms (navigation) or new scenes around the same robot."""
+    return "rooms" if DOMAIN == "navigation" else "scenes: other room and table textures around the same robot and camera"
 
 
 def fmt_ci(s: dict) -> str:
@@ -488,18 +635,18 @@ def markdown(res: dict, attempts: list[dict]) -> str:
         rows.append(("answers that follow the model's own think block", f"{b['answer_follows_think']:.3f}",
                      f"{a['answer_follows_think']:.3f}"))
     if "think_direction_accuracy" in a:
-        rows.append(("think-direction accuracy (turn named in the think block) [95% CI]",
+        rows.append((f"think-direction accuracy ({'turn' if ATTRIBUTE == 'yaw' else 'direction'} named in the think block) [95% CI]",
                      _fmt_dir(b), _fmt_dir(a)))
     out = [
-        "# Learning demo: tiny Qwen3-VL, navigation yaw true/false, CPU"
+        f"# Learning demo: tiny Qwen3-VL, {DOMAIN} {ATTRIBUTE} true/false, CPU"
         + (" (views: clips)" if s.get("views") == "clips" else ""),
         "",
         f"**Verdict.** {res['verdict']}",
         "",
         f"**What was learned.** {res['learned']}",
         "",
-        f"Held-out: the release's test split, {a['n']} navigation yaw true/false questions from "
-        f"{res['data']['test_episodes']} episodes (rooms) that training never sees; train: "
+        f"Held-out: the release's test split, {a['n']} {DOMAIN} {ATTRIBUTE} true/false questions from "
+        f"{res['data']['test_episodes']} episodes ({_places()}) that training never sees; train: "
         f"{res['data']['train_questions']} questions from {res['data']['train_episodes']} episodes, "
         f"{res['data']['train_examples']} training examples with augmentation. Greedy decoding.",
         "",
@@ -535,7 +682,7 @@ def markdown(res: dict, attempts: list[dict]) -> str:
         "What it shows. See the verdict: the claim is about held-out accuracy against chance, the "
         "majority class and the text-only rule, not against the untrained 0% (which only reflects "
         "the answer format). The think-direction accuracy says whether the model names the "
-        "camera's turn correctly from the two images, which is the visual part of the task.",
+        f"{SPEC['motion'].removeprefix('the ')} correctly from the two images, which is the visual part of the task.",
         "",
         "Caveat: the 95% intervals treat questions as independent; questions from the same episode "
         "(room) and triplet are correlated, so the effective sample is smaller than n.",
@@ -552,6 +699,7 @@ def markdown(res: dict, attempts: list[dict]) -> str:
         notes = [x for x in attempts if x.get("comment")]
         if notes:
             out += ["", *[f"- **#{attempts.index(x) + 1}**: {x['comment']}" for x in notes]]
+    out += grpo_markdown(res)
     if NOTES.is_file() and s.get("out_name", "learning_demo") == "learning_demo":
         out += ["", NOTES.read_text().strip()]
     return "\n".join(out) + "\n"
@@ -576,8 +724,8 @@ def plot(res: dict, path: Path) -> None:
     for name, s in bars:
         labels.append(name)
         vals.append(s["accuracy"])
-        errs[0].append(s["accuracy"] - s["ci95"][0])
-        errs[1].append(s["ci95"][1] - s["accuracy"])
+        errs[0].append(max(0.0, s["accuracy"] - s["ci95"][0]))  # Wilson's bound can sit 1e-18 above 0
+        errs[1].append(max(0.0, s["ci95"][1] - s["accuracy"]))
     ax2.bar(labels, vals, yerr=errs, capsize=8, color=["tab:gray", "tab:green"])
     ax2.axhline(0.5, color="k", ls="--", lw=1, label="chance 0.5")
     ax2.axhline(res["baselines"]["majority_class"], color="tab:orange", ls=":", lw=1.5,
@@ -588,7 +736,7 @@ def plot(res: dict, path: Path) -> None:
         ax2.text(i, v + errs[1][i] + 0.02, f"{v:.3f}", ha="center")
     ax2.set_ylim(0, 1.05)
     ax2.set_ylabel(f"held-out accuracy (n={res['after']['n']}), 95% Wilson CI")
-    ax2.set_title("navigation yaw true/false, held-out")
+    ax2.set_title(f"{DOMAIN} {ATTRIBUTE} true/false, held-out")
     ax2.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -672,7 +820,7 @@ def contact_sheet(rows: list[dict], records: list[dict], path: Path, views: str,
         ax.imshow(np.concatenate([frames[0], gap, frames[1]], axis=1))
         stated, actual = directions(row)
         think = rec["completion"].split("</think>")[0].replace("<think>", "").strip()
-        ax.set_title(f"{'RIGHT' if rec['correct'] else 'WRONG'}: claim \"turned {stated}\" (truth: {actual}, "
+        ax.set_title(f"{'RIGHT' if rec['correct'] else 'WRONG'}: claim \"{SPEC['short'].format(direction=stated)}\" (truth: {actual}, "
                      f"answer {row['answer']})", fontsize=7.5, color="tab:green" if rec["correct"] else "tab:red")
         ax.text(0, 1.0, "\n".join(textwrap.wrap(f"think: {think}", 60)) + f"\nanswer: {rec['parsed']}",
                 transform=ax.transAxes, fontsize=6.5, va="top", ha="left", family="monospace",
@@ -680,14 +828,14 @@ def contact_sheet(rows: list[dict], records: list[dict], path: Path, views: str,
         ax.text(0.5, -0.04, ("clip: frame 1 | frame 2 (one temporal patch)" if views == "clips"
                              else "image 1 | image 2 (encoded separately)"), transform=ax.transAxes, fontsize=6.5,
                 ha="center", va="top")
-    fig.suptitle(f"Held-out navigation yaw true/false, views: {views} (greedy)", fontsize=10)
+    fig.suptitle(f"Held-out {DOMAIN} {ATTRIBUTE} true/false, views: {views} (greedy)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def compare(frames_json: Path, clips_json: Path, out_dir: Path = RESULTS) -> str:
-    """The frames-vs-clips report: ``learning_clips.md`` and ``learning_clips.png`` (held-out
+def compare(frames_json: Path, clips_json: Path, out_dir: Path = RESULTS, stem: str = "learning_clips") -> str:
+    """The frames-vs-clips report: ``<name>.md`` and ``<name>.png`` (default ``learning_clips``: held-out
     accuracy over steps for both, with the baselines)."""
     import matplotlib
 
@@ -721,7 +869,8 @@ def compare(frames_json: Path, clips_json: Path, out_dir: Path = RESULTS) -> str
     ax2.set_ylim(0, 1.02)
     ax2.set_xlabel("SFT optimizer step")
     ax2.set_ylabel("held-out: think block names the turn, 95% CI")
-    ax2.set_title("the visual part: which way did the camera turn?")
+    ax2.set_title("the visual part: which way did the camera turn?" if ATTRIBUTE == "yaw"
+                  else f"the visual part: {SPEC['motion']}")
     ax2.legend(fontsize=7.5, loc="lower right")
     ax2.grid(alpha=0.3)
     base = runs["clips"]["baselines"]
@@ -735,11 +884,11 @@ def compare(frames_json: Path, clips_json: Path, out_dir: Path = RESULTS) -> str
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("SFT optimizer step")
     ax.set_ylabel(f"held-out accuracy (n={runs['clips']['after']['n']}), 95% CI")
-    ax.set_title("answer accuracy, navigation yaw true/false, held-out rooms")
+    ax.set_title(f"answer accuracy, {DOMAIN} {ATTRIBUTE} true/false, held-out {'rooms' if DOMAIN == 'navigation' else 'scenes'}")
     ax.legend(fontsize=7.5, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out_dir / "learning_clips.png", dpi=110)
+    fig.savefig(out_dir / f"{stem}.png", dpi=110)
     plt.close(fig)
 
     def row(name, res):
@@ -758,12 +907,12 @@ def compare(frames_json: Path, clips_json: Path, out_dir: Path = RESULTS) -> str
         "",
         "`bench/learning_demo.py --views frames|clips` (the same script, data, model and budget; only how the "
         "pair reaches the vision tower differs). Held-out: "
-        f"{c['after']['n']} navigation yaw true/false questions from {c['data']['test_episodes']} rooms that "
+        f"{c['after']['n']} {DOMAIN} {ATTRIBUTE} true/false questions from {c['data']['test_episodes']} {'rooms' if DOMAIN == 'navigation' else 'scenes'} that "
         f"training never sees; train: {c['data']['train_questions']} questions from {c['data']['train_episodes']} "
-        f"episodes (rooms), {c['data']['train_examples']} examples with mirror/reverse forms. Tiny Qwen3-VL from "
+        f"episodes ({'rooms' if DOMAIN == 'navigation' else 'scenes'}), {c['data']['train_examples']} examples with mirror/reverse forms. Tiny Qwen3-VL from "
         f"scratch ({c['model_parameters']:,} parameters), SFT, greedy decoding.",
         "",
-        "| views | held-out accuracy [95% CI] | think names the turn [95% CI] | train-question acc | share \"true\" | "
+        f"| views | held-out accuracy [95% CI] | think names the {'turn' if ATTRIBUTE == 'yaw' else 'direction'} [95% CI] | train-question acc | share \"true\" | "
         "steps | train wall s | train CPU s | vision tokens per pair |",
         "|---|---|---|---|---|---|---|---|---|",
         row("frames (each image alone)", f),
@@ -787,21 +936,22 @@ def compare(frames_json: Path, clips_json: Path, out_dir: Path = RESULTS) -> str
         "",
         f"What was learned, clips: {c['learned']}",
         "",
-        "![held-out accuracy over steps](learning_clips.png)",
+        f"![held-out accuracy over steps]({stem}.png)",
         "",
         "Contact sheets (held-out questions, right and wrong, with the model's think block and answer): "
-        "[clips](learning_demo_clips_contact.png), [frames](learning_demo_frames_contact.png).",
+        f"[clips]({c['settings'].get('out_name', 'learning_demo_clips')}_contact.png), "
+        f"[frames]({f['settings'].get('out_name', 'learning_demo_frames')}_contact.png).",
         "",
         "Budget: both runs were given the same step budget (the machine's 2 cores were shared with other jobs, "
         "so wall time is not a fair budget); train CPU s is the training process's CPU time minus the held-out "
         "scoring for the curve. The 95% intervals treat questions as independent (questions from one room are "
         "correlated).",
     ]
-    notes = RESULTS / "learning_clips.notes.md"  # hand-written: earlier runs and what they showed
+    notes = RESULTS / f"{stem}.notes.md"  # hand-written: earlier runs and what they showed
     if notes.is_file():
         lines += ["", notes.read_text().strip()]
     md = "\n".join(lines) + "\n"
-    (out_dir / "learning_clips.md").write_text(md)
+    (out_dir / f"{stem}.md").write_text(md)
     return md
 
 
@@ -851,7 +1001,21 @@ def parse_args(argv=None):
     p.add_argument("--pixel-mlp", action="store_true",
                    help="also train the pixel-MLP control (both frames' raw pixels -> the turn) on the same rows")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("FRAMES_JSON", "CLIPS_JSON"),
-                   help="render the frames-vs-clips report (learning_clips.{md,png}) from two runs' JSON (no training)")
+                   help="render the frames-vs-clips report (<compare-name>.{md,png}) from two runs' JSON (no training)")
+    p.add_argument("--compare-name", default="learning_clips", help="the --compare report's file stem")
+    p.add_argument("--attribute", default="navigation/yaw", choices=sorted(ATTRIBUTES),
+                   help="the left/right true/false attribute to train and score (DOMAIN/ATTRIBUTE)")
+    p.add_argument("--grpo-minutes", type=float, default=0.0,
+                   help="after SFT, run GRPO (remot_train.trainers.grpo, ReMoT's four rewards and weights) from the "
+                        "SFT model for this many wall minutes on the train questions, then score held-out again (0: off)")
+    p.add_argument("--grpo-max-steps", type=int, default=400)
+    p.add_argument("--grpo-lr", type=float, default=1e-5)
+    p.add_argument("--grpo-beta", type=float, default=0.01)
+    p.add_argument("--grpo-batch-size", type=int, default=16)
+    p.add_argument("--grpo-generations", type=int, default=4)
+    p.add_argument("--grpo-temperature", type=float, default=1.0)
+    p.add_argument("--grpo-eval-every", type=int, default=0,
+                   help="score the held-out questions every N GRPO steps (0: off)")
     return p.parse_args(argv)
 
 
@@ -861,22 +1025,71 @@ def load_attempts() -> list[dict]:
     return [json.loads(line) for line in ATTEMPTS.read_text().splitlines() if line.strip()]
 
 
+def grpo_plot(res: dict, path: Path) -> None:
+    """Held-out accuracy over the SFT steps then the GRPO steps (greedy), and GRPO's sampled rewards."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    g = res["grpo"]
+    sft_steps = res["steps"]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4))
+    pts = [(0, res["before"])] + [(p["step"], p) for p in res.get("heldout_curve") or []]
+    pts = [p for p in pts if p[0] < sft_steps] + [(sft_steps, res["after"])]
+    pts += [(sft_steps + p["step"], p) for p in g.get("heldout_curve") or []] + [(sft_steps + g["steps"], g["after"])]
+    xs = [x for x, _ in pts]
+    ax.plot(xs, [p["accuracy"] for _, p in pts], marker="o", ms=3, color="tab:green", label="held-out accuracy")
+    ax.fill_between(xs, [p["ci95"][0] for _, p in pts], [p["ci95"][1] for _, p in pts], color="tab:green", alpha=0.15)
+    ax.axvline(sft_steps, color="gray", lw=1, ls="--", label="SFT -> GRPO")
+    ax.axhline(0.5, color="k", ls="--", lw=1, label="chance 0.5")
+    ax.axhline(max(res["baselines"]["majority_class"], res["baselines"]["text_only_rule"]), color="tab:orange", ls=":",
+               lw=1.5, label="best blind baseline")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("optimizer step (SFT, then GRPO)")
+    ax.set_ylabel(f"held-out accuracy (n={res['after']['n']}), 95% CI")
+    ax.set_title(f"{DOMAIN} {ATTRIBUTE} true/false, views {res['settings'].get('views')}: SFT then GRPO")
+    ax.legend(fontsize=7.5, loc="lower right")
+    ax.grid(alpha=0.3)
+    log = g["log"]
+    for key, color in (("rewards/task_reward/mean", "tab:green"), ("rewards/format_reward/mean", "tab:gray"),
+                       ("reward_std", "tab:red")):
+        pts2 = [(e["step"], e[key] / (1 if key != "reward_std" else 7.0)) for e in log if key in e]
+        if pts2:
+            ax2.plot(*zip(*pts2), marker=".", color=color,
+                     label="weighted reward's std / 7 (0: no learning signal)" if key == "reward_std" else key)
+    ax2.set_ylim(-0.05, 1.05)
+    ax2.set_xlabel("GRPO step")
+    ax2.set_ylabel("sampled reward (mean over completions)")
+    ax2.set_title("GRPO rewards on the train questions (sampled, temperature "
+                  f"{g['trainer_args']['temperature']:g})")
+    ax2.legend(fontsize=7.5)
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def render(res: dict, out_dir: Path, attempts: list[dict]) -> str:
     md = markdown(res, attempts)
     name = res["settings"].get("out_name", "learning_demo")
     (out_dir / f"{name}.md").write_text(md)
     plot(res, out_dir / f"{name}.png")
+    if res.get("grpo"):
+        grpo_plot(res, out_dir / f"{name}_grpo.png")
     return md
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    use_attribute(args.attribute)
     if args.compare:
-        print(compare(*args.compare, out_dir=args.out_dir))
+        print(compare(*args.compare, out_dir=args.out_dir, stem=args.compare_name))
         return {}
     if args.render_only:
         res = json.loads((args.out_dir / f"{args.out_name}.json").read_text())
-        print(render(res, args.out_dir, load_attempts()))
+        use_attribute(res.get("attribute", args.attribute))
+        print(render(res, args.out_dir, load_attempts() if args.out_name == "learning_demo" else []))
         return res
     t_start = time.perf_counter()
     import torch
@@ -946,6 +1159,19 @@ def main(argv=None) -> dict:
             args.out_dir.mkdir(parents=True, exist_ok=True)
             contact_sheet(test_rows, records, args.out_dir / f"{args.out_name}_contact.png", args.views)
         print(f"trained, on train questions: {json.dumps(on_train)}", flush=True)
+        grpo_res = None
+        if args.grpo_minutes:
+            del model
+            gcurve = eval_curve(processor, test_rows, args, every=args.grpo_eval_every) if args.grpo_eval_every else None
+            gresult, g = grpo_stage(result.final_checkpoint, base_train, work / "grpo", args, gcurve)
+            model, processor = load(gresult.final_checkpoint)
+            g["after"], grecords = evaluate_rows(model, processor, test_rows, args.completion, views=args.views)
+            g["after_on_train"], _ = evaluate_rows(model, processor, seen, args.completion, views=args.views)
+            g["prompts"] = len(base_train)
+            print(f"after GRPO: {json.dumps(g['after'])}", flush=True)
+            if args.contact_sheet:
+                contact_sheet(test_rows, grecords, args.out_dir / f"{args.out_name}_grpo_contact.png", args.views)
+            grpo_res = g
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -969,6 +1195,8 @@ def main(argv=None) -> dict:
         "heldout_curve": tr["heldout_curve"],
         "views": args.views,
         "pixel_mlp": mlp,
+        "attribute": f"{DOMAIN}/{ATTRIBUTE}",
+        "grpo": grpo_res,
         "sft_call_s": tr["sft_call_s"],
         "stopped_by_time_budget": tr["stopped_by_time_budget"],
         "trainer_args": tr["trainer_args"],
@@ -1003,7 +1231,7 @@ def main(argv=None) -> dict:
 
 
 def _episodes(release: Path, split: str | None) -> list[dict]:
-    """The episodes of ``split`` (None: all) that have navigation yaw true/false questions."""
+    """The episodes of ``split`` (None: all) that have true/false questions on DOMAIN/ATTRIBUTE."""
     import duckdb
 
     from remot_train.data import release_files

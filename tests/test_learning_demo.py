@@ -127,3 +127,44 @@ def test_clip_forms_pack_the_forms_frames_in_time_order(demo):
     assert demo.directions(reversed_) == ("right", "left") and reversed_["answer"] == "false"
     assert "over the clip the camera turned to the left; the question says right." in reversed_["completion"][0]["content"]
     assert "Clip (motion m12): " in reversed_["prompt"][0]["content"][0]["text"]
+
+
+def test_second_attribute_ee_lateral(demo):
+    """--attribute manipulation/ee_lateral: the stated direction is parsed from the gripper's wording,
+    mirroring swaps it in place (mid-sentence) and the think block names the gripper's motion."""
+    from remot_pipeline.core import questions as Q
+    from remot_train.data import prompt_messages
+
+    claim = Q._PHRASES["ee_lateral"]["left"]
+    text = Q._images(2) + Q.TF_TEMPLATES[0].format(claim=claim) + "\n" + Q.SCAFFOLD
+    row = {**_row(3, "false"), "prompt": prompt_messages(text)}
+    try:
+        demo.use_attribute("manipulation/ee_lateral")
+        assert (demo.DOMAIN, demo.ATTRIBUTE) == ("manipulation", "ee_lateral")
+        assert demo.directions(row) == ("left", "right")
+        assert demo.swap_directions(claim) == Q._PHRASES["ee_lateral"]["right"]
+        mirrored = demo.variant(row, True, False, "restate", views="clips")
+        assert demo.directions(mirrored) == ("right", "left") and mirrored["answer"] == "false"
+        assert ("over the clip the robot's gripper moved toward the left of the image; the question says right."
+                in mirrored["completion"][0]["content"])
+        reversed_ = demo.variant(row, False, True, "think")
+        assert reversed_["answer"] == "true" and demo.directions(reversed_) == ("left", "left")
+    finally:
+        demo.use_attribute("navigation/yaw")
+    assert demo.directions(_row(0, "true")) == ("left", "left")
+
+
+def test_grpo_section_renders(demo):
+    s = {"n": 10, "correct": 7, "accuracy": 0.7, "ci95": [0.4, 0.9], "format_failure_rate": 0.0, "true_share": 0.5,
+         "n_parsed": 10, "think_direction_accuracy": 0.7, "think_direction_ci95": [0.4, 0.9], "answer_follows_think": 1.0}
+    g = {"after": {**s, "accuracy": 0.8, "ci95": [0.5, 0.95]}, "after_on_train": s, "prompts": 20, "steps": 12,
+         "grpo_cpu_s": 30.0, "grpo_call_s": 40.0, "stopped_by_time_budget": True,
+         "trainer_args": {"learning_rate": 2e-5, "beta": 0.01, "num_generations": 4, "per_device_train_batch_size": 16,
+                          "temperature": 1.0},
+         "reward_funcs": ["format_reward", "task_reward"], "reward_weights": [3.5, 3.5],
+         "log": [{"step": 5, "reward": 5.0, "rewards/task_reward/mean": 0.6}, {"step": 10, "reward": 6.0}]}
+    res = {"settings": {"views": "clips"}, "after": s, "after_on_train": s, "grpo": g}
+    md = "\n".join(demo.grpo_markdown(res))
+    assert "| held-out accuracy [95% CI] | 0.700 [0.400, 0.900] | 0.800 [0.500, 0.950] |" in md
+    assert "12 steps (stopped by the time budget)" in md and "total 5.000 -> 6.000" in md
+    assert demo.grpo_markdown({**res, "grpo": None}) == []

@@ -166,7 +166,7 @@ def test_shipped_run_configs_are_valid_for_build_release(name):
     from remot_pipeline.definitions import defs
 
     config = yaml.safe_load((REPO / "configs" / name).read_text())
-    assert dg.validate_run_config(defs.get_job_def("build_release"), config) is not None
+    assert dg.validate_run_config(defs.resolve_job_def("build_release"), config) is not None
     preload = config["execution"]["config"]["multiprocess"]["start_method"]["forkserver"]["preload_modules"]
     for module in preload:  # each one imports (the forkserver would only warn on a failure)
         __import__(module)
