@@ -65,11 +65,9 @@ columns. See ``shortcut_audit``'s docstring for a measured time.
 from __future__ import annotations
 
 import math
-import os
 import re
 import warnings
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
@@ -265,14 +263,9 @@ def image_statistics(triplets: pa.Table, needed: np.ndarray, pairs: np.ndarray,
             for i, j in zip(*np.nonzero(pairs[r])):
                 out["pair"][r, i, j] = _pair_stats(grey.get(i), grey.get(j))
 
-    workers = workers or max(1, min(8, os.cpu_count() or 1))
-    chunks = [rows[i: i + 256] for i in range(0, len(rows), 256)]
-    if workers == 1 or len(chunks) <= 1:
-        for c in chunks:
-            work(c)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(work, chunks))
+    from remot_pipeline.core.bench import threaded
+
+    threaded(work, [rows[i: i + 256] for i in range(0, len(rows), 256)], workers)
     return out
 
 

@@ -24,6 +24,20 @@ NEAR_DUPLICATE_BITS = 32
 HASH_SIDE = 16  # DCT block side: 16 x 16 = 256 bits
 
 
+def threaded(work, items, workers: int | None = None) -> None:
+    """``work(item)`` for every item, over ``workers`` threads (default: the cores, at most 8; one
+    item or one worker: in this thread). Work that runs outside the GIL (OpenCV, NumPy ufuncs)
+    spreads over the cores; a worker's exception is raised here."""
+    items = list(items)
+    workers = workers or max(1, min(8, os.cpu_count() or 1))
+    if workers == 1 or len(items) <= 1:
+        for item in items:
+            work(item)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(work, items))  # list(): re-raises a worker's error
+
+
 def phash(jpegs: list[bytes], workers: int | None = None) -> np.ndarray:
     """256-bit pHash of each JPEG, as ``(n, 32)`` uint8 (packed bits), over ``workers`` threads
     (OpenCV decodes, resizes and transforms outside the GIL; default: the cores, at most 8).
@@ -46,14 +60,7 @@ def phash(jpegs: list[bytes], workers: int | None = None) -> np.ndarray:
             bits[0] = False  # the DC term is brightness, not structure
             out[i] = np.packbits(bits)
 
-    starts = range(0, len(jpegs), 256)
-    workers = workers or max(1, min(8, os.cpu_count() or 1))
-    if workers == 1 or len(starts) <= 1:
-        for s in starts:
-            work(s)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(work, starts))  # list(): re-raises a worker's error here
+    threaded(work, range(0, len(jpegs), 256), workers)
     return out
 
 
@@ -82,14 +89,7 @@ def min_hamming(a: np.ndarray, b: np.ndarray, block_elements: int = 1 << 22, wor
             x = np.bitwise_xor(a[s:s + a_block, None, :], b[None, t:t + b_block, :])
             np.minimum(best, np.bitwise_count(x).sum(axis=2, dtype=np.int64).min(axis=1), out=best)
 
-    starts = range(0, len(a), a_block)
-    workers = workers or max(1, min(8, os.cpu_count() or 1))
-    if workers == 1 or len(starts) <= 1:
-        for s in starts:
-            work(s)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(work, starts))
+    threaded(work, range(0, len(a), a_block), workers)
     return out
 
 
