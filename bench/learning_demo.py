@@ -145,12 +145,22 @@ ATTRIBUTES = {
         "think": "the camera turned to the {direction}",
         "motion": "the camera's turn",
         "short": "turned {direction}",
+        "noun": "turn",            # what the think block names
+        "visual": "turn",          # "Visual turn: ..."
+        "places": "rooms",         # what the held-out episodes are
+        "places_long": "rooms",
+        "question": "which way did the camera turn?",
     },
     "manipulation/ee_lateral": {
         "pattern": r"moved toward the (left|right) of the image",
         "think": "the robot's gripper moved toward the {direction} of the image",
         "motion": "the gripper's sideways motion in the image",
         "short": "gripper moved {direction}",
+        "noun": "direction",
+        "visual": "motion",
+        "places": "scenes",
+        "places_long": "scenes: other room and table textures around the same robot and camera",
+        "question": "the gripper's sideways motion in the image",
     },
 }
 
@@ -546,13 +556,13 @@ def learned(before: dict, after: dict, on_train: dict | None) -> str:
              f"{after['format_failure_rate']:.2f} trained."]
     if "answer_follows_think" in after:
         parts.append(f"Comparison: {after['answer_follows_think']:.0%} of held-out answers are the ones the model's own "
-                     f"think block implies (the {'turn' if ATTRIBUTE == 'yaw' else 'direction'} it names against the direction the question states); "
+                     f"think block implies (the {SPEC['noun']} it names against the direction the question states); "
                      "near 100% means the text-side reasoning was learned.")
         lo, hi = after["think_direction_ci95"]
         seen = f"; on train questions {on_train['think_direction_accuracy']:.3f}" if on_train else ""
-        parts.append(f"Visual {'turn' if ATTRIBUTE == 'yaw' else 'motion'}: the think block names {SPEC['motion']} correctly for "
+        parts.append(f"Visual {SPEC['visual']}: the think block names {SPEC['motion']} correctly for "
                      f"{after['think_direction_accuracy']:.3f} [{lo:.3f}, {hi:.3f}] of held-out questions{seen}"
-                     + (f" (memorised training views, chance on new {_places().split(':')[0]})." if lo <= 0.5 and on_train
+                     + (f" (memorised training views, chance on new {SPEC['places']})." if lo <= 0.5 and on_train
                         and on_train["think_direction_accuracy"] > 0.7 else "."))
     return " ".join(parts)
 
@@ -581,11 +591,6 @@ def verdict(before: dict, after: dict, baselines: dict) -> str:
 def _fmt_dir(s: dict) -> str:
     lo, hi = s["think_direction_ci95"]
     return f"{s['think_direction_accuracy']:.3f} [{lo:.3f}, {hi:.3f}]"
-
-
-def _places() -> str:
-    """What the held-out episodes are: new rooms (navigation) or new scenes around the same robot."""
-    return "rooms" if DOMAIN == "navigation" else "scenes: other room and table textures around the same robot and camera"
 
 
 def fmt_ci(s: dict) -> str:
@@ -635,7 +640,7 @@ def markdown(res: dict, attempts: list[dict]) -> str:
         rows.append(("answers that follow the model's own think block", f"{b['answer_follows_think']:.3f}",
                      f"{a['answer_follows_think']:.3f}"))
     if "think_direction_accuracy" in a:
-        rows.append((f"think-direction accuracy ({'turn' if ATTRIBUTE == 'yaw' else 'direction'} named in the think block) [95% CI]",
+        rows.append((f"think-direction accuracy ({SPEC['noun']} named in the think block) [95% CI]",
                      _fmt_dir(b), _fmt_dir(a)))
     out = [
         f"# Learning demo: tiny Qwen3-VL, {DOMAIN} {ATTRIBUTE} true/false, CPU"
@@ -646,7 +651,7 @@ def markdown(res: dict, attempts: list[dict]) -> str:
         f"**What was learned.** {res['learned']}",
         "",
         f"Held-out: the release's test split, {a['n']} {DOMAIN} {ATTRIBUTE} true/false questions from "
-        f"{res['data']['test_episodes']} episodes ({_places()}) that training never sees; train: "
+        f"{res['data']['test_episodes']} episodes ({SPEC['places_long']}) that training never sees; train: "
         f"{res['data']['train_questions']} questions from {res['data']['train_episodes']} episodes, "
         f"{res['data']['train_examples']} training examples with augmentation. Greedy decoding.",
         "",
@@ -869,8 +874,7 @@ def compare(frames_json: Path, clips_json: Path, out_dir: Path = RESULTS, stem: 
     ax2.set_ylim(0, 1.02)
     ax2.set_xlabel("SFT optimizer step")
     ax2.set_ylabel("held-out: think block names the turn, 95% CI")
-    ax2.set_title("the visual part: which way did the camera turn?" if ATTRIBUTE == "yaw"
-                  else f"the visual part: {SPEC['motion']}")
+    ax2.set_title(f"the visual part: {SPEC['question']}")
     ax2.legend(fontsize=7.5, loc="lower right")
     ax2.grid(alpha=0.3)
     base = runs["clips"]["baselines"]
@@ -884,7 +888,7 @@ def compare(frames_json: Path, clips_json: Path, out_dir: Path = RESULTS, stem: 
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("SFT optimizer step")
     ax.set_ylabel(f"held-out accuracy (n={runs['clips']['after']['n']}), 95% CI")
-    ax.set_title(f"answer accuracy, {DOMAIN} {ATTRIBUTE} true/false, held-out {'rooms' if DOMAIN == 'navigation' else 'scenes'}")
+    ax.set_title(f"answer accuracy, {DOMAIN} {ATTRIBUTE} true/false, held-out {SPEC['places']}")
     ax.legend(fontsize=7.5, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -907,12 +911,12 @@ def compare(frames_json: Path, clips_json: Path, out_dir: Path = RESULTS, stem: 
         "",
         "`bench/learning_demo.py --views frames|clips` (the same script, data, model and budget; only how the "
         "pair reaches the vision tower differs). Held-out: "
-        f"{c['after']['n']} {DOMAIN} {ATTRIBUTE} true/false questions from {c['data']['test_episodes']} {'rooms' if DOMAIN == 'navigation' else 'scenes'} that "
+        f"{c['after']['n']} {DOMAIN} {ATTRIBUTE} true/false questions from {c['data']['test_episodes']} {SPEC['places']} that "
         f"training never sees; train: {c['data']['train_questions']} questions from {c['data']['train_episodes']} "
-        f"episodes ({'rooms' if DOMAIN == 'navigation' else 'scenes'}), {c['data']['train_examples']} examples with mirror/reverse forms. Tiny Qwen3-VL from "
+        f"episodes ({SPEC['places']}), {c['data']['train_examples']} examples with mirror/reverse forms. Tiny Qwen3-VL from "
         f"scratch ({c['model_parameters']:,} parameters), SFT, greedy decoding.",
         "",
-        f"| views | held-out accuracy [95% CI] | think names the {'turn' if ATTRIBUTE == 'yaw' else 'direction'} [95% CI] | train-question acc | share \"true\" | "
+        f"| views | held-out accuracy [95% CI] | think names the {SPEC['noun']} [95% CI] | train-question acc | share \"true\" | "
         "steps | train wall s | train CPU s | vision tokens per pair |",
         "|---|---|---|---|---|---|---|---|---|",
         row("frames (each image alone)", f),
