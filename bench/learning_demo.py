@@ -78,6 +78,9 @@ Other knobs, used for the attempts:
 Clips (issue 17). ``--views clips`` shows each question's pair as one 2-frame clip, its frames
 packed into one temporal patch of the vision tower (:mod:`remot_train.clips`); the training forms
 are the same (a mirrored clip is mirrored frame by frame, a reversed clip plays backwards).
+``--clip-frames K`` (K > 2) builds the demo's releases with ``clip_frames: K`` (the frames between
+each pair's two, decoded from the source video; default data root ``data/learning_demo_k<K>``) and
+shows K-frame clips (``ceil(K / 2)`` temporal patches).
 ``--eval-every N`` scores the held-out questions every N steps (the accuracy-over-steps curve),
 ``--contact-sheet`` draws held-out questions with the model's think block and answer,
 ``--pixel-mlp`` trains the pixel-MLP control on the same rows, ``--out-name`` names the outputs,
@@ -181,13 +184,15 @@ use_attribute("navigation/yaw")
 
 # --------------------------------------------------------------------------- data ---
 
-def release_config(seed: int = 0) -> dict:
+def release_config(seed: int = 0, clip_frames: int = 2) -> dict:
     # The shortcut audit is off: it gates published releases (the default world); on this demo
     # world (38 x 120 per domain) its blocking check failed and the release was not published
     # (seen 2026-12-07). The report computes its own blind baselines (majority class, text-only
-    # rule) on the questions it uses.
-    return {"synthetic": {**WORLD, "seed": seed}, "max_triplets_per_domain": MAX_TRIPLETS,
-            "bench_triplets_per_domain": BENCH_TRIPLETS, "audit": {"enabled": False}}
+    # rule) on the questions it uses. ``clip_frames`` > 2: the release stores the frames between
+    # each pair's two (the same triplets and questions otherwise).
+    out = {"synthetic": {**WORLD, "seed": seed}, "max_triplets_per_domain": MAX_TRIPLETS,
+           "bench_triplets_per_domain": BENCH_TRIPLETS, "audit": {"enabled": False}}
+    return {**out, "clip_frames": clip_frames} if clip_frames != 2 else out
 
 
 def world_root(data_root: Path, seed: int) -> Path:
@@ -195,11 +200,11 @@ def world_root(data_root: Path, seed: int) -> Path:
     return data_root if seed == 0 else data_root / f"seed-{seed}"
 
 
-def ensure_release(data_root: Path, seed: int = 0) -> Path:
+def ensure_release(data_root: Path, seed: int = 0, clip_frames: int = 2) -> Path:
     """The release under ``data_root`` built with :func:`release_config`; built first if missing."""
     from remot_train.data import ReleaseNotFound, resolve_release
 
-    want = release_config(seed)
+    want = release_config(seed, clip_frames)
     try:
         path = resolve_release(data_root)
         got = json.loads((path / "manifest.json").read_text())["config"]
@@ -268,10 +273,11 @@ def completion(stated: str, actual: str, answer: str, mode: str, views: str = "f
 
 
 def variant(row: dict, mirror: bool, reverse: bool, mode: str, views: str = "frames") -> dict:
-    """One training form of a true/false row: ``mirror`` flips both images left-right and swaps
-    left/right in the text (answer unchanged); ``reverse`` swaps images 1 and 2 (the turn
-    reverses, the answer flips). ``views="clips"``: the form as a clip row (the two frames, in
-    the form's order, packed as one clip; the prompt worded for clips: :mod:`remot_train.clips`)."""
+    """One training form of a true/false row: ``mirror`` flips every image left-right and swaps
+    left/right in the text (answer unchanged); ``reverse`` plays the pair backwards (images 1 and
+    2 swapped; a clip row's frames in reverse order): the turn reverses, the answer flips.
+    ``views="clips"``: ``row`` is a clip row (:func:`remot_train.clips.clip_row`), one clip of
+    ``row["clip_frames"]`` frames; mirroring the clip image mirrors each frame."""
     from PIL import ImageOps
 
     stated, actual = directions(row)
@@ -284,39 +290,38 @@ def variant(row: dict, mirror: bool, reverse: bool, mode: str, views: str = "fra
                 part["text"] = swap_directions(part["text"])
         stated, actual = OTHER[stated], OTHER[actual]
     if reverse:
-        images = images[::-1]
+        if views == "clips":
+            from remot_train.clips import clip_image, frames_of
+
+            images = [clip_image(frames_of(im, row["clip_frames"])[::-1]) for im in images]
+        else:
+            images = images[::-1]
         actual = OTHER[actual]
     answer = "true" if stated == actual else "false"
     tag = ("m" if mirror else "") + ("r" if reverse else "")
-    out = {**row, "prompt": prompt, "images": images, "answer": answer,
-           "question_id": row["question_id"] + (f"-{tag}" if tag else ""),
-           "completion": completion(stated, actual, answer, mode, views)}
-    if views == "clips":
-        from remot_train.clips import clip_row
-
-        out = clip_row(out, ["anchor", "positive"])
-    return out
+    return {**row, "prompt": prompt, "images": images, "answer": answer,
+            "question_id": row["question_id"] + (f"-{tag}" if tag else ""),
+            "completion": completion(stated, actual, answer, mode, views)}
 
 
 def load_rows(release: Path, image_size: int, mode: str, augment: bool,
-              extra: list[Path] = (), views: str = "frames") -> tuple[list[dict], list[dict], list[dict]]:
+              extra: list[Path] = (), views: str = "frames", clip_frames: int | None = None
+              ) -> tuple[list[dict], list[dict], list[dict]]:
     """``(train examples, train questions, held_out)``: yaw true/false rows. The train questions
     are ``release``'s train split plus every split of the ``extra`` releases (other worlds: other
-    rooms); the examples are those in their training forms. Held out: ``release``'s test split."""
+    rooms); the examples are those in their training forms. Held out: ``release``'s test split.
+    ``views="clips"``: all of them clip rows of ``clip_frames`` frames (default: as the release
+    stores them)."""
     from remot_train.data import question_rows
 
-    kw = dict(domains=[DOMAIN], attributes=[ATTRIBUTE], question_types=["true_false"], image_max_side=image_size)
+    kw = dict(domains=[DOMAIN], attributes=[ATTRIBUTE], question_types=["true_false"], image_max_side=image_size,
+              views=views, **({"clip_frames": clip_frames} if views == "clips" else {}))
     train = question_rows(release, split="train", with_completion=False, **kw)
     for other in extra:
         train += question_rows(other, split=None, with_completion=False, **kw)
     test = question_rows(release, split="test", with_completion=False, **kw)
     forms = [(m, r) for m in (False, True) for r in (False, True)] if augment else [(False, False)]
     examples = [variant(row, m, r, mode, views) for row in train for m, r in forms]
-    if views == "clips":  # the held-out and train questions as clips too (the same questions)
-        from remot_train.clips import clip_row
-
-        train = [clip_row(r, ["anchor", "positive"]) for r in train]
-        test = [clip_row(r, ["anchor", "positive"]) for r in test]
     return examples, train, test
 
 
@@ -365,10 +370,10 @@ def summary(records: list[dict], rows: list[dict], mode: str) -> dict:
 
 
 def evaluate_rows(model, processor, rows, mode: str, batch_size: int = 32, views: str = "frames") -> tuple[dict, list[dict]]:
-    from remot_train.clips import processor_for
+    from remot_train.clips import clip_frames_of, processor_for
     from remot_train.evaluate import evaluate
 
-    processor = processor_for(processor, views)
+    processor = processor_for(processor, views, clip_frames_of(rows) if views == "clips" else 2)
     t0 = time.perf_counter()
     result = evaluate(model, processor, rows, batch_size=batch_size, max_new_tokens=16 if mode == "answer" else 48)
     s = summary(result.records, rows, mode)
@@ -750,12 +755,14 @@ def plot(res: dict, path: Path) -> None:
 
 # ----------------------------------------------------------------- controls and sheets ---
 
-def _pair_frames(row: dict, views: str) -> list:
-    """A yaw row's two frames, in time order (a clip row's clip split back into its frames)."""
+def _pair_frames(row: dict, views: str, every: bool = False) -> list:
+    """A yaw row's two frames, in time order (a clip row's first and last frames; ``every``: all
+    of the clip's)."""
     if views == "clips":
         from remot_train.clips import frames_of
 
-        return frames_of(row["images"][0])
+        frames = frames_of(row["images"][0], row.get("clip_frames", 2))
+        return frames if every else [frames[0], frames[-1]]
     return list(row["images"])
 
 
@@ -820,9 +827,11 @@ def contact_sheet(rows: list[dict], records: list[dict], path: Path, views: str,
         ax.axis("off")
     for ax, i in zip(np.ravel(axes), pick):
         row, rec = rows[i], records[i]
-        frames = [np.asarray(f.convert("RGB").resize((96, 96))) for f in _pair_frames(row, views)]
-        gap = np.full((96, 6, 3), 255, np.uint8)
-        ax.imshow(np.concatenate([frames[0], gap, frames[1]], axis=1))
+        shown = _pair_frames(row, views, every=True)
+        side = 96 if len(shown) <= 2 else 192 // len(shown)
+        frames = [np.asarray(f.convert("RGB").resize((side, side))) for f in shown]
+        gap = np.full((side, 6, 3), 255, np.uint8)
+        ax.imshow(np.concatenate([x for f in frames for x in (f, gap)][:-1], axis=1))
         stated, actual = directions(row)
         think = rec["completion"].split("</think>")[0].replace("<think>", "").strip()
         ax.set_title(f"{'RIGHT' if rec['correct'] else 'WRONG'}: claim \"{SPEC['short'].format(direction=stated)}\" (truth: {actual}, "
@@ -830,7 +839,9 @@ def contact_sheet(rows: list[dict], records: list[dict], path: Path, views: str,
         ax.text(0, 1.0, "\n".join(textwrap.wrap(f"think: {think}", 60)) + f"\nanswer: {rec['parsed']}",
                 transform=ax.transAxes, fontsize=6.5, va="top", ha="left", family="monospace",
                 bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"}, clip_on=False)
-        ax.text(0.5, -0.04, ("clip: frame 1 | frame 2 (one temporal patch)" if views == "clips"
+        k = len(shown)
+        ax.text(0.5, -0.04, (("clip: frame 1 | frame 2 (one temporal patch)" if k == 2 else
+                              f"clip: frames 1..{k} ({-(-k // 2)} temporal patches)") if views == "clips"
                              else "image 1 | image 2 (encoded separately)"), transform=ax.transAxes, fontsize=6.5,
                 ha="center", va="top")
     fig.suptitle(f"Held-out {DOMAIN} {ATTRIBUTE} true/false, views: {views} (greedy)", fontsize=10)
@@ -964,7 +975,12 @@ def compare(frames_json: Path, clips_json: Path, out_dir: Path = RESULTS, stem: 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-root", type=Path, default=REPO / "data" / "learning_demo")
+    p.add_argument("--data-root", type=Path, default=None,
+                   help="where the demo's releases live (default data/learning_demo; data/learning_demo_k<K> "
+                        "with --clip-frames K > 2)")
+    p.add_argument("--clip-frames", type=int, default=2,
+                   help="with --views clips: frames per clip (K > 2 builds releases with remot_config clip_frames: K, "
+                        "the frames between each pair's two decoded from the source video)")
     p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget for training")
     p.add_argument("--max-steps", type=int, default=3000)
     p.add_argument("--batch-size", type=int, default=32)
@@ -1103,12 +1119,15 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
 
     t0 = time.perf_counter()
-    root = args.data_root.resolve()
-    release = ensure_release(root)
-    extra = [ensure_release(world_root(root, k), seed=k) for k in range(1, args.extra_worlds + 1)]
+    k = args.clip_frames
+    if k != 2 and args.views != "clips":
+        raise SystemExit("--clip-frames needs --views clips")
+    root = args.data_root = (args.data_root or (REPO / "data" / ("learning_demo" if k == 2 else f"learning_demo_k{k}"))).resolve()
+    release = ensure_release(root, clip_frames=k)
+    extra = [ensure_release(world_root(root, s), seed=s, clip_frames=k) for s in range(1, args.extra_worlds + 1)]
     release_s = time.perf_counter() - t0
     train_rows, base_train, test_rows = load_rows(release, args.image_size, args.completion, args.augment, extra,
-                                                  views=args.views)
+                                                  views=args.views, clip_frames=k if args.views == "clips" else None)
     forms = 4 if args.augment else 1
     if args.limit_train:
         train_rows, base_train = train_rows[: args.limit_train * forms], base_train[: args.limit_train]
@@ -1145,7 +1164,7 @@ def main(argv=None) -> dict:
         n_params = count_parameters(model)
         from remot_train.clips import processor_for
 
-        enc = processor_for(processor, args.views)(text=["x <|vision_start|><|image_pad|><|vision_end|>"],
+        enc = processor_for(processor, args.views, k)(text=["x <|vision_start|><|image_pad|><|vision_end|>"],
                                                    images=[test_rows[0]["images"][0]], return_tensors="pt")
         image_tokens = int(enc["image_grid_thw"][0].prod()) // 4
         before, _ = evaluate_rows(model, processor, test_rows, args.completion, views=args.views)

@@ -202,6 +202,20 @@ _FIELDS: list[Field] = [
     Field("positive_image", IMAGE, "Positive JPEG."),
     Field("negative_image", IMAGE, "Negative JPEG (mirrored when negative_transform is hflip)."),
     Field("negative_anchor_image", IMAGE, "Negative-anchor JPEG (mirrored when negative_transform is hflip)."),
+    Field("positive_between_frame_index", pa.list_(pa.int64()),
+          "Clip frames between the anchor and the positive (episode_id's frame indices, in playing order): "
+          "clip_frames - 2 source frames nearest to evenly spaced times between the two timestamps "
+          "(remot_pipeline.core.clips.between_frames); empty when clip_frames is 2."),
+    Field("positive_between_timestamp_s", pa.list_(pa.float64()),
+          "Source timestamps of positive_between_frame_index.", unit="s"),
+    Field("positive_between_images", pa.list_(IMAGE), "JPEGs of positive_between_frame_index, in playing order."),
+    Field("negative_between_frame_index", pa.list_(pa.int64()),
+          "Clip frames between the negative anchor and the negative (negative_episode_id's frame indices, in "
+          "playing order: a temporal reversal's are the positive's reversed); empty when clip_frames is 2."),
+    Field("negative_between_timestamp_s", pa.list_(pa.float64()),
+          "Source timestamps of negative_between_frame_index.", unit="s"),
+    Field("negative_between_images", pa.list_(IMAGE),
+          "JPEGs of negative_between_frame_index, in playing order (mirrored when negative_transform is hflip)."),
     Field("source_locator", pa.string(), "source_root/media_path#frame for anchor, positive, negative."),
     # --- questions --------------------------------------------------------------------
     Field("question_id", pa.string(), "Content hash of the question."),

@@ -21,7 +21,7 @@ from data_contracts.storage import write_atomic, write_bytes_atomic
 #: Bump on any breaking change to a contract (a removed/renamed column, a changed type): major; on a
 #: change of meaning readers must know (3.1: ``relations`` gained the ``is``/``is_not`` ops and motion
 #: names, on every question type): minor.
-CONTRACT_VERSION = "3.1.0"
+CONTRACT_VERSION = "3.2.0"
 
 _SCHEMA_KEY = b"remot.contract"
 
@@ -53,12 +53,15 @@ class TableContract:
             if f.type == IMAGE:
                 # Hugging Face's Image feature is a nullable struct; conform() still refuses nulls.
                 f = f.with_nullable(True)
-                images.append(name)
+                images.append((name, {"_type": "Image"}))
+            elif f.type == pa.list_(IMAGE):
+                f = f.with_nullable(True)  # as above
+                images.append((name, {"_type": "List", "feature": {"_type": "Image"}}))
             fields.append(f)
         meta = {_SCHEMA_KEY: self.name.encode(), b"remot.contract_version": CONTRACT_VERSION.encode()}
         if images:
             # Lets `datasets.load_dataset("parquet", ...)` decode these columns as PIL images.
-            features = {name: {"_type": "Image"} for name in images}
+            features = dict(images)
             meta[b"huggingface"] = json.dumps({"info": {"features": features}}).encode()
         return pa.schema(fields, metadata=meta)
 
@@ -119,7 +122,9 @@ CONTRACTS: dict[str, TableContract] = {
              "positive_value", "negative_value", "positive_magnitude", "negative_magnitude", "positive_pair_id",
              "negative_pair_id", "positive_motion", "negative_motion", "negative_kind", "negative_transform",
              "negative_similarity", "object_color", "anchor_image", "positive_image", "negative_anchor_image",
-             "negative_image", "source_locator"),
+             "negative_image", "positive_between_frame_index", "positive_between_timestamp_s",
+             "positive_between_images", "negative_between_frame_index", "negative_between_timestamp_s",
+             "negative_between_images", "source_locator"),
         ),
         TableContract(
             "questions",

@@ -184,7 +184,7 @@ def train_rows(release: str, recipe: dict, args) -> list[dict]:
                              rationale=bool(recipe.get("include_think", False)), image_max_side=args.image_max_side,
                              limit=args.max_questions, domains=args.domains or None,
                              attributes=args.attributes or None, binary=args.binary,
-                             views=recipe.get("views", "frames"))
+                             views=recipe.get("views", "frames"), clip_frames=recipe.get("clip_frames"))
     except ReleaseNotFound as e:
         raise CLIError(str(e)) from None
     if not rows:
@@ -327,8 +327,9 @@ def cmd_evaluate(args) -> dict:
         settings["device"] = f"cuda:{state.local_process_index}"
     try:
         views = args.views or (recipe or {}).get("views", "frames")  # remot-bench as clips or frames
+        clip_frames = (recipe or {}).get("clip_frames") if views == "clips" else None
         rows = question_rows(args.release, release_id=args.release_id, split=args.split,
-                             image_max_side=args.image_max_side, views=views)
+                             image_max_side=args.image_max_side, views=views, clip_frames=clip_frames)
     except ReleaseNotFound as e:
         raise CLIError(str(e)) from None
     rows = bench_subset(rows, args.triplets_per_domain)
@@ -346,9 +347,10 @@ def cmd_evaluate(args) -> dict:
         started = time.perf_counter()
         model, processor = load(path, dtype=settings["dtype"], device=settings["device"])
         with state.split_between_processes(rows) as mine:
-            from remot_train.clips import processor_for
+            from remot_train.clips import clip_frames_of, processor_for
 
-            res = evaluate(model, processor_for(processor, views), list(mine), batch_size=settings["batch_size"],
+            shown = processor_for(processor, views, clip_frames_of(rows)) if views == "clips" else processor
+            res = evaluate(model, shown, list(mine), batch_size=settings["batch_size"],
                            max_new_tokens=settings["max_new_tokens"], sampling=settings["sampling"],
                            seed=settings["seed"] + state.process_index)
         mine_records = res.records

@@ -5,22 +5,32 @@ model, not what it asks:
 
 * **The clip.** Each pair the question shows (pair A: image 1 -> image 2; pair B: image 3 ->
   image 4, or image 1 -> image 3 when both pairs start at the anchor) becomes one clip: the pair's
-  two stored frames in time order. The release already stores every pair's frames as the pair
-  plays (a reversed negative's frames are stored swapped, a mirrored negative's frames are each
-  mirrored: :mod:`remot_pipeline.core.negatives`), so a 2-frame clip needs no new storage and no
-  re-decoding. Longer clips (k > 2 frames sampled from the source video between the pair's
-  timestamps) are not built: they would need the release to store more frames (or H.264 clips)
-  and a video path through trl's GRPOTrainer; ``k = 2`` is Qwen-VL's ``temporal_patch_size``.
-* **One temporal patch.** Qwen-VL's vision tower cuts its input into patches ``temporal_patch_size``
-  (2) frames deep. A still image is repeated across those 2 frames; a clip puts its two frames
-  there, so the first layer already sees the motion. The clip is still an *image* to the model
-  (``image_grid_thw`` ``(1, h, w)``, one ``<|image_pad|>`` run), so trl's image plumbing (SFT
-  collator, GRPO generation, the loss forward passes, FFR's repairs) carries it unchanged.
+  first frame, the frames between (a release built with ``clip_frames: k`` > 2 stores, per pair,
+  the ``k - 2`` source frames nearest to evenly spaced times between the two:
+  :func:`remot_pipeline.core.clips.between_frames`), and its last frame, in time order. The
+  release stores every pair's frames as the pair plays (a reversed negative's frames are stored
+  reversed, a mirrored negative's frames are each mirrored: :mod:`remot_pipeline.core.negatives`,
+  :func:`remot_pipeline.core.triplets.finish_triplets`), so nothing is re-decoded at training
+  time. A run may show fewer frames than the release holds (``clip_frames`` in the recipe: the
+  first, the last and evenly spaced ones between), never more.
+* **Temporal patches.** Qwen-VL's vision tower cuts its input into patches ``temporal_patch_size``
+  (2) frames deep. A still image is repeated across those 2 frames; a 2-frame clip puts its two
+  frames there, so the first layer already sees the motion. A ``k``-frame clip fills
+  ``ceil(k / 2)`` temporal patches (an odd clip repeats its last frame, as Qwen-VL's video
+  processor pads), exactly the patches the vision tower makes of a ``k``-frame video: grid
+  ``(ceil(k / 2), h, w)``. The clip still enters as an *image* (one ``<|image_pad|>`` run of
+  ``t * h * w / 4`` tokens, 3-D rotary positions with ``t`` temporal steps:
+  ``Qwen3VLModel.get_rope_index``), so trl's image plumbing (SFT collator, GRPO generation, the
+  loss forward passes, FFR's repairs) carries it unchanged. Not built: Qwen3-VL's *video* input,
+  which also interleaves a timestamp text before each temporal patch; a pretrained checkpoint
+  saw videos that way, a clip sent as an image has no timestamps (trl's GRPOTrainer passes no
+  video, trl issue 5373).
   In the rows, a clip is one PIL image: its frames stacked **vertically** (:func:`clip_image`);
-  :class:`ClipImageProcessor` (installed by :func:`processor_for`) splits every image it is
-  given back into its frames and packs them into the temporal patch. Under ``views: clips`` every
-  image is a clip; a still (an FFR teacher's crop) travels as :func:`still_clip` (the image twice,
-  which is exactly how the stock processor encodes a still).
+  :class:`ClipImageProcessor` (installed by :func:`processor_for`, which takes the run's ``k``)
+  splits every image it is given back into its frames and packs them into temporal patches.
+  Under ``views: clips`` every image is a clip; a still (an FFR teacher's crop) travels as
+  :func:`still_clip` (the image ``k`` times; for ``k`` 2 exactly how the stock processor encodes
+  a still).
 * **The same questions.** The prompt is the release's question, re-worded by literal phrase
   replacements (:data:`PROMPT_REPLACEMENTS`): "Clip A (motion m12): <image>" in place of
   "Image 1: <image> Image 2: <image>", "in which clip" for "in which pair", "over the clip" for
@@ -41,8 +51,10 @@ from remot_pipeline.core.clips import (  # noqa: F401  (the wording, re-exported
     OPTION_NAMES,
     PROMPT_REPLACEMENTS,
     RATIONALE_REPLACEMENTS,
+    DEFAULT_CLIP_FRAMES,
     VIEWS,
     ClipError,
+    check_clip_frames,
     check_views,
     clip_groups,
     clip_options,
@@ -51,18 +63,18 @@ from remot_pipeline.core.clips import (  # noqa: F401  (the wording, re-exported
     clip_roles,
 )
 
-#: Frames per clip: Qwen-VL's temporal patch depth (the only clip length built; module doc).
-CLIP_FRAMES = 2
+#: Frames per clip by default: the pair's two, one temporal patch of Qwen-VL's vision tower.
+CLIP_FRAMES = DEFAULT_CLIP_FRAMES
 
 
 # --- images -----------------------------------------------------------------------------------------
 def clip_image(frames: list) -> Any:
-    """One clip as one PIL image: the frames (PIL) stacked vertically in time order, each resized
-    to the first frame's size."""
+    """One clip as one PIL image: the frames (PIL, at least 2) stacked vertically in time order,
+    each resized to the first frame's size."""
     from PIL import Image
 
-    if len(frames) != CLIP_FRAMES:
-        raise ClipError(f"a clip has {CLIP_FRAMES} frames (Qwen-VL's temporal patch), got {len(frames)}")
+    if len(frames) < 2:
+        raise ClipError(f"a clip has at least 2 frames, got {len(frames)}")
     first = frames[0].convert("RGB")
     w, h = first.size
     strip = Image.new("RGB", (w, h * len(frames)))
@@ -72,9 +84,23 @@ def clip_image(frames: list) -> Any:
     return strip
 
 
-def still_clip(image) -> Any:
-    """A still image as a clip: the image repeated (what the stock processor does with a still)."""
-    return clip_image([image, image])
+def still_clip(image, k: int = CLIP_FRAMES) -> Any:
+    """A still image as a ``k``-frame clip: the image repeated (for ``k`` 2, what the stock
+    processor does with a still)."""
+    return clip_image([image] * check_clip_frames(k))
+
+
+def subsample(frames: list, k: int) -> list:
+    """``k`` of a clip's frames: the first, the last and evenly spaced ones between (rounded).
+
+    >>> subsample(list("abcdefg"), 4), subsample(list("abcd"), 2), subsample(list("ab"), 2)
+    (['a', 'c', 'e', 'g'], ['a', 'd'], ['a', 'b'])
+    """
+    n = len(frames)
+    if check_clip_frames(k) > n:
+        raise ClipError(f"a run asked for {k}-frame clips but the release's clips hold {n} frames: rebuild the "
+                        f"release with remot_config clip_frames: {k} (or ask for clip_frames <= {n})")
+    return [frames[round(i * (n - 1) / (k - 1))] for i in range(k)]
 
 
 def frames_of(strip, k: int = CLIP_FRAMES) -> list:
@@ -94,11 +120,15 @@ def png_struct(image) -> dict:
 
 
 # --- rows --------------------------------------------------------------------------------------------
-def clip_row(row: dict, image_roles) -> dict:
+def clip_row(row: dict, image_roles, between: dict | None = None, clip_frames: int | None = None) -> dict:
     """A data-adapter row (frames) as its clip row: the prompt re-worded, ``images`` one clip per
     pair, ``options`` and the SFT completion's rationale re-worded; everything scored is unchanged.
-    Adds ``views`` ("clips") and ``image_roles`` (the frames' roles, so that FFR's teacher can find
-    them: :func:`sample_frames`)."""
+    ``between``: ``{"positive": [...], "negative": [...]}``, each pair's frames between its two
+    (decoded; the triplet's ``*_between_images``); a pair ending at the positive plays the
+    positive's, one ending at the negative the negative's. ``clip_frames``: frames per clip (default:
+    all the release holds; fewer are chosen by :func:`subsample`). Adds ``views`` ("clips"),
+    ``clip_frames`` and ``image_roles`` (the frames' roles, so that FFR's teacher can find them:
+    :func:`sample_frames`)."""
     out = dict(row)
     prompt = row["prompt"]
     text = "".join(p["text"] if p.get("type") == "text" else "<image>" for p in prompt[0]["content"])
@@ -106,15 +136,39 @@ def clip_row(row: dict, image_roles) -> dict:
 
     out["prompt"] = prompt_messages(clip_prompt(text))
     images = list(row.get("images") or [])
+    lengths = set()
     if images:
-        out["images"] = [clip_image([images[i] for i in g]) for g in clip_groups(len(images))]
+        roles, clips_ = list(image_roles), []
+        for g in clip_groups(len(images)):
+            inner = list((between or {}).get(roles[g[-1]], None) or [])
+            frames = [images[g[0]], *inner, images[g[-1]]]
+            frames = subsample(frames, clip_frames) if clip_frames else frames
+            lengths.add(len(frames))
+            clips_.append(clip_image(frames))
+        out["images"] = clips_
+    if len(lengths) > 1:
+        raise ClipError(f"question {row.get('question_id')!r}: its clips hold {sorted(lengths)} frames; a release's "
+                        "clips all hold clip_frames frames")
     out["options"] = clip_options(row.get("options"))
     if "completion" in row:
         done = row["completion"][0]["content"]
         out["completion"] = [{**row["completion"][0], "content": clip_rationale(done)}]
     out["views"] = "clips"
+    out["clip_frames"] = lengths.pop() if lengths else (clip_frames or CLIP_FRAMES)
     out["image_roles"] = list(image_roles)
     return out
+
+
+def clip_frames_of(rows) -> int:
+    """The frames per clip of a run's clip rows (:func:`clip_row`; a ``datasets.Dataset`` or a
+    list); all must agree. Rows without the key (older callers) hold 2-frame clips."""
+    if hasattr(rows, "column_names"):
+        found = set(rows["clip_frames"]) if "clip_frames" in rows.column_names else set()
+    else:
+        found = {r.get("clip_frames", CLIP_FRAMES) for r in rows}
+    if len(found) > 1:
+        raise ClipError(f"the rows mix clips of {sorted(found)} frames; one run shows one clip length")
+    return found.pop() if found else CLIP_FRAMES
 
 
 def sample_frames(row: dict) -> dict:
@@ -122,8 +176,10 @@ def sample_frames(row: dict) -> dict:
     (``<role>_image``), recovered from its clips, with ``images`` the question's frames."""
     roles = list(row["image_roles"])
     frames: list = [None] * len(roles)
+    k = row.get("clip_frames") or CLIP_FRAMES
     for clip, idx in zip(row.get("images") or [], clip_groups(len(roles))):
-        for frame, i in zip(frames_of(clip), idx):
+        played = frames_of(clip, k)
+        for frame, i in zip((played[0], played[-1]), idx):
             frames[i] = frames[i] or frame
     sample = {**row, "images": frames}
     for role, frame in zip(roles, frames):
@@ -131,9 +187,10 @@ def sample_frames(row: dict) -> dict:
     return sample
 
 
-def observation_as_clips(parts: list[dict]) -> list[dict]:
-    """An FFR observation's image parts (the teacher's crops, stills) as still clips."""
-    return [{**p, "image": still_clip(p["image"])} if p.get("type") == "image" and "image" in p else p for p in parts]
+def observation_as_clips(parts: list[dict], k: int = CLIP_FRAMES) -> list[dict]:
+    """An FFR observation's image parts (the teacher's crops, stills) as still ``k``-frame clips."""
+    return [{**p, "image": still_clip(p["image"], k)} if p.get("type") == "image" and "image" in p else p
+            for p in parts]
 
 
 # --- the processor -------------------------------------------------------------------------------------
@@ -146,8 +203,6 @@ def _clip_class(base: type) -> type:
     def _preprocess(self, images, do_resize, size, resample, do_rescale, rescale_factor, do_normalize, image_mean,
                     image_std, patch_size, temporal_patch_size, merge_size, return_tensors, **kwargs):
         k = self.clip_frames
-        if k % temporal_patch_size:
-            raise ClipError(f"{k}-frame clips do not fill whole temporal patches of {temporal_patch_size}")
         all_patches, all_grids = [], []
         for image in images:
             c, h, w = image.shape
@@ -163,9 +218,10 @@ def _clip_class(base: type) -> type:
                 if do_normalize:
                     f = self.normalize(f, image_mean, image_std)
                 frames.append(np.asarray(f, dtype=np.float32))
+            frames += [frames[-1]] * (-k % temporal_patch_size)  # an odd clip: its last frame repeated
             clip = np.stack(frames)  # (T, C, H, W)
-            _, c, fh, fw = clip.shape
-            gt, gh, gw = k // temporal_patch_size, fh // patch_size, fw // patch_size
+            t, c, fh, fw = clip.shape
+            gt, gh, gw = t // temporal_patch_size, fh // patch_size, fw // patch_size
             p = clip.reshape(gt, temporal_patch_size, c, gh // merge_size, merge_size, patch_size,
                              gw // merge_size, merge_size, patch_size)
             p = p.transpose(0, 3, 6, 4, 7, 2, 1, 5, 8)  # (gt, gh/m, gw/m, mh, mw, C, T, ph, pw): the still layout
@@ -209,6 +265,7 @@ def clip_processor(processor, frames: int = CLIP_FRAMES):
     return out
 
 
-def processor_for(processor, views: str = "frames"):
-    """The processor a run with ``views`` feeds the model through."""
-    return clip_processor(processor) if check_views(views) == "clips" else processor
+def processor_for(processor, views: str = "frames", clip_frames: int = CLIP_FRAMES):
+    """The processor a run with ``views`` (and, for clips, ``clip_frames`` per clip) feeds the
+    model through."""
+    return clip_processor(processor, check_clip_frames(clip_frames)) if check_views(views) == "clips" else processor

@@ -91,12 +91,21 @@ def _in(column: str, values) -> tuple[str, list]:
 
 def question_table(release: str | Path, *, split: str | None = "train", domains=None, attributes=None,
                    question_types=None, binary: bool = False, limit: int | None = None,
-                   release_id: str | None = None) -> pa.Table:
+                   release_id: str | None = None, between: bool = False) -> pa.Table:
     """Questions joined to their triplets' metadata, with ``images`` (list of ``{bytes, path}``)
-    gathered in placeholder order. Ordered by ``question_id`` (stable across runs)."""
+    gathered in placeholder order. Ordered by ``question_id`` (stable across runs). ``between``:
+    also each pair's clip frames between its two (``positive_between_images``,
+    ``negative_between_images``; empty lists for a release built before data contract 3.2.0)."""
     import duckdb
+    import pyarrow.parquet as pq
 
     path = resolve_release(release, release_id)
+    triplet_files = release_files(path, "triplets")
+    inner = ""
+    if between:
+        have = set(pq.read_schema(triplet_files[0]).names) if triplet_files else set()
+        inner = "".join(f", t.{c}" if c in have else f", []::STRUCT(bytes BLOB, path VARCHAR)[] AS {c}"
+                        for c in ("positive_between_images", "negative_between_images"))
     where, params = [], []
     for column, values in (("q.split", [split] if split else None), ("q.domain", domains),
                            ("q.attribute", attributes), ("q.question_type", question_types)):
@@ -110,14 +119,14 @@ def question_table(release: str | Path, *, split: str | None = "train", domains=
         f"WHEN '{role}' THEN t.{col}" for role, col in ROLE_COLUMNS.items()) + " END)"
     sql = f"""
         SELECT q.*, {gather} AS images, t.positive_value, t.negative_value, t.positive_magnitude,
-               t.negative_magnitude, t.positive_pair_id, t.negative_pair_id, t.object_color, t.unit
+               t.negative_magnitude, t.positive_pair_id, t.negative_pair_id, t.object_color, t.unit{inner}
         FROM read_parquet(?) q
         JOIN read_parquet(?) t USING (triplet_id)
         {"WHERE " + " AND ".join(where) if where else ""}
         ORDER BY q.question_id {f"LIMIT {int(limit)}" if limit else ""}"""
     con = duckdb.connect()
     try:
-        files = [release_files(path, "questions"), release_files(path, "triplets")]
+        files = [release_files(path, "questions"), triplet_files]
         return con.sql(sql, params=files + params).to_arrow_table()  # one Arrow copy (execute() adds another)
     finally:
         con.close()
@@ -183,28 +192,37 @@ def _decode(image: dict, max_side: int | None):
     return img
 
 
+def _between(meta: dict, max_side: int | None) -> dict:
+    """A clip row's frames between each pair's two, decoded (:func:`remot_train.clips.clip_row`)."""
+    return {w: [_decode(im, max_side) for im in meta.pop(f"{w}_between_images", None) or []]
+            for w in ("positive", "negative")}
+
+
 def question_rows(release: str | Path, *, with_completion: bool = False, rationale: bool = False,
-                  image_max_side: int | None = None, views: str = "frames", **filters) -> list[dict]:
+                  image_max_side: int | None = None, views: str = "frames", clip_frames: int | None = None,
+                  **filters) -> list[dict]:
     """trl rows with PIL images (see the module docstring); ``filters`` as :func:`question_table`.
 
     ``rationale``: SFT completions reason from the metadata (for ``include_think: true``).
     ``image_max_side`` shrinks images (for the tiny CPU model). ``views="clips"``: each pair the
-    question shows is one clip image, the prompt worded for clips (:mod:`remot_train.clips`)."""
+    question shows is one clip image (its frames: the pair's two and the release's frames between,
+    ``clip_frames`` of them when given), the prompt worded for clips (:mod:`remot_train.clips`)."""
     from remot_train.clips import check_views, clip_row
 
     check_views(views)
-    table = question_table(release, **filters)
+    table = question_table(release, between=views == "clips", **filters)
     images = table.column("images").to_pylist()
     meta = table.drop(["images"]).to_pylist()
+    inner = [_between(m, image_max_side) for m in meta] if views == "clips" else []
     rows = [_row(m, [_decode(im, image_max_side) for im in ims], with_completion, rationale)
             for m, ims in zip(meta, images)]
     if views == "clips":
-        rows = [clip_row(r, m["image_roles"]) for r, m in zip(rows, meta)]
+        rows = [clip_row(r, m["image_roles"], b, clip_frames) for r, m, b in zip(rows, meta, inner)]
     return rows
 
 
 def question_dataset(release: str | Path, *, with_completion: bool = False, rationale: bool = False,
-                     views: str = "frames", **filters):
+                     views: str = "frames", clip_frames: int | None = None, **filters):
     """The same rows as a ``datasets.Dataset`` over the query's Arrow table: images stay JPEG
     bytes and are decoded on access (``List(Image())``). With ``views="clips"`` the images are
     the clips (PNG bytes, :func:`remot_train.clips.clip_image`) and the text is worded for clips."""
@@ -213,13 +231,14 @@ def question_dataset(release: str | Path, *, with_completion: bool = False, rati
     from remot_train.clips import check_views, clip_row, png_struct
 
     check_views(views)
-    table = question_table(release, **filters)
+    table = question_table(release, between=views == "clips", **filters)
     meta = table.drop(["images"]).to_pylist()
     extra = [_row(m, [], with_completion, rationale) for m in meta]
     images = table.column("images")
     if views == "clips":
         frames = images.to_pylist()
-        extra = [clip_row({**r, "images": [_decode(im, None) for im in ims]}, m["image_roles"])
+        extra = [clip_row({**r, "images": [_decode(im, None) for im in ims]}, m["image_roles"], _between(m, None),
+                          clip_frames)
                  for r, m, ims in zip(extra, meta, frames)]
         images = pa.array([[png_struct(c) for c in r.pop("images")] for r in extra], images.type)
     columns = {k: table.column(k) for k in SCORING_COLUMNS if k not in ("relations", "options")}
@@ -228,6 +247,7 @@ def question_dataset(release: str | Path, *, with_completion: bool = False, rati
     columns["images"] = images
     if views == "clips":
         columns["views"] = pa.array([r["views"] for r in extra], pa.string())
+        columns["clip_frames"] = pa.array([r["clip_frames"] for r in extra], pa.int64())
         columns["image_roles"] = pa.array([r["image_roles"] for r in extra], pa.list_(pa.string()))
     ds = datasets.Dataset(pa.table(columns))
     ds = ds.cast_column("images", datasets.List(datasets.Image()))

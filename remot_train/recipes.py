@@ -29,9 +29,11 @@ A recipe's keys:
   its weight (the RIR's outcome term is the task reward), so an FFR recipe's ``rewards:`` must
   name ``task_reward``; format and the other terms stay as configured.
 * ``views``: ``frames`` (default: each image alone) or ``clips`` (each pair the question shows
-  enters as one clip, its two frames packed in one temporal patch of the vision tower;
+  enters as one clip, its frames packed in temporal patches of the vision tower;
   :mod:`remot_train.clips`). The rows must be built with the same ``views``
-  (:func:`remot_train.data.question_rows`).
+  (:func:`remot_train.data.question_rows`). ``clip_frames`` (with ``views: clips``): frames per
+  clip, at most what the release stores (its ``remot_config`` ``clip_frames``); default: all of
+  them.
 * ``lora:``: ``peft.LoraConfig`` arguments (needs peft), or absent for full fine-tuning.
 * ``eval:``: ``batch_size``, ``max_new_tokens``, ``dtype`` (default bfloat16 on a GPU, float32 on
   CPU), sampling (``do_sample``, ``temperature``, ``top_p``, ``top_k``; unset: the checkpoint's
@@ -63,6 +65,7 @@ TOP_KEYS = {
     "lora",
     "eval",
     "views",
+    "clip_frames",
 }
 ALTERNATING_KEYS = {"k_sft", "k_grpo", "sft_batch_size"}
 FFR_KEYS = {"kappa", "alignment_weight", "repairs", "threshold", "coordinates", "teacher", "teacher_options",
@@ -125,7 +128,7 @@ def validate(recipe: dict, source: str = "recipe", check_trainer_args: bool = Tr
     >>> validate({"method": "sft", "model": "tiny", "sft": {}, "lerning_rate": 1}, check_trainer_args=False)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    remot_train.recipes.RecipeError: unknown key(s) ['lerning_rate'] in recipe; known: ['alternating', 'description', ...]
+    remot_train.recipes.RecipeError: unknown key(s) ['lerning_rate'] in recipe; known: ['alternating', 'clip_frames', 'description', ...]
     """
     from remot_train.model import TINY_DEFAULTS
 
@@ -146,6 +149,12 @@ def validate(recipe: dict, source: str = "recipe", check_trainer_args: bool = Tr
         raise RecipeError(f"{source}: model: accepts only 'tiny'; use model_path: for a checkpoint folder")
     if recipe.get("views", "frames") not in ("frames", "clips"):
         raise RecipeError(f"{source}: views must be frames or clips, got {recipe.get('views')!r}")
+    if "clip_frames" in recipe:
+        k = recipe["clip_frames"]
+        if recipe.get("views") != "clips":
+            raise RecipeError(f"{source}: clip_frames needs views: clips")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+            raise RecipeError(f"{source}: clip_frames must be an integer >= 2, got {k!r}")
     if "tiny" in recipe and "model" not in recipe:
         raise RecipeError(f"{source}: a tiny: section needs model: tiny")
     _unknown(f"{source}: tiny", recipe.get("tiny") or {}, set(TINY_DEFAULTS) | {"seed", "image_size"})

@@ -111,22 +111,33 @@ def test_report_renders(demo, tmp_path):
 
 
 def test_clip_forms_pack_the_forms_frames_in_time_order(demo):
-    """--views clips: each training form is one clip whose frames are the form's, in its order."""
+    """--views clips: each training form is one clip whose frames are the form's, in its order
+    (a 2-frame clip, and a 4-frame one with two frames between the pair's)."""
+    from PIL import Image
+
     from remot_pipeline.core import questions as Q
-    from remot_train.clips import frames_of
+    from remot_train.clips import clip_row, frames_of
     from remot_train.data import prompt_messages
 
     row = _row(2, "true")
     text = Q._images(2) + Q.TF_TEMPLATES[0].format(claim="the camera turned to its left") + "\n" + Q.SCAFFOLD
     row = {**row, "prompt": prompt_messages(text)}
-    a, b = (np.asarray(im) for im in row["images"])
-    reversed_ = demo.variant(row, True, True, "restate", views="clips")
-    assert len(reversed_["images"]) == 1 and reversed_["views"] == "clips"
-    first, second = (np.asarray(f) for f in frames_of(reversed_["images"][0]))
-    assert np.array_equal(first, b[:, ::-1]) and np.array_equal(second, a[:, ::-1])  # mirrored, then played back
-    assert demo.directions(reversed_) == ("right", "left") and reversed_["answer"] == "false"
-    assert "over the clip the camera turned to the left; the question says right." in reversed_["completion"][0]["content"]
-    assert "Clip (motion m12): " in reversed_["prompt"][0]["content"][0]["text"]
+    rng = np.random.default_rng(0)
+    w, h = row["images"][0].size
+    inner = [Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)) for _ in range(2)]
+    for between in (None, {"positive": inner}):
+        clip = clip_row(row, ["anchor", "positive"], between)
+        played = [np.asarray(im) for im in [row["images"][0], *(between or {}).get("positive", []), row["images"][1]]]
+        reversed_ = demo.variant(clip, True, True, "restate", views="clips")
+        assert len(reversed_["images"]) == 1 and reversed_["views"] == "clips"
+        assert reversed_["clip_frames"] == len(played)
+        frames = [np.asarray(f) for f in frames_of(reversed_["images"][0], len(played))]
+        for got, want in zip(frames, played[::-1], strict=True):  # mirrored, then played back
+            assert np.array_equal(got, want[:, ::-1])
+        assert demo.directions(reversed_) == ("right", "left") and reversed_["answer"] == "false"
+        assert "over the clip the camera turned to the left; the question says right." in \
+            reversed_["completion"][0]["content"]
+        assert "Clip (motion m12): " in reversed_["prompt"][0]["content"][0]["text"]
 
 
 def test_second_attribute_ee_lateral(demo):
@@ -143,7 +154,9 @@ def test_second_attribute_ee_lateral(demo):
         assert (demo.DOMAIN, demo.ATTRIBUTE) == ("manipulation", "ee_lateral")
         assert demo.directions(row) == ("left", "right")
         assert demo.swap_directions(claim) == Q._PHRASES["ee_lateral"]["right"]
-        mirrored = demo.variant(row, True, False, "restate", views="clips")
+        from remot_train.clips import clip_row
+
+        mirrored = demo.variant(clip_row(row, ["anchor", "positive"]), True, False, "restate", views="clips")
         assert demo.directions(mirrored) == ("right", "left") and mirrored["answer"] == "false"
         assert ("over the clip the robot's gripper moved toward the left of the image; the question says right."
                 in mirrored["completion"][0]["content"])

@@ -75,6 +75,19 @@ def clip_questions_sql() -> str:
             "FROM questions")
 
 
+def clip_frames_sql() -> str:
+    """The ``clip_frames`` view: one row per triplet pair (``pair``: positive | negative) with the
+    frames its clip plays, in order: the pair's first frame, the frames between
+    (``clip_frames`` > 2) and its last, as ``frame_index`` and ``timestamp_s`` lists of its episode;
+    the pixels are the triplet's role images and ``*_between_images``."""
+    ends = {"positive": ("episode_id", "anchor", "positive"), "negative": ("negative_episode_id", "negative_anchor", "negative")}
+    return " UNION ALL ".join(
+        f"SELECT triplet_id, split, domain, attribute, '{w}' AS pair, {e} AS episode_id, "
+        f"[{a}_frame_index] || {w}_between_frame_index || [{b}_frame_index] AS frame_index, "
+        f"[{a}_timestamp_s] || {w}_between_timestamp_s || [{b}_timestamp_s] AS timestamp_s FROM triplets"
+        for w, (e, a, b) in ends.items())
+
+
 def _sql_str(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
@@ -123,6 +136,7 @@ def build_catalog(data_root: Path, catalog_path: Path | None = None) -> Path:
             con.execute("CREATE OR REPLACE VIEW binary_clip_questions AS SELECT * FROM clip_questions "
                         "WHERE image_roles = ['anchor', 'positive']")
             con.execute("CREATE OR REPLACE VIEW bench_clip_questions AS SELECT * FROM clip_questions WHERE split = 'test'")
+            con.execute(f"CREATE OR REPLACE VIEW clip_frames AS {clip_frames_sql()}")
             # remot-bench: the held-out test split, frozen by the release id.
             con.execute("CREATE OR REPLACE VIEW bench_triplets AS SELECT * FROM triplets WHERE split = 'test'")
             con.execute("CREATE OR REPLACE VIEW bench_questions AS SELECT * FROM questions WHERE split = 'test'")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 
 
 #: How a question's images reach the model: each alone (``frames``) or each shown pair as one clip.
@@ -81,6 +82,47 @@ RATIONALE_REPLACEMENTS: tuple[tuple[str, str], ...] = (
 OPTION_NAMES = {"Image 2": "Clip A", "Image 3": "Clip B", "Pair A": "Clip A", "Pair B": "Clip B"}
 
 _LEFTOVER = re.compile(r"\b(?:[Ii]mages? \d|[Pp]airs?\b|image I\b)")
+
+
+#: Frames per clip when a config does not say: the pair's own two frames, one temporal patch of
+#: Qwen-VL's vision tower (``temporal_patch_size`` 2).
+DEFAULT_CLIP_FRAMES = 2
+
+
+def check_clip_frames(k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
+        raise ClipError(f"clip_frames must be an integer >= 2 (the pair's two frames and any between them), got {k!r}")
+    return int(k)
+
+
+def between_frames(timestamp_s: np.ndarray, first: int, last: int, k: int) -> np.ndarray:
+    """Positions (into an episode's time-sorted frames) of the ``k - 2`` frames a clip of ``k``
+    frames plays between the frames at positions ``first`` and ``last``, in playing order.
+
+    Each is the frame whose timestamp is nearest to one of ``k - 2`` evenly spaced times strictly
+    between the two timestamps (a tie goes to the earlier frame in time), searched among the
+    frames from ``first`` to ``last``: what a video sampler does at a fixed frame count. A source
+    with fewer frames between the two than the clip needs repeats a frame (the timestamps show
+    it). The choice is made forwards in time and then reversed when ``first`` is later than
+    ``last``, so a temporal reversal's clip is exactly the reversed clip.
+
+    ``timestamp_s``: (n,) increasing. Returns an int64 array of shape ``(k - 2,)``.
+
+    >>> ts = np.arange(10) * 0.1
+    >>> between_frames(ts, 0, 9, 5).tolist(), between_frames(ts, 9, 0, 5).tolist()
+    ([2, 4, 7], [7, 4, 2])
+    >>> between_frames(ts, 3, 4, 4).tolist(), between_frames(ts, 3, 9, 2).tolist()
+    ([3, 4], [])
+    """
+    k = check_clip_frames(k)
+    lo, hi = (first, last) if first <= last else (last, first)
+    ts = np.asarray(timestamp_s, dtype=np.float64)
+    window = ts[lo:hi + 1]
+    targets = ts[lo] + (ts[hi] - ts[lo]) * np.arange(1, k - 1) / (k - 1)
+    right = np.clip(np.searchsorted(window, targets, side="left"), 0, len(window) - 1)
+    left = np.clip(right - 1, 0, len(window) - 1)
+    pick = np.where(np.abs(window[left] - targets) <= np.abs(window[right] - targets), left, right) + lo
+    return pick.astype(np.int64) if first <= last else pick[::-1].astype(np.int64)
 
 
 def check_views(views: str) -> str:

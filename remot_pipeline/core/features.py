@@ -63,6 +63,47 @@ def encode_jpeg(rgb: np.ndarray, max_side_px: int, quality: int) -> bytes:
     return buf.tobytes()
 
 
+def decode_frames(frames: pa.Table, frame_indices: Iterable[int], source_root: Path
+                  ) -> tuple[dict[int, np.ndarray], list[tuple[int, str, str]], int]:
+    """Decode ``frame_indices`` of one episode (rows of ``frames``: ``frame_index``,
+    ``media_path``, ``media_frame_index``) from its media under ``source_root``.
+
+    Returns ``(rgb_by_frame_index, failures, no_media)``: the decoded frames (RGB uint8), one
+    ``(frame_index, file, detail)`` per frame that did not decode, and how many asked frames have
+    no media (a pose-only source)."""
+    wanted = sorted(set(int(i) for i in frame_indices))
+    fi = frames.column("frame_index").to_numpy()
+    media = frames.column("media_path").to_pylist()
+    media_idx = frames.column("media_frame_index").to_numpy(zero_copy_only=False)
+    row_of = {int(f): r for r, f in enumerate(fi)}
+    by_file: dict[str, list[tuple[int, int]]] = {}
+    no_media = 0
+    for f in wanted:
+        r = row_of[f]
+        if media[r] is None:  # pose-only source: nothing to decode
+            no_media += 1
+            continue
+        by_file.setdefault(media[r], []).append((int(media_idx[r]), f))
+    got: dict[int, np.ndarray] = {}
+    failures: list[tuple[int, str, str]] = []
+    for rel, items in by_file.items():
+        path = Path(source_root) / rel
+        local = {m: f for m, f in items}
+        try:
+            if path.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp"}:
+                img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                if img is not None:
+                    got[items[0][1]] = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+            else:
+                for m, rgb in read_frames_rgb(path, local.keys()):
+                    got[local[m]] = rgb
+        except VideoError as exc:
+            failures += [(f, str(path), str(exc)) for _, f in items]
+            continue
+        failures += [(f, str(path), f"frame {m} of {rel} did not decode") for m, f in items if f not in got]
+    return got, failures, no_media
+
+
 def episode_features(
     frames: pa.Table, frame_indices: Iterable[int], source_root: Path, max_side_px: int = 320, quality: int = 90
 ) -> StageResult:
@@ -76,36 +117,10 @@ def episode_features(
     q = QuarantineLog("frame_features", domain)
     fi = frames.column("frame_index").to_numpy()
     ts = frames.column("timestamp_s").to_numpy()
-    media = frames.column("media_path").to_pylist()
-    media_idx = frames.column("media_frame_index").to_numpy(zero_copy_only=False)
     row_of = {int(f): r for r, f in enumerate(fi)}
-    by_file: dict[str, list[tuple[int, int]]] = {}
-    no_media = 0
-    for f in wanted:
-        r = row_of[f]
-        if media[r] is None:  # pose-only source: nothing to decode, counted as filtered
-            no_media += 1
-            continue
-        by_file.setdefault(media[r], []).append((int(media_idx[r]), f))
-    got: dict[int, np.ndarray] = {}
-    for rel, items in by_file.items():
-        path = Path(source_root) / rel
-        local = {m: f for m, f in items}
-        try:
-            if path.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp"}:
-                img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-                if img is not None:
-                    got[items[0][1]] = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-            else:
-                for m, rgb in read_frames_rgb(path, local.keys()):
-                    got[local[m]] = rgb
-        except VideoError as exc:
-            for m, f in items:
-                q.add("frame_undecodable", str(exc), file=str(path), episode_id=episode_id, frame_index=f)
-            continue
-        for m, f in items:
-            if f not in got:
-                q.add("frame_undecodable", f"frame {m} of {rel} did not decode", file=str(path), episode_id=episode_id, frame_index=f)
+    got, failures, no_media = decode_frames(frames, wanted, source_root)
+    for f, file, detail in failures:
+        q.add("frame_undecodable", detail, file=file, episode_id=episode_id, frame_index=f)
     done = [f for f in wanted if f in got]
     filtered = {"no_media": no_media}
     if not done:

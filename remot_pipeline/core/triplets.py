@@ -13,6 +13,7 @@ until the split's cap is reached: ``max_per_domain`` for train, ``bench_per_doma
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,8 +22,9 @@ import pyarrow as pa
 
 from data_contracts import conform, contract, empty
 from remot_pipeline.core.arrow import to_polars
-from remot_pipeline.core.features import view_change
-from remot_pipeline.core.ledger import StageResult
+from remot_pipeline.core.clips import DEFAULT_CLIP_FRAMES, between_frames, check_clip_frames
+from remot_pipeline.core.features import decode_frames, encode_jpeg, view_change
+from remot_pipeline.core.ledger import QuarantineLog, StageResult
 
 
 def stable_key(*parts: object) -> str:
@@ -102,22 +104,32 @@ def reencode_jpeg(image: dict, quality: int, flip: bool) -> dict:
 
 
 ROLES = ("anchor", "positive", "negative_anchor", "negative")
-IMAGE_COLUMNS = tuple(f"{r}_image" for r in ROLES)
+#: A clip's frames between its pair's two (``clip_frames`` > 2): the positive's, the negative's.
+CLIP_PAIRS = ("positive", "negative")
+BETWEEN_IMAGE_COLUMNS = tuple(f"{w}_between_images" for w in CLIP_PAIRS)
+IMAGE_COLUMNS = tuple(f"{r}_image" for r in ROLES) + BETWEEN_IMAGE_COLUMNS
 
 
 def build_triplets(
     negatives: pa.Table, features: pa.Table, frames: pa.Table, episodes: pa.Table, max_per_domain: int, seed: int,
-    bench_per_domain: int = 200, jpeg_quality: int = 90,
+    bench_per_domain: int = 200, jpeg_quality: int = 90, clip_frames: int = DEFAULT_CLIP_FRAMES,
+    data_root: Path | None = None, jpeg_max_side_px: int = 320,
 ) -> StageResult:
     """Balanced triplets with the JPEGs of all four frames (anchor, positive, negative anchor,
     negative); mirrored negatives get mirrored images. :func:`plan_triplets` then
-    :func:`finish_triplets` over all rows at once; the pipeline runs the second in bounded chunks."""
-    plan, filtered = plan_triplets(negatives, features, frames, episodes, max_per_domain, seed, bench_per_domain)
+    :func:`finish_triplets` over all rows at once; the pipeline runs the second in bounded chunks.
+    With ``clip_frames`` > 2 the frames between each pair's two are decoded from the sources under
+    ``data_root`` (:func:`decode_clip_frames`)."""
+    plan, filtered = plan_triplets(negatives, features, frames, episodes, max_per_domain, seed, bench_per_domain,
+                                   clip_frames)
     if plan is None:
         return StageResult(empty("triplets"), empty("quarantine"), 0, {})
     images = to_polars(features.select(["episode_id", "frame_index", "image"]))
-    out = finish_triplets(plan, images, jpeg_quality)
-    return StageResult(out, empty("quarantine"), negatives.num_rows, filtered)
+    domain = frames.column("domain")[0].as_py() if frames.num_rows else ""
+    plan, between, quarantine = decode_clip_frames(plan, frames, episodes, data_root, jpeg_max_side_px, jpeg_quality,
+                                                   domain, clip_frames)
+    out = finish_triplets(plan, images, jpeg_quality, between)
+    return StageResult(out, quarantine, negatives.num_rows, filtered)
 
 
 #: The negatives' columns the balanced choice reads (labels and keys: no motion, no images).
@@ -166,7 +178,7 @@ def chosen_rows(negatives: pa.Table, chosen: pl.DataFrame) -> pl.DataFrame:
 
 def plan_triplets(
     negatives: pa.Table, features: pa.Table, frames: pa.Table, episodes: pa.Table, max_per_domain: int, seed: int,
-    bench_per_domain: int = 200,
+    bench_per_domain: int = 200, clip_frames: int = DEFAULT_CLIP_FRAMES,
 ) -> tuple[pl.DataFrame | None, dict[str, int]]:
     """The chosen triplets without their images, sorted by ``triplet_id``, and the rows filtered
     per rule. ``features`` needs no ``image`` column (descriptors and keys only): the plan of a
@@ -176,13 +188,14 @@ def plan_triplets(
     if negatives.num_rows == 0:
         return None, {}
     chosen = choose_negatives(negatives, features, max_per_domain, seed, bench_per_domain)
-    return plan_chosen(chosen_rows(negatives, chosen), negatives.num_rows, features, frames, episodes)
+    return plan_chosen(chosen_rows(negatives, chosen), negatives.num_rows, features, frames, episodes, clip_frames)
 
 
-def plan_chosen(rows: pl.DataFrame, n_candidates: int, features: pa.Table, frames: pa.Table, episodes: pa.Table
-                ) -> tuple[pl.DataFrame, dict[str, int]]:
+def plan_chosen(rows: pl.DataFrame, n_candidates: int, features: pa.Table, frames: pa.Table, episodes: pa.Table,
+                clip_frames: int = DEFAULT_CLIP_FRAMES) -> tuple[pl.DataFrame, dict[str, int]]:
     """The plan of the chosen negatives' full rows (``rows``, with ``_pick``, in any order) out of
-    ``n_candidates``: their locators and timestamps, ``triplet_id``, sorted by it."""
+    ``n_candidates``: their locators and timestamps, each pair's clip frames between its two
+    (:func:`between_columns`), ``triplet_id``, sorted by it."""
     chosen = rows.sort("_pick").drop("_pick")
     keys = to_polars(features.select(["episode_id", "frame_index"]))
     fr = to_polars(frames.select(["episode_id", "frame_index", "timestamp_s", "media_path", "media_frame_index"]))
@@ -214,8 +227,83 @@ def plan_chosen(rows: pl.DataFrame, n_candidates: int, features: pa.Table, frame
                                               t["negative_frame_index"], t["negative_kind"])
         ], dtype=pl.String),
     ).sort("triplet_id", maintain_order=True)
+    t = t.with_columns(between_columns(t, fr, clip_frames))
     filtered = {"not_selected_for_balance": n_candidates - chosen.height, "missing_keyframe": chosen.height - t.height}
     return t, filtered
+
+
+def between_columns(plan: pl.DataFrame, frames: pl.DataFrame, clip_frames: int) -> list[pl.Series]:
+    """``{positive,negative}_between_{frame_index,timestamp_s}`` of a plan's rows: the frames each
+    pair's clip plays between its two (:func:`remot_pipeline.core.clips.between_frames` over the
+    pair's episode, ``frames``: ``episode_id, frame_index, timestamp_s``); empty lists for
+    ``clip_frames`` 2."""
+    k = check_clip_frames(clip_frames)
+    ends = {"positive": ("episode_id", "anchor_frame_index", "positive_frame_index"),
+            "negative": ("negative_episode_id", "negative_anchor_frame_index", "negative_frame_index")}
+    out: dict[str, list] = {f"{w}_between_{c}": [] for w in CLIP_PAIRS for c in ("frame_index", "timestamp_s")}
+    if k > 2 and plan.height:
+        wanted = pl.concat([plan[ends[w][0]].alias("episode_id") for w in CLIP_PAIRS]).unique()
+        by_episode = {e: (part["frame_index"].to_numpy(), part["timestamp_s"].to_numpy())
+                      for (e,), part in frames.filter(pl.col("episode_id").is_in(wanted.implode()))
+                      .sort(["episode_id", "timestamp_s"]).partition_by("episode_id", as_dict=True).items()}
+        position = {e: {int(f): i for i, f in enumerate(fi)} for e, (fi, _) in by_episode.items()}
+        for w in CLIP_PAIRS:
+            episode, first, last = ends[w]
+            for e, a, b in zip(plan[episode], plan[first], plan[last]):
+                fi, ts = by_episode[e]
+                pick = between_frames(ts, position[e][a], position[e][b], k)
+                out[f"{w}_between_frame_index"].append(fi[pick].tolist())
+                out[f"{w}_between_timestamp_s"].append(ts[pick].tolist())
+    else:
+        out = {name: [[]] * plan.height for name in out}
+    return [pl.Series(name, values, dtype=pl.List(pl.Int64 if name.endswith("frame_index") else pl.Float64))
+            for name, values in out.items()]
+
+
+def decode_clip_frames(plan: pl.DataFrame, frames: pa.Table, episodes: pa.Table, data_root: Path | None,
+                       max_side_px: int, quality: int, domain: str, clip_frames: int
+                       ) -> tuple[pl.DataFrame, pl.DataFrame | None, pa.Table]:
+    """Decode the frames a plan's clips play between their pairs' two (``clip_frames`` > 2) from
+    the sources, as keyframes are (:func:`remot_pipeline.core.features.encode_jpeg`, same size and
+    quality). A row whose clip frame does not decode is quarantined (``frame_undecodable``, the
+    file named) and left out of the plan. Returns ``(plan, images, quarantine)``; ``images`` is
+    ``episode_id, frame_index, image`` (None for ``clip_frames`` 2)."""
+    q = QuarantineLog("triplets", domain)
+    if check_clip_frames(clip_frames) == 2 or not plan.height:
+        return plan, None, q.table()
+    if data_root is None:
+        raise ValueError("clip_frames > 2 decodes the frames between each pair from the sources: pass data_root")
+    keys = pl.concat([plan.select(pl.col(e).alias("episode_id"), pl.col(f"{w}_between_frame_index").alias("frame_index"))
+                      for w, e in (("positive", "episode_id"), ("negative", "negative_episode_id"))]
+                     ).explode("frame_index").drop_nulls().unique()
+    fr = to_polars(frames.select(["episode_id", "frame_index", "media_path", "media_frame_index"])).filter(
+        pl.col("episode_id").is_in(keys["episode_id"].unique().implode()))
+    roots = dict(zip(episodes.column("episode_id").to_pylist(), episodes.column("source_root").to_pylist()))
+    rows, failed = [], {}
+    media = {e: part for (e,), part in fr.partition_by("episode_id", as_dict=True).items()}
+    for (e,), part in keys.partition_by("episode_id", as_dict=True).items():
+        wanted = part["frame_index"].to_list()
+        got: dict = {}
+        if e in media:
+            got, failures, _ = decode_frames(media[e].to_arrow(), wanted, Path(data_root) / roots[e])
+            failed.update({(e, f): (file, detail) for f, file, detail in failures})
+        rows += [{"episode_id": e, "frame_index": f,
+                  "image": {"bytes": encode_jpeg(rgb, max_side_px, quality), "path": f"{e}/frame_{f:06d}.jpg"}}
+                 for f, rgb in got.items()]
+        failed.update({(e, f): ("", "the frame has no media (a pose-only source) or no frames row")
+                       for f in wanted if f not in got and (e, f) not in failed})
+    bad = np.zeros(plan.height, dtype=bool)
+    for w, e in (("positive", "episode_id"), ("negative", "negative_episode_id")):
+        for i, (ep, fs, tid) in enumerate(zip(plan[e], plan[f"{w}_between_frame_index"], plan["triplet_id"])):
+            miss = next(((ep, f) for f in fs if (ep, f) in failed), None)
+            if miss is not None and not bad[i]:
+                bad[i] = True
+                file, detail = failed[miss]
+                q.add("frame_undecodable", f"triplet {tid}: clip frame {miss[1]} of {ep}: {detail}", file=file,
+                      episode_id=ep, frame_index=miss[1])
+    images = pl.DataFrame(rows, schema={"episode_id": pl.String, "frame_index": pl.Int64,
+                                        "image": pl.Struct({"bytes": pl.Binary, "path": pl.String})})
+    return plan.filter(pl.Series(~bad)), images, q.table()
 
 
 def image_keys(plan: pl.DataFrame) -> pl.DataFrame:
@@ -225,10 +313,12 @@ def image_keys(plan: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(cols).unique(maintain_order=True)
 
 
-def finish_triplets(plan: pl.DataFrame, images: pl.DataFrame, jpeg_quality: int = 90) -> pa.Table:
+def finish_triplets(plan: pl.DataFrame, images: pl.DataFrame, jpeg_quality: int = 90,
+                    between: pl.DataFrame | None = None) -> pa.Table:
     """Rows of a plan with their four JPEGs (``images``: ``episode_id, frame_index, image``, at
-    least every key :func:`image_keys` names), mirrored where the negative is, conformed.
-    Row order is the plan's."""
+    least every key :func:`image_keys` names) and their clips' frames between (``between``, the
+    same layout, from :func:`decode_clip_frames`; None when the plan's clips have none), mirrored where
+    the negative is, conformed. Row order is the plan's."""
     t = plan.with_row_index("_order")
     for role in ROLES:
         key = f"{role}_frame_index"
@@ -240,9 +330,20 @@ def finish_triplets(plan: pl.DataFrame, images: pl.DataFrame, jpeg_quality: int 
                          "cover the plan's keys (image_keys)")
     t = t.sort("_order")
     flip = t["negative_transform"].to_numpy() == "hflip"
-    for role in ROLES:  # a mirrored triplet: all four images through decode -> (flip) -> encode
+    for role in ROLES:  # a mirrored triplet: all its images through decode -> (flip) -> encode
         images_ = t[f"{role}_image"].to_list()
         mirrored = role.startswith("negative")
         t = t.with_columns(pl.Series(f"{role}_image", [reencode_jpeg(im, jpeg_quality, mirrored) if f else im
                                                        for im, f in zip(images_, flip)], dtype=t.schema[f"{role}_image"]))
+    lookup = {} if between is None else dict(zip(zip(between["episode_id"], between["frame_index"]), between["image"]))
+    for w, episode in (("positive", "episode_id"), ("negative", "negative_episode_id")):
+        clips = []
+        for e, fs, f in zip(t[episode], t[f"{w}_between_frame_index"], flip):
+            try:
+                ims = [lookup[(e, i)] for i in fs]
+            except KeyError as exc:
+                raise ValueError(f"a triplet's clip frame {exc.args[0]} has no decoded image (decode_clip_frames)") from None
+            clips.append([reencode_jpeg(im, jpeg_quality, w == "negative") for im in ims] if f else ims)
+        t = t.with_columns(pl.Series(f"{w}_between_images", clips,
+                                     dtype=pl.List(pl.Struct({"bytes": pl.Binary, "path": pl.String}))))
     return conform(t.select(list(contract("triplets").columns)).to_arrow(), "triplets")

@@ -51,7 +51,7 @@ CODE_VERSIONS = {
     "positive_pairs": "2",
     "frame_features": "2",
     "negatives": "5",
-    "triplets": "7",
+    "triplets": "8",
     "questions": "5",
     "release": "3",
     "catalog": "3",
@@ -258,8 +258,13 @@ def compute_shard(plan, reads: list, config: RemotConfig, data_root: Path, diges
 def plan_shards(context: dg.OpExecutionContext, config: RemotConfig, paths: RemotPaths, synthetic_world: str | None):
     """One dynamic output per source shard of the run's domains (splits decided here, over every
     discovered episode of a domain); a source that cannot be discovered is reported downstream."""
+    from remot_pipeline.core.clips import ClipError, check_clip_frames
     from remot_pipeline.core.shards import discover, plan_shards as plan
 
+    try:  # a config mistake fails the run before any shard's work, not at the triplets stage
+        check_clip_frames(config.clip_frames)
+    except ClipError as exc:
+        raise dg.Failure(description=f"remot_config: {exc}", allow_retries=False) from None
     for d in context.partition_keys:
         try:
             specs = domain_sources(config, paths, d, synthetic_world)
@@ -549,15 +554,17 @@ def triplets_of_domain(d: str, negatives_value, features, frames, episodes: pa.T
         chosen = choose_candidates(deduped, params["max_per_domain"], params["seed"], params["bench_per_domain"])
         del deduped
         rows = [chosen_rows(t, chosen) for t in _tables(negatives_value) if t.num_rows]
-        plan, filtered = plan_chosen(pl.concat(rows), negatives_value.rows_out, descriptors, frames.table, episodes)
+        plan, filtered = plan_chosen(pl.concat(rows), negatives_value.rows_out, descriptors, frames.table, episodes,
+                                     params["clip_frames"])
     # The image shuffle's spill folder: a unique temporary name (``.tmp~<host>~<pid>~...``), so what a
     # killed run leaves is removed by the next run's clean_leftovers, never a live one's.
     folder = makedirs(root / "stages" / "triplets" / d)
     clean_leftovers(folder)
     spill = makedirs(tmp_sibling(folder / "spill"))
     try:
+        clips = (frames.table, episodes, root, params["jpeg_max_side_px"], params["clip_frames"])
         result = chunked_triplets(plan, filtered, features, negatives_value.rows_out, params["jpeg_quality"], store,
-                                  d, lineage, spill)
+                                  d, lineage, spill, clips)
     finally:
         shutil.rmtree(spill, ignore_errors=True)
     meta = triplet_metadata(result)
@@ -649,13 +656,16 @@ def gather_images(features, keys: "pl.DataFrame", chunk_of: "pl.DataFrame", spil
 
 
 def chunked_triplets(plan, filtered: dict, features, rows_in: int, jpeg_quality: int, store: StageStore,
-                     domain: str, lineage: dict, spill: Path) -> ShardSet:
+                     domain: str, lineage: dict, spill: Path, clips: tuple | None = None) -> ShardSet:
     """The plan's rows with their JPEGs, ``TRIPLET_CHUNK_ROWS`` at a time, each chunk written to the
-    stage store as it is made; the ledger's filtered rows ride on the first chunk."""
+    stage store as it is made; the ledger's filtered rows ride on the first chunk. ``clips``:
+    ``(frames, episodes, data_root, jpeg_max_side_px, clip_frames)``, for the clip frames decoded
+    chunk by chunk (``core.triplets.decode_clip_frames``; rows whose clip frame does not decode are
+    quarantined)."""
     import polars as pl
     import pyarrow.parquet as pq
 
-    from remot_pipeline.core.triplets import finish_triplets, image_keys
+    from remot_pipeline.core.triplets import decode_clip_frames, finish_triplets, image_keys
 
     n = 0 if plan is None else plan.height
     bounds = list(range(0, n, TRIPLET_CHUNK_ROWS)) or [0]
@@ -668,11 +678,16 @@ def chunked_triplets(plan, filtered: dict, features, rows_in: int, jpeg_quality:
         if n:
             files = sorted((spill / f"{i:05d}").glob("*.parquet"))
             images = pl.concat([pl.read_parquet(f) for f in files]).unique(["episode_id", "frame_index"])
-            out = finish_triplets(plan.slice(b, TRIPLET_CHUNK_ROWS), images, jpeg_quality)
+            part_plan, between, quarantine = plan.slice(b, TRIPLET_CHUNK_ROWS), None, data_empty("quarantine")
+            if clips is not None:
+                frames, episodes, data_root, max_side, k = clips
+                part_plan, between, quarantine = decode_clip_frames(part_plan, frames, episodes, data_root, max_side,
+                                                                    jpeg_quality, domain, k)
+            out = finish_triplets(part_plan, images, jpeg_quality, between)
         else:
-            out = data_empty("triplets")
+            out, quarantine = data_empty("triplets"), data_empty("quarantine")
         extra = rows_in - n if i == 0 else 0
-        result = StageResult(out, data_empty("quarantine"), out.num_rows + extra, filtered if i == 0 else {})
+        result = StageResult(out, quarantine, out.num_rows + quarantine.num_rows + extra, filtered if i == 0 else {})
         part = f"{domain}/chunk-{i:05d}"
         key = store.write("triplets", part, result, {**lineage, "chunk": i, "chunks": len(bounds)})
         shards.append({"partition": part, "key": key})
@@ -689,6 +704,7 @@ def triplets(context: dg.AssetExecutionContext, config: RemotConfig, paths: Remo
     ``TRIPLET_CHUNK_ROWS`` with their images (bounded memory)."""
     params = {"max_per_domain": config.max_triplets_per_domain, "seed": config.seed,
               "bench_per_domain": config.bench_triplets_per_domain, "jpeg_quality": config.jpeg_quality,
+              "jpeg_max_side_px": config.jpeg_max_side_px, "clip_frames": config.clip_frames,
               "flow_check_episodes": config.flow_check_episodes_per_domain}
     base = json.loads(lineage_metadata(config, "triplets")[LINEAGE_MD])
     jobs = {}

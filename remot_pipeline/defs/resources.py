@@ -138,6 +138,11 @@ class RemotConfig(dg.ConfigurableResource):
     flow_check_episodes_per_domain: int = 2
     jpeg_max_side_px: int = 320
     jpeg_quality: int = 90
+    #: Frames per clip (``views: clips`` in training): a triplet stores, for each pair, the
+    #: ``clip_frames - 2`` source frames between its two, nearest to evenly spaced times
+    #: (``core.clips.between_frames``), decoded from the sources when the triplets are written.
+    #: 2 (the default) stores none: the pair's two frames are the clip.
+    clip_frames: int = 2
     #: Episodes per source shard, the unit of per-episode work (core/shards.py). Not content:
     #: any shard size gives the same rows, so it stays out of the config hash and release id.
     shard_episodes: int = 16

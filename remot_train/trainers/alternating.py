@@ -198,7 +198,7 @@ def alternating(
     if int(merged.get("max_steps", -1)) <= 0:
         raise ValueError("alternating needs args['max_steps'] > 0 (the schedule is defined over optimizer steps)")
     phase_at(0, k_sft, k_grpo)  # validates k_sft / k_grpo
-    model, processor = resolve_model(model, processor, precision, views)
+    model, processor = resolve_model(model, processor, precision, views, sft_rows, grpo_rows)
     config = GRPOConfig(output_dir=str(output_dir), **merged)
     if sft_batch_size is None:
         sft_batch_size = max(1, config.per_device_train_batch_size // (config.num_generations or 1))

@@ -69,12 +69,13 @@ def to_dataset(rows):
     return Dataset.from_list(list(rows))
 
 
-def resolve_model(model, processor=None, precision: str = "fp32", views: str = "frames"):
+def resolve_model(model, processor=None, precision: str = "fp32", views: str = "frames", *rows):
     """``(model, processor)`` from a local checkpoint path, loaded in the weights dtype of the
     ``precision`` policy (:mod:`remot_train.precision`), or from a model object plus its processor
-    (used as it is). ``views="clips"``: the processor reads every image as a clip
-    (:func:`remot_train.clips.processor_for`)."""
-    from remot_train.clips import processor_for
+    (used as it is). ``views="clips"``: the processor reads every image as a clip of as many
+    frames as the ``rows``' clips hold (:func:`remot_train.clips.processor_for`,
+    :func:`remot_train.clips.clip_frames_of`; every row set given must agree)."""
+    from remot_train.clips import ClipError, clip_frames_of, processor_for
     from remot_train.model import load
     from remot_train.precision import policy
 
@@ -82,7 +83,10 @@ def resolve_model(model, processor=None, precision: str = "fp32", views: str = "
         model, processor = load(model, dtype=policy(precision).weights)
     elif processor is None:
         raise ValueError("pass the processor along with an in-memory model (or pass a checkpoint path)")
-    return model, processor_for(processor, views)
+    k = {clip_frames_of(r) for r in rows if r is not None} if views == "clips" else set()
+    if len(k) > 1:
+        raise ClipError(f"the run's row sets hold clips of {sorted(k)} frames; one run shows one clip length")
+    return model, processor_for(processor, views, *k)
 
 
 def trainer_args(defaults: dict, overrides: dict | None, precision: str, lora: dict | None) -> dict:

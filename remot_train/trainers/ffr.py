@@ -553,10 +553,11 @@ def _trainer_class():
             if count == 0:
                 return []
             observe = lambda patch: patch.as_observation(self.coordinates)  # noqa: E731
-            if hasattr(getattr(self.processing_class, "image_processor", None), "clip_frames"):
-                from remot_train.clips import observation_as_clips  # views: clips: every image is a clip
+            k = getattr(getattr(self.processing_class, "image_processor", None), "clip_frames", None)
+            if k:
+                from remot_train.clips import observation_as_clips  # views: clips: every image is a k-frame clip
 
-                observe = lambda patch: observation_as_clips(patch.as_observation(self.coordinates))  # noqa: E731
+                observe = lambda patch: observation_as_clips(patch.as_observation(self.coordinates), k)  # noqa: E731
             patched = [with_observation(prompts[slot], observe(patch)) for slot, patch in jobs]
             padded = patched + [prompts[0]] * (count - len(jobs))
             batch = [p for p in padded for _ in range(K)]
@@ -730,7 +731,7 @@ def ffr(
     output_dir = Path(output_dir)
     if (done := finished_run(output_dir, args, resume)) is not None:
         return done
-    model, processor = resolve_model(model, processor, precision, views)
+    model, processor = resolve_model(model, processor, precision, views, train_rows)
     weights = list(reward_weights) if reward_weights is not None else [1.0] * len(reward_funcs)
     funcs, weights = rir_in_place_of_task(reward_funcs, weights, make_rir_reward(kappa, alignment_weight))
     config = GRPOConfig(output_dir=str(output_dir),

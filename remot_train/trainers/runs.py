@@ -59,7 +59,7 @@ def sft(
     output_dir = Path(output_dir)
     if (done := finished_run(output_dir, args, resume)) is not None:
         return done
-    model, processor = resolve_model(model, processor, precision, views)
+    model, processor = resolve_model(model, processor, precision, views, train_rows)
     config = SFTConfig(
         output_dir=str(output_dir),
         **trainer_args({**SAFE_DEFAULTS, "dataset_kwargs": {"skip_prepare_dataset": True}}, args, precision, lora),
@@ -104,7 +104,7 @@ def grpo(
     output_dir = Path(output_dir)
     if (done := finished_run(output_dir, args, resume)) is not None:
         return done
-    model, processor = resolve_model(model, processor, precision, views)
+    model, processor = resolve_model(model, processor, precision, views, train_rows)
     weights = list(reward_weights) if reward_weights is not None else None
     config = GRPOConfig(
         output_dir=str(output_dir), **trainer_args({**SAFE_DEFAULTS, "reward_weights": weights}, args, precision, lora)
