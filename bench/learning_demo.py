@@ -822,7 +822,7 @@ def contact_sheet(rows: list[dict], records: list[dict], path: Path, views: str,
     pick = right[: n // 2] + wrong[: n - min(n // 2, len(right))]
     pick = (pick + right[n // 2:])[:n]
     cols = 3
-    fig, axes = plt.subplots((len(pick) + cols - 1) // cols, cols, figsize=(cols * 4.2, 2.9 * ((len(pick) + cols - 1) // cols)))
+    fig, axes = plt.subplots((len(pick) + cols - 1) // cols, cols, figsize=(cols * 4.2, 3.4 * ((len(pick) + cols - 1) // cols)))
     for ax in np.ravel(axes):
         ax.axis("off")
     for ax, i in zip(np.ravel(axes), pick):
@@ -836,18 +836,39 @@ def contact_sheet(rows: list[dict], records: list[dict], path: Path, views: str,
         think = rec["completion"].split("</think>")[0].replace("<think>", "").strip()
         ax.set_title(f"{'RIGHT' if rec['correct'] else 'WRONG'}: claim \"{SPEC['short'].format(direction=stated)}\" (truth: {actual}, "
                      f"answer {row['answer']})", fontsize=7.5, color="tab:green" if rec["correct"] else "tab:red")
-        ax.text(0, 1.0, "\n".join(textwrap.wrap(f"think: {think}", 60)) + f"\nanswer: {rec['parsed']}",
-                transform=ax.transAxes, fontsize=6.5, va="top", ha="left", family="monospace",
-                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"}, clip_on=False)
         k = len(shown)
-        ax.text(0.5, -0.04, (("clip: frame 1 | frame 2 (one temporal patch)" if k == 2 else
+        ax.text(0.5, -0.03, (("clip: frame 1 | frame 2 (one temporal patch)" if k == 2 else
                               f"clip: frames 1..{k} ({-(-k // 2)} temporal patches)") if views == "clips"
                              else "image 1 | image 2 (encoded separately)"), transform=ax.transAxes, fontsize=6.5,
                 ha="center", va="top")
+        # below the frames, never over them (a box over the frames hid part of the motion)
+        ax.text(0, -0.16, "\n".join(textwrap.wrap(f"think: {think}", 60)) + f"\nanswer: {rec['parsed']}",
+                transform=ax.transAxes, fontsize=6.5, va="top", ha="left", family="monospace", clip_on=False)
     fig.suptitle(f"Held-out {DOMAIN} {ATTRIBUTE} true/false, views: {views} (greedy)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def held_out_records(records: list[dict]) -> list[dict]:
+    """What a contact sheet needs of each held-out answer (kept in the report's JSON)."""
+    return [{k: r[k] for k in ("question_id", "completion", "parsed", "correct")} for r in records]
+
+
+def rerender_contact_sheets(res: dict, args) -> None:
+    """``--render-only --contact-sheet``: the contact sheets again, from the JSON's held-out
+    records and the release's held-out questions (no training)."""
+    views, k, s = res.get("views", "frames"), res["settings"].get("clip_frames", 2), res["settings"]
+    sheets = [(res.get("heldout_records"), ""), ((res.get("grpo") or {}).get("heldout_records"), "_grpo")]
+    if not any(records for records, _ in sheets):
+        raise SystemExit("this report keeps no held-out records (written before they were kept): rerun it")
+    _, _, test = load_rows(Path(res["data"]["release"]), s["image_size"], s["completion"], False, views=views,
+                           clip_frames=k if views == "clips" else None)
+    by_id = {r["question_id"]: r for r in test}
+    for records, stem in sheets:
+        if records:
+            contact_sheet([by_id[r["question_id"]] for r in records], records,
+                          args.out_dir / f"{args.out_name}{stem}_contact.png", views)
 
 
 def compare(frames_json: Path, clips_json: Path, out_dir: Path = RESULTS, stem: str = "learning_clips") -> str:
@@ -1008,7 +1029,8 @@ def parse_args(argv=None):
     p.add_argument("--attempt", default=None, help="record this run as an attempt (note); outputs go to --attempt-dir")
     p.add_argument("--comment", default=None, help="a sentence on the attempt, for the report")
     p.add_argument("--render-only", action="store_true",
-                   help="re-render learning_demo.md and .png from the existing learning_demo.json (no training)")
+                   help="re-render <out-name>.md and .png from the existing <out-name>.json (no training); with "
+                        "--contact-sheet, also the contact sheets, from the JSON's held-out records")
     p.add_argument("--attempt-dir", type=Path, default=Path(tempfile.gettempdir()) / "learning_demo_attempts")
     p.add_argument("--views", choices=["frames", "clips"], default="frames",
                    help="frames: each image alone (as released); clips: the pair's two frames packed into one "
@@ -1110,6 +1132,8 @@ def main(argv=None) -> dict:
         res = json.loads((args.out_dir / f"{args.out_name}.json").read_text())
         use_attribute(res.get("attribute", args.attribute))
         print(render(res, args.out_dir, load_attempts() if args.out_name == "learning_demo" else []))
+        if args.contact_sheet:
+            rerender_contact_sheets(res, args)
         return res
     t_start = time.perf_counter()
     import torch
@@ -1191,6 +1215,7 @@ def main(argv=None) -> dict:
             g["after"], grecords = evaluate_rows(model, processor, test_rows, args.completion, views=args.views)
             g["after_on_train"], _ = evaluate_rows(model, processor, seen, args.completion, views=args.views)
             g["prompts"] = len(base_train)
+            g["heldout_records"] = held_out_records(grecords)
             print(f"after GRPO: {json.dumps(g['after'])}", flush=True)
             if args.contact_sheet:
                 contact_sheet(test_rows, grecords, args.out_dir / f"{args.out_name}_grpo_contact.png", args.views)
@@ -1217,6 +1242,7 @@ def main(argv=None) -> dict:
         "curve_eval_wall_s": tr["curve_eval_wall_s"],
         "heldout_curve": tr["heldout_curve"],
         "views": args.views,
+        "heldout_records": held_out_records(records),
         "pixel_mlp": mlp,
         "attribute": f"{DOMAIN}/{ATTRIBUTE}",
         "grpo": grpo_res,

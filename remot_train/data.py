@@ -95,17 +95,12 @@ def question_table(release: str | Path, *, split: str | None = "train", domains=
     """Questions joined to their triplets' metadata, with ``images`` (list of ``{bytes, path}``)
     gathered in placeholder order. Ordered by ``question_id`` (stable across runs). ``between``:
     also each pair's clip frames between its two (``positive_between_images``,
-    ``negative_between_images``; empty lists for a release built before data contract 3.2.0)."""
+    ``negative_between_images``: empty lists in a release built with ``clip_frames`` 2)."""
     import duckdb
-    import pyarrow.parquet as pq
 
     path = resolve_release(release, release_id)
     triplet_files = release_files(path, "triplets")
-    inner = ""
-    if between:
-        have = set(pq.read_schema(triplet_files[0]).names) if triplet_files else set()
-        inner = "".join(f", t.{c}" if c in have else f", []::STRUCT(bytes BLOB, path VARCHAR)[] AS {c}"
-                        for c in ("positive_between_images", "negative_between_images"))
+    inner = ", t.positive_between_images, t.negative_between_images" if between else ""
     where, params = [], []
     for column, values in (("q.split", [split] if split else None), ("q.domain", domains),
                            ("q.attribute", attributes), ("q.question_type", question_types)):

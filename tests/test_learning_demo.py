@@ -181,3 +181,25 @@ def test_grpo_section_renders(demo):
     assert "| held-out accuracy [95% CI] | 0.700 [0.400, 0.900] | 0.800 [0.500, 0.950] |" in md
     assert "12 steps (stopped by the time budget)" in md and "total 5.000 -> 6.000" in md
     assert demo.grpo_markdown({**res, "grpo": None}) == []
+
+
+def test_contact_sheets_rerender_from_the_reports_records(demo, small_release, tmp_path):
+    """--render-only --contact-sheet: the sheet from the JSON's held-out records and the release's
+    held-out questions, without training (the records are what a run keeps of each answer)."""
+    from types import SimpleNamespace
+
+    from remot_train.data import resolve_release
+
+    release = resolve_release(small_release)
+    _, _, test = demo.load_rows(release, 32, "restate", False, views="clips")
+    assert test
+    records = [{"question_id": r["question_id"], "completion": "<think>\nover the clip the camera turned to the "
+                f"left; the question says left.\n</think>\n<answer>true</answer>", "parsed": "true",
+                "correct": r["answer"] == "true", "score": 1.0} for r in test]
+    kept = demo.held_out_records(records)
+    assert kept[0].keys() == {"question_id", "completion", "parsed", "correct"}
+    res = {"views": "clips", "settings": {"image_size": 32, "completion": "restate"},
+           "data": {"release": str(release)}, "heldout_records": kept, "grpo": {"heldout_records": kept[:3]}}
+    demo.rerender_contact_sheets(res, SimpleNamespace(out_dir=tmp_path, out_name="demo"))
+    assert (tmp_path / "demo_contact.png").stat().st_size > 10_000
+    assert (tmp_path / "demo_grpo_contact.png").stat().st_size > 1_000
