@@ -359,3 +359,19 @@ def test_a_clip_frame_that_does_not_decode_quarantines_its_row_and_names_the_fil
     assert sorted(images["frame_index"].to_list()) == [1, 2, 4]
     none, no_images, empty_q = decode_clip_frames(plan, frames, episodes, tmp_path, 320, 90, "navigation", 2)
     assert none.height == 2 and no_images is None and empty_q.num_rows == 0
+
+
+def test_the_ui_sheet_shows_each_clip_and_the_preview_leaves_out_its_jpegs(k_release):
+    import glob
+
+    import pyarrow.parquet as pq
+
+    from remot_pipeline.defs import plots
+
+    root, _ = k_release
+    files = sorted(glob.glob(str(root / "releases" / "LATEST" / "triplets" / "**" / "*.parquet"), recursive=True))
+    table = pq.read_table(files[0]).slice(0, 2)
+    sheet = plots.triplet_sheet(table, n=2)
+    assert "data:image/png;base64" in sheet.value or "![" in sheet.value
+    preview = plots.preview(table).value
+    assert "positive_between_frame_index" in preview and "between_images" not in preview and "\\x" not in preview

@@ -42,7 +42,8 @@ def magnitude_histograms(labelled: dict[str, pa.Table]) -> dg.MetadataValue:
 
 
 def triplet_sheet(triplets: pa.Table, n: int = 4) -> dg.MetadataValue:
-    """A few triplets as anchor | positive | negative rows."""
+    """A few triplets as anchor | positive | negative anchor | negative rows; with ``clip_frames``
+    > 2, each pair's frames between its two sit between them (the clips as they play)."""
     import cv2
     import matplotlib
 
@@ -50,13 +51,23 @@ def triplet_sheet(triplets: pa.Table, n: int = 4) -> dg.MetadataValue:
     import matplotlib.pyplot as plt
 
     rows = triplets.slice(0, n).to_pylist()
-    roles = ("anchor", "positive", "negative_anchor", "negative")
-    fig, axes = plt.subplots(max(1, len(rows)), 4, figsize=(12, 2.4 * max(1, len(rows))), squeeze=False)
-    for r, t in enumerate(rows):
-        for c, role in enumerate(roles):
-            img = cv2.imdecode(np.frombuffer(t[f"{role}_image"]["bytes"], np.uint8), cv2.IMREAD_COLOR)
+    cells = []
+    for t in rows:
+        row = []
+        for first, last in (("anchor", "positive"), ("negative_anchor", "negative")):
+            inner = t.get(f"{last}_between_images") or []
+            row += [(first, t[f"{first}_image"])]
+            row += [(f"{last} clip {i + 1}/{len(inner)}", im) for i, im in enumerate(inner)]
+            row += [(last, t[f"{last}_image"])]
+        cells.append(row)
+    width = max((len(r) for r in cells), default=4)
+    fig, axes = plt.subplots(max(1, len(rows)), width, figsize=(3 * width, 2.4 * max(1, len(rows))), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for r, (t, row) in enumerate(zip(rows, cells)):
+        for c, (role, image) in enumerate(row):
+            img = cv2.imdecode(np.frombuffer(image["bytes"], np.uint8), cv2.IMREAD_COLOR)
             axes[r][c].imshow(img[:, :, ::-1])
-            axes[r][c].axis("off")
             label = f": {t[f'{role}_value']} ({t[f'{role}_magnitude']:+.2f} {t['unit']})" if role in ("positive", "negative") else ""
             axes[r][c].set_title(f"{role}{label}", fontsize=8)
         axes[r][0].set_title(f"anchor ({t['attribute']}; negative: {t['negative_kind']})", fontsize=8)
@@ -67,7 +78,7 @@ def preview(table: pa.Table, n: int = 8) -> dg.MetadataValue:
     """First rows as a Markdown table, leaving out binary and long list columns."""
     keep = [f.name for f in table.schema
             if not pa.types.is_struct(f.type) and not pa.types.is_binary(f.type)
-            and not (pa.types.is_list(f.type) and f.name == "descriptor")]
+            and not (pa.types.is_list(f.type) and (f.name == "descriptor" or pa.types.is_struct(f.type.value_type)))]
     rows = table.select(keep).slice(0, n).to_pylist()
     if not rows:
         return dg.MetadataValue.md("_(empty)_")
