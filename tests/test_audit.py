@@ -17,12 +17,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from remot_pipeline.core.audit import (
     FAMILIES,
     AuditResult,
     _laplacian_var,
     _pair_stats,
+    audit_rows,
     bonferroni_upper_bound,
     jpeg_size,
     pair_slots,
@@ -302,3 +305,56 @@ def test_a_shortcut_planted_in_a_pipeline_release_fails_the_audit_and_names_it(s
     assert not result.passed
     assert any(f.startswith(("image_bytes on multiple_choice", "pixel_stats on multiple_choice"))
                for f in result.failures), result.failures
+
+
+def _old_keep(questions: pa.Table) -> list[int]:
+    """The audit's rows before the cap, written out independently: audited type, categorical, a split."""
+    q = questions.to_pylist()
+    return [i for i, r in enumerate(q) if r["question_type"] in TYPES and r["parse_rule"] not in ("number", "number_mra")
+            and r["split"] in ("train", "test")]
+
+
+@given(st.integers(0, 300), st.integers(0, 10_000), st.integers(1, 40))
+@settings(max_examples=40, deadline=None)
+def test_the_train_sample_is_capped_per_cell_order_free_and_keeps_every_test_question(n, seed, cap):
+    rng = np.random.default_rng(seed)
+    questions = pa.table({
+        "question_id": [f"{rng.integers(1 << 62):016x}-{i}" for i in range(n)],
+        "domain": rng.choice(["navigation", "manipulation", "simulation"], n).tolist(),
+        "split": rng.choice(["train", "test", "train", "other"], n).tolist(),
+        "question_type": rng.choice([*TYPES, "counting"], n).tolist(),
+        "parse_rule": rng.choice(["choice_letter", "true_false", "number_mra", "categorical"], n).tolist(),
+    }, schema=pa.schema([(c, pa.string()) for c in ("question_id", "domain", "split", "question_type", "parse_rule")]))
+    eligible = _old_keep(questions)
+    assert audit_rows(questions, None).tolist() == eligible
+    assert audit_rows(questions, n + 1).tolist() == eligible  # a cap no cell reaches changes nothing
+    rows = audit_rows(questions, cap)
+    q = questions.to_pylist()
+    assert set(rows.tolist()) <= set(eligible) and rows.tolist() == sorted(rows.tolist())
+    assert {i for i in eligible if q[i]["split"] == "test"} <= set(rows.tolist())
+    cells: dict = {}
+    for i in eligible:
+        if q[i]["split"] == "train":
+            cells.setdefault((q[i]["question_type"], q[i]["domain"]), []).append(i)
+    for members in cells.values():  # the cap smallest question ids of each train cell, exactly
+        want = sorted(members, key=lambda i: q[i]["question_id"])[:cap]
+        assert sorted(set(rows.tolist()) & set(members)) == sorted(want)
+    perm = rng.permutation(n)
+    again = audit_rows(questions.take(perm), cap)
+    assert sorted(perm[again].tolist()) == rows.tolist()  # the same questions whatever their order
+
+
+def test_a_capped_audit_fits_on_the_sample_and_scores_the_whole_bench():
+    triplets, questions = release(0)
+    full = shortcut_audit(triplets, questions, max_train_per_cell=None)
+    assert shortcut_audit(triplets, questions).table.equals(full.table)  # 1000 questions: under the default cap
+    capped = shortcut_audit(triplets, questions, max_train_per_cell=40)
+    assert capped.table.column("n_train").to_pylist() == [min(n, 2 * 40) for n in full.table.column("n_train").to_pylist()]
+    assert capped.table.column("n_test").equals(full.table.column("n_test"))
+    assert capped.table.column("upper_bound").equals(full.table.column("upper_bound"))
+    assert capped.passed
+    # a planted shortcut is still found on a sample of 40 train questions per (type, domain)
+    planted = shortcut_audit(*release(1, "bytes"), max_train_per_cell=40)
+    assert not planted.passed and "image_bytes" in _failed_families(planted)
+    with pytest.raises(ValueError, match="max_train_per_cell"):
+        audit_rows(questions, -1)

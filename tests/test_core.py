@@ -525,7 +525,8 @@ def test_negatives_per_shard_then_across_episodes_equal_one_domain_wide_build(se
 def test_the_triplet_choice_shard_by_shard_equals_the_choice_over_the_whole_domain(seed):
     """Dedup per shard then one balanced choice (what the triplets stage does) picks exactly the
     rows one choice over the concatenated domain picks, for random candidates and shard cuts."""
-    from remot_pipeline.core.triplets import CHOICE_COLUMNS, choose_candidates, choose_negatives, shard_candidates
+    from remot_pipeline.core.triplets import (CHOICE_COLUMNS, choose_candidates, choose_negatives, chosen_rows,
+                                              shard_candidates)
 
     rng = np.random.default_rng(seed)
     n_eps, rows = int(rng.integers(2, 7)), []
@@ -556,4 +557,10 @@ def test_the_triplet_choice_shard_by_shard_equals_the_choice_over_the_whole_doma
     groups = [eps[a:b] for a, b in zip([0, *cuts], [*cuts, n_eps])]
     shards = [table.filter(pa.compute.is_in(table.column("episode_id"), pa.array(g))) for g in groups]
     split = choose_candidates([shard_candidates(t, features, seed) for t in shards], cap, seed, bench)
-    assert whole.height > 0 and split.equals(whole)
+
+    def picked(chosen, tables):  # the chosen rows themselves, in pick order
+        return pl.concat([chosen_rows(t, chosen, i) for i, t in enumerate(tables)]).sort("_pick")
+
+    assert whole.height > 0 and split.height == whole.height
+    assert picked(split, shards).equals(picked(whole, [table]))
+    assert split["_pick"].to_list() == list(range(split.height))

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import SMALL, small_config
 
@@ -170,3 +172,44 @@ def test_shipped_run_configs_are_valid_for_build_release(name):
     preload = config["execution"]["config"]["multiprocess"]["start_method"]["forkserver"]["preload_modules"]
     for module in preload:  # each one imports (the forkserver would only warn on a failure)
         __import__(module)
+
+
+@given(st.integers(0, 3000), st.integers(1, 700), st.sampled_from([None, ["question_id", "split"], ["answer"]]))
+@settings(max_examples=15, deadline=None)
+def test_a_lazy_stage_result_streams_the_same_rows_as_a_read(tmp_path_factory, n, batch_rows, columns):
+    """What the release reads the questions through: :class:`LazyResult` batches of a projection
+    concatenate to the eager read's columns, the ledger and key are the entry's, and a corrupted
+    file fails on the first batch with the store's one-line error."""
+    import numpy as np
+    import pyarrow as pa
+
+    from data_contracts import conform, empty
+    from remot_pipeline.core.ledger import StageResult
+    from remot_pipeline.defs.store import LazyResult, StageCorrupted, StageStore, stage_key_of
+
+    rng = np.random.default_rng(n)
+    base = empty("questions")
+    rows = {f.name: ([f"{f.name}-{i}" for i in range(n)] if pa.types.is_string(f.type) else [None] * n)
+            for f in base.schema}
+    table = pa.table({f.name: pa.array(rows[f.name], f.type) if pa.types.is_string(f.type)
+                      else pa.array([[] for _ in range(n)], f.type) if pa.types.is_list(f.type)
+                      else pa.array(rng.random(n), f.type) if pa.types.is_floating(f.type)
+                      else pa.array(rows[f.name], f.type) for f in base.schema})
+    table = conform(table, "questions")  # stamped with its contract, as a stage writes it
+    store = StageStore(tmp_path_factory.mktemp("store"))
+    key = store.write("questions", "navigation", StageResult(table, empty("quarantine"), n + 5, {"rule": 5}),
+                      {"code_version": "t", "config_hash": "c", "inputs": {}})
+    eager, lazy = store.read("questions", "navigation", key), store.lazy("questions", "navigation", key)
+    assert isinstance(lazy, LazyResult) and stage_key_of(lazy) == key
+    assert lazy.ledger() == eager.ledger() and lazy.balanced() and lazy.rows_out == n
+    parts = list(lazy.tables(columns, batch_rows))
+    assert all(t.num_rows <= batch_rows for t in parts) and len(parts) == -(-n // batch_rows)
+    want = eager.table if columns is None else eager.table.select(columns)
+    assert (pa.concat_tables(parts) if parts else want.slice(0, 0)).equals(want)
+    assert lazy.table.equals(eager.table)
+    path = store.path("questions", "navigation", key) / "out.parquet"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(StageCorrupted, match="out.parquet"):
+        next(store.lazy("questions", "navigation", key).tables())

@@ -62,9 +62,9 @@ def select_balanced(negatives: pl.DataFrame, max_per_domain: int, seed: int, ded
     larger = retrieval & (pl.col("negative_magnitude").abs() > pl.col("positive_magnitude").abs())
     if "_changes_more" in deduped.columns:  # and whether its view changes more (a second bit)
         larger = larger.cast(pl.Int8) * 2 + (retrieval & pl.col("_changes_more")).cast(pl.Int8)
-    form = (retrieval & (pl.col("negative_anchor_frame_index") == pl.col("anchor_frame_index"))
-            & (pl.col("negative_episode_id") == pl.col("episode_id"))) \
-        if {"negative_anchor_frame_index", "negative_episode_id"} <= set(deduped.columns) else pl.lit(False)
+    form = (retrieval & pl.col("_at_anchor")) if "_at_anchor" in deduped.columns else \
+        (retrieval & _at_anchor()) if {"negative_anchor_frame_index", "negative_episode_id"} <= set(deduped.columns) \
+        else pl.lit(False)
     # The sub-strata of a kind share its turn: a rank within a sub-stratum is scaled by the kind's
     # number of sub-strata, so every (attribute, value, kind) still advances one triplet a round.
     group = ["attribute", "positive_value", "negative_kind"]
@@ -73,7 +73,13 @@ def select_balanced(negatives: pl.DataFrame, max_per_domain: int, seed: int, ded
          * pl.struct("_larger", "_form").n_unique().over(group)).alias("_rank")
     )
     out = ranked.sort(["_rank", "_key"], maintain_order=True).head(max_per_domain).drop("_rank", "_key", "_larger", "_form")
-    return out.drop("_changes_more") if "_changes_more" in out.columns else out
+    return out.drop([c for c in ("_changes_more", "_at_anchor") if c in out.columns])
+
+
+def _at_anchor() -> pl.Expr:
+    """The negative pair starts at the positive's anchor frame (the anchor-plus-two-candidates form)."""
+    return (pl.col("negative_anchor_frame_index") == pl.col("anchor_frame_index")) \
+        & (pl.col("negative_episode_id") == pl.col("episode_id"))
 
 
 
@@ -133,47 +139,58 @@ def build_triplets(
 
 
 #: The negatives' columns the balanced choice reads (labels and keys: no motion, no images).
-CHOICE_COLUMNS = ["episode_id", "split", "attribute", "object_color", "positive_pair_id", "anchor_frame_index",
-                  "positive_frame_index", "positive_value", "positive_magnitude", "negative_episode_id",
-                  "negative_anchor_frame_index", "negative_frame_index", "negative_magnitude", "negative_kind",
-                  "negative_pair_id"]
-#: What names one negatives row (the negatives stage's total order).
-NEGATIVE_KEY = ["episode_id", "positive_pair_id", "negative_kind", "attribute", "object_color", "negative_pair_id"]
+CHOICE_COLUMNS = ["episode_id", "split", "attribute", "positive_pair_id", "anchor_frame_index", "positive_frame_index",
+                  "positive_value", "positive_magnitude", "negative_episode_id", "negative_anchor_frame_index",
+                  "negative_frame_index", "negative_magnitude", "negative_kind"]
+
+
+#: What the balanced choice keeps of a deduplicated candidate (:func:`shard_candidates`): its
+#: strata, magnitudes, seeded key and row; no ids (the chosen rows are read back by row).
+POOL_COLUMNS = ["split", "attribute", "positive_value", "negative_kind", "positive_magnitude", "negative_magnitude",
+                "_key", "_changes_more", "_at_anchor", "_row"]
 
 
 def shard_candidates(candidates: pa.Table, features: pa.Table, seed: int) -> pl.DataFrame:
-    """One shard's negatives (at least :data:`CHOICE_COLUMNS`) as choice candidates: whether the
-    negative's view changes more than the positive's (``features``: the domain's keyframe
-    descriptors, no images), deduplicated (:func:`dedup_candidates`)."""
-    neg = to_polars(candidates.select(CHOICE_COLUMNS))
+    """One shard's negatives (at least :data:`CHOICE_COLUMNS`, in the shard's row order) as choice
+    candidates: deduplicated (:func:`dedup_candidates`), with whether the negative's view changes
+    more than the positive's (``features``: the domain's keyframe descriptors, no images), whether
+    it starts at the anchor, and ``_row``, the candidate's row in ``candidates``. Only
+    :data:`POOL_COLUMNS` are kept (about a third of a candidate's labels and ids): a domain's
+    pool of candidates is what the triplets step holds whole."""
+    neg = to_polars(candidates.select(CHOICE_COLUMNS)).with_row_index("_row")
     neg = neg.with_columns(pl.Series("_changes_more", view_change(
         neg, features, "negative_anchor_frame_index", "negative_frame_index", "negative_episode_id")
-        > view_change(neg, features, "anchor_frame_index", "positive_frame_index")))
-    return dedup_candidates(neg, seed)
+        > view_change(neg, features, "anchor_frame_index", "positive_frame_index")), _at_anchor().alias("_at_anchor"))
+    return dedup_candidates(neg, seed).select(POOL_COLUMNS)
 
 
 def choose_candidates(deduped: list[pl.DataFrame], max_per_domain: int, seed: int, bench_per_domain: int = 200
                       ) -> pl.DataFrame:
     """The balanced choice (:func:`select_per_split`) over every shard's :func:`shard_candidates`
-    (in shard order): the chosen rows' :data:`NEGATIVE_KEY` and ``_pick``, their order. The same
-    choice as over the whole domain at once: a dedup group never leaves its episode."""
-    parts = [d for d in deduped if d.height]
+    (in shard order): the chosen rows' shard (its position in ``deduped``), row in it and
+    ``_pick``, their order. The same choice as over the whole domain at once: a dedup group never
+    leaves its episode."""
+    parts = [d.with_columns(pl.lit(i, pl.UInt32).alias("_shard")) for i, d in enumerate(deduped) if d.height]
     if not parts:
-        return pl.DataFrame(schema={**{c: pl.String for c in NEGATIVE_KEY}, "_pick": pl.UInt32})
+        return pl.DataFrame(schema={"_shard": pl.UInt32, "_row": pl.UInt32, "_pick": pl.UInt32})
     pool = pl.concat(parts).sort("_key", maintain_order=True)
+    del parts
     chosen = select_per_split(pool, {"train": max_per_domain, "test": bench_per_domain}, seed, deduped=True)
-    return chosen.select(NEGATIVE_KEY).with_row_index("_pick")
+    return chosen.select(pl.col("_shard"), pl.col("_row").cast(pl.UInt32)).with_row_index("_pick")
 
 
 def choose_negatives(candidates: pa.Table, features: pa.Table, max_per_domain: int, seed: int,
                      bench_per_domain: int = 200) -> pl.DataFrame:
-    """:func:`choose_candidates` of one table of negatives (one shard)."""
+    """:func:`choose_candidates` of one table of negatives (one shard: ``_shard`` 0)."""
     return choose_candidates([shard_candidates(candidates, features, seed)], max_per_domain, seed, bench_per_domain)
 
 
-def chosen_rows(negatives: pa.Table, chosen: pl.DataFrame) -> pl.DataFrame:
-    """The rows of ``negatives`` (all columns; one shard's, say) that ``chosen`` names, with ``_pick``."""
-    return to_polars(negatives).join(chosen, on=NEGATIVE_KEY, how="inner", nulls_equal=True)
+def chosen_rows(negatives: pa.Table, chosen: pl.DataFrame, shard: int = 0) -> pl.DataFrame:
+    """The rows of ``negatives`` (all columns; shard ``shard``'s, in the order
+    :func:`shard_candidates` read them) that ``chosen`` names, with ``_pick``."""
+    mine = chosen.filter(pl.col("_shard") == shard)
+    rows = to_polars(negatives.take(pa.array(mine["_row"].to_numpy(), pa.int64())))
+    return rows.with_columns(mine["_pick"])
 
 
 def plan_triplets(
@@ -188,7 +205,7 @@ def plan_triplets(
     if negatives.num_rows == 0:
         return None, {}
     chosen = choose_negatives(negatives, features, max_per_domain, seed, bench_per_domain)
-    return plan_chosen(chosen_rows(negatives, chosen), negatives.num_rows, features, frames, episodes, clip_frames)
+    return plan_chosen(chosen_rows(negatives, chosen, 0), negatives.num_rows, features, frames, episodes, clip_frames)
 
 
 def plan_chosen(rows: pl.DataFrame, n_candidates: int, features: pa.Table, frames: pa.Table, episodes: pa.Table,

@@ -34,7 +34,7 @@ from remot_pipeline.core.questions import build_questions
 from remot_pipeline.core.visibility import gate as gate_visible
 from remot_pipeline.defs import plots
 from remot_pipeline.defs.resources import RemotConfig, RemotPaths
-from remot_pipeline.defs.store import LINEAGE_MD, ShardSet, StageStore, stage_key_of
+from remot_pipeline.defs.store import LAZY_MD, LINEAGE_MD, ShardSet, StageStore, stage_key_of
 from remot_pipeline.sources import DOMAINS, READERS, SourceError, SourceSpec, load_sources_yaml
 from remot_pipeline.sources.dropfolder import drop_folder_sources
 
@@ -265,6 +265,9 @@ def plan_shards(context: dg.OpExecutionContext, config: RemotConfig, paths: Remo
         check_clip_frames(config.clip_frames)
     except ClipError as exc:
         raise dg.Failure(description=f"remot_config: {exc}", allow_retries=False) from None
+    if (cap := config.audit.max_train_questions_per_cell) is not None and cap < 1:
+        raise dg.Failure(description=f"remot_config: audit.max_train_questions_per_cell is {cap}; give a positive "
+                                     "number of train questions per cell, or null for all of them", allow_retries=False)
     for d in context.partition_keys:
         try:
             specs = domain_sources(config, paths, d, synthetic_world)
@@ -553,9 +556,11 @@ def triplets_of_domain(d: str, negatives_value, features, frames, episodes: pa.T
     if deduped:
         chosen = choose_candidates(deduped, params["max_per_domain"], params["seed"], params["bench_per_domain"])
         del deduped
-        rows = [chosen_rows(t, chosen) for t in _tables(negatives_value) if t.num_rows]
+        rows = [chosen_rows(t, chosen, i) for i, t in enumerate(t for t in _tables(negatives_value) if t.num_rows)]
         plan, filtered = plan_chosen(pl.concat(rows), negatives_value.rows_out, descriptors, frames.table, episodes,
                                      params["clip_frames"])
+        del rows, chosen
+        release_unused_memory()  # the candidate pool's pages, before the images are written
     # The image shuffle's spill folder: a unique temporary name (``.tmp~<host>~<pid>~...``), so what a
     # killed run leaves is removed by the next run's clean_leftovers, never a live one's.
     folder = makedirs(root / "stages" / "triplets" / d)
@@ -786,7 +791,17 @@ RELEASE_CHECKS = ("release__split_disjoint", "release__manifest_verified", "rele
                   "release__bench_disjoint", "release__coverage", "release__shortcut_audit")
 
 
-@dg.asset(code_version=CODE_VERSIONS["release"], group_name="release", deps=list(STAGES),
+#: The columns of the triplets and the questions the release's checks hold for the whole release
+#: (ids, splits, strata and answers: tens of bytes a row); the rows themselves stream from the stage
+#: store into the release's part files, and the audit reads its sample's prompts alone.
+CHECK_TRIPLET_COLUMNS = ["triplet_id", "episode_id", "negative_episode_id", "domain", "split", "attribute",
+                         "positive_value", "negative_kind"]
+CHECK_QUESTION_COLUMNS = ["question_id", "triplet_id", "episode_id", "domain", "split", "attribute", "question_type",
+                          "answer", "parse_rule"]
+
+
+@dg.asset(code_version=CODE_VERSIONS["release"], group_name="release", deps=[a for a in STAGES if a != "questions"],
+          ins={"questions": dg.AssetIn(metadata={LAZY_MD: True})},
           check_specs=[dg.AssetCheckSpec(n, asset="release", blocking=True) for n in RELEASE_CHECKS])
 def release(context: dg.AssetExecutionContext, config: RemotConfig, paths: RemotPaths, triplets: dict, questions: dict, episodes: dict):
     """An immutable, content-addressed Parquet release with its manifest, published (renamed into
@@ -800,14 +815,13 @@ def release(context: dg.AssetExecutionContext, config: RemotConfig, paths: Remot
     quarantine = [q for name, e in sorted(lineage.items()) if e["asset"] in STAGES
                   and (q := store.quarantine(e["asset"], e["partition"], e["key"])) is not None and q.num_rows]
     domains = sorted(triplets)
-    # Labels, ids and locators of every triplet (what the checks read); the JPEGs stream from the
-    # triplets stage's chunks straight into the release's part files, one chunk at a time.
-    meta = [triplet_metadata(triplets[d]) for d in domains]
-    meta = [t for t in meta if t.num_rows]
+    # What the checks read of every triplet and question (CHECK_*_COLUMNS); the rows stream from the
+    # stage store straight into the release's part files, a chunk at a time.
     tables = {
-        "triplets": pa.concat_tables(meta) if meta else data_empty("triplets").select(
-            [c for c in contract_of_name("triplets") if c not in _image_columns()]),
-        "questions": pa.concat_tables([questions[d].table for d in domains]),
+        "triplets": pa.concat_tables([t for d in domains for t in _chunks(triplets[d], CHECK_TRIPLET_COLUMNS)]
+                                     or [data_empty("triplets").select(CHECK_TRIPLET_COLUMNS)]),
+        "questions": pa.concat_tables([t for d in domains for t in _chunks(questions[d], CHECK_QUESTION_COLUMNS)]
+                                      or [data_empty("questions").select(CHECK_QUESTION_COLUMNS)]),
         "episodes": pa.concat_tables([episodes[d] for d in domains]).replace_schema_metadata(None),
         "quarantine": portable_files(pa.concat_tables(quarantine) if quarantine else _empty_q(), paths.root),
     }
@@ -816,6 +830,10 @@ def release(context: dg.AssetExecutionContext, config: RemotConfig, paths: Remot
         for d in domains:
             yield from (t for t in _chunks(triplets[d]) if t.num_rows)
 
+    def question_chunks(columns=None):
+        for d in domains:
+            yield from (t for t in _chunks(questions[d], columns) if t.num_rows)
+
     inputs = dict(zip(tables["episodes"].column("episode_id").to_pylist(), tables["episodes"].column("input_sha256").to_pylist()))
     rid = release_core.compute_release_id(CODE_VERSION, config.content_config(), inputs)
     releases = paths.root / "releases"
@@ -823,12 +841,18 @@ def release(context: dg.AssetExecutionContext, config: RemotConfig, paths: Remot
     try:
         reused = release_core.is_release(final) and not release_core.verify_release(final)
         staged = final if reused else release_core.stage_release(
-            releases, rid, {**tables, "triplets": triplet_chunks()}, {"code_version": CODE_VERSION, "config_hash": config.config_hash(),
-                                    "config": config.content_config(), "inputs": inputs,
-                                    "stages": {n: e["key"] for n, e in sorted(lineage.items())}})
-        checks = release_checks(staged, tables, triplet_chunks) + [coverage_check(config, tables["triplets"]),
-                                                   audit_check(config, tables["triplets"], tables["questions"],
-                                                               triplet_chunks)]
+            releases, rid, {**tables, "triplets": triplet_chunks(), "questions": question_chunks()},
+            {"code_version": CODE_VERSION, "config_hash": config.config_hash(), "config": config.content_config(),
+             "inputs": inputs, "stages": {n: e["key"] for n, e in sorted(lineage.items())}})
+        # Each phase streams its chunks; what one phase freed is handed back before the next, so
+        # the step's peak is the largest phase's, not their sum (README "Scale out").
+        checks = []
+        for check in (lambda: release_checks(staged, tables, triplet_chunks),
+                      lambda: [coverage_check(config, tables["triplets"])],
+                      lambda: [audit_check(config, tables["triplets"], tables["questions"], triplet_chunks,
+                                           question_chunks)]):
+            release_unused_memory()
+            checks += check()
         failed = [c.check_name for c in checks if not c.passed]
         if failed:
             path, written = (final if reused else release_core.reject(releases, staged, rid)), False
@@ -854,6 +878,15 @@ def release(context: dg.AssetExecutionContext, config: RemotConfig, paths: Remot
                   "contract_version": CONTRACT_VERSION, **lineage_metadata(config, "release")},
     )
     yield from checks
+
+
+def release_unused_memory() -> None:
+    """Collect garbage and hand Arrow's freed pages back to the system (its allocator keeps them
+    for reuse otherwise, so one phase's peak would stay resident under the next one's)."""
+    import gc
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
 
 
 class LineageMismatch(RuntimeError):
@@ -916,9 +949,14 @@ def coverage_check(config: RemotConfig, triplets: pa.Table) -> dg.AssetCheckResu
                                             "count_all"]))})
 
 
-def audit_check(config: RemotConfig, triplets: pa.Table, questions: pa.Table, image_chunks=None) -> dg.AssetCheckResult:
-    """The shortcut audit: blind baselines trained on train must not beat remot-bench's majority."""
-    from remot_pipeline.core.audit import shortcut_audit
+def audit_check(config: RemotConfig, triplets: pa.Table, questions: pa.Table, image_chunks=None,
+                question_chunks=None) -> dg.AssetCheckResult:
+    """The shortcut audit: blind baselines trained on train must not beat remot-bench's majority.
+
+    ``questions`` may leave the prompts out (:data:`CHECK_QUESTION_COLUMNS`) when
+    ``question_chunks(columns)`` yields the full questions a batch at a time: only the audit's
+    sample (``audit.max_train_questions_per_cell``) is then read whole."""
+    from remot_pipeline.core.audit import AUDIT_COLUMNS, audit_rows, shortcut_audit
 
     if not config.audit.enabled:
         return dg.AssetCheckResult(check_name="release__shortcut_audit", asset_key="release", passed=True,
@@ -926,7 +964,13 @@ def audit_check(config: RemotConfig, triplets: pa.Table, questions: pa.Table, im
     image_cols = {f"{r}_image" for r in ("anchor", "positive", "negative_anchor", "negative")}
     chunks = None if image_cols <= set(triplets.column_names) or image_chunks is None else \
         (t.select(["triplet_id", *sorted(image_cols)]) for t in image_chunks())
-    result = shortcut_audit(triplets, questions, alpha=config.audit.alpha, image_chunks=chunks)
+    cap = config.audit.max_train_questions_per_cell
+    sample = questions
+    if not set(AUDIT_COLUMNS) <= set(questions.column_names):
+        keep = questions.column("question_id").take(pa.array(audit_rows(questions, cap))).combine_chunks()
+        parts = [t.filter(pc.is_in(t.column("question_id"), value_set=keep)) for t in question_chunks(list(AUDIT_COLUMNS))]
+        sample = pa.concat_tables(parts) if parts else data_empty("questions").select(list(AUDIT_COLUMNS))
+    result = shortcut_audit(triplets, sample, alpha=config.audit.alpha, image_chunks=chunks, max_train_per_cell=cap)
     md = {"summary": result.summary(), "failures": "; ".join(result.failures) or "none",
           "baselines": plots.preview(result.table, 100), "constant_answer_mra": plots.preview(
               bench_core.constant_answer_baselines(questions), 40)}
@@ -936,15 +980,11 @@ def audit_check(config: RemotConfig, triplets: pa.Table, questions: pa.Table, im
                                metadata=md)
 
 
-def _image_columns() -> tuple[str, ...]:
-    from remot_pipeline.core.triplets import IMAGE_COLUMNS
-
-    return IMAGE_COLUMNS
-
-
-def _chunks(value):
-    """A stage value's rows a shard (chunk) at a time."""
-    return value.tables() if isinstance(value, ShardSet) else iter([value.table])
+def _chunks(value, columns: list[str] | None = None):
+    """A stage value's rows a shard (chunk, batch) at a time; only ``columns`` when given."""
+    if hasattr(value, "tables"):  # a ShardSet or a LazyResult: read from the store as it goes
+        return value.tables(columns)
+    return iter([value.table if columns is None else value.table.select(columns)])
 
 
 def _empty_q() -> pa.Table:
@@ -961,13 +1001,12 @@ def _reason_counts(q: pa.Table) -> pa.Table:
 
 def release_checks(path: Path, tables: dict[str, pa.Table], image_chunks=None) -> list[dg.AssetCheckResult]:
     splits_by_episode: dict[str, set] = {}
-    for name in ("episodes", "triplets", "questions"):
-        t = tables[name]
-        for e, s in zip(t.column("episode_id").to_pylist(), t.column("split").to_pylist()):
+    # (a negative drawn from another episode keeps the split)
+    for name, column in (("episodes", "episode_id"), ("triplets", "episode_id"), ("questions", "episode_id"),
+                         ("triplets", "negative_episode_id")):
+        pairs = tables[name].select([column, "split"]).group_by([column, "split"]).aggregate([])  # distinct
+        for e, s in zip(pairs.column(column).to_pylist(), pairs.column("split").to_pylist()):
             splits_by_episode.setdefault(e, set()).add(s)
-    t = tables["triplets"]
-    for e, s in zip(t.column("negative_episode_id").to_pylist(), t.column("split").to_pylist()):
-        splits_by_episode.setdefault(e, set()).add(s)  # a negative drawn from another episode keeps the split
     both = sorted(e for e, s in splits_by_episode.items() if len(s) > 1)
     problems = release_core.verify_release(path)
     chunks = None if image_chunks is None or "anchor_image" in tables["triplets"].column_names else image_chunks()

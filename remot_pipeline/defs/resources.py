@@ -102,6 +102,10 @@ class AuditConfig(dg.Config):
 
     enabled: bool = True
     alpha: float = 0.05
+    #: Train questions each (question type, domain) cell's baselines fit on, at most (the smallest
+    #: question ids; remot-bench is always scored whole): keeps the audit's memory and time flat as
+    #: releases grow (README "Scale out"). ``None``: every train question.
+    max_train_questions_per_cell: int | None = 4_000
 
 
 class RemotPaths(dg.ConfigurableResource):

@@ -45,6 +45,8 @@ ENTRY = "entry.json"
 #: Output metadata keys the assets set and the IO manager reads (``emit`` fills them).
 LINEAGE_MD = "remot/lineage"
 KEYS_MD = "stage_keys"
+#: Input metadata (``AssetIn(metadata={LAZY_MD: True})``): load a stage result as a :class:`LazyResult`.
+LAZY_MD = "remot/lazy"
 _TABLE_KEY = b"remot.stage_key"
 #: Op outputs that are no asset, per run and step (``<root>/_steps/<run_id>/<step_key>/<output>``).
 STEP_VALUES = "_steps"
@@ -78,7 +80,7 @@ def lineage_key(asset: str, partition: str | None, lineage: dict) -> str:
 
 def stage_key_of(value) -> str | None:
     """The key a loaded stage value came from (``None`` for a value computed in memory)."""
-    if isinstance(value, (StageResult, ShardSet)):
+    if isinstance(value, (StageResult, ShardSet, LazyResult)):
         return value.stage_key
     if isinstance(value, pa.Table):
         raw = (value.schema.metadata or {}).get(_TABLE_KEY)
@@ -157,6 +159,51 @@ class ShardSet:
         """Shards whose entry is stamped with another contract (each file was conformed on write)."""
         return [f"{s['partition']}: stamped {e.get('contract')!r}" for s in self.shards
                 if (e := self.store.entry(self.asset, s["partition"], s["key"])).get("contract") != self.contract]
+
+
+class LazyResult:
+    """A stored :class:`StageResult` read on demand: the ledger comes from its entry, the rows a
+    projection and a batch at a time (:meth:`tables`, like :meth:`ShardSet.tables`), or whole
+    (``table``, read once). What a step that streams one large stage output (the release reading
+    the questions) loads instead of the table (``AssetIn(metadata={LAZY_MD: True})``). The file is
+    verified against its checksum before the first batch, as any read."""
+
+    def __init__(self, store: "StageStore", asset: str, partition: str | None, key: str, entry: dict) -> None:
+        self.store, self.asset, self.partition, self.stage_key, self._entry = store, asset, partition, key, entry
+        self.contract = entry["contract"]
+        self._ledger = entry["ledger"]
+        self.notes: dict = {}
+        self._table: pa.Table | None = None
+
+    def tables(self, columns: list[str] | None = None, batch_rows: int = 16 * 1024):
+        """The rows in batches of at most ``batch_rows`` (only ``columns`` when given: the other
+        columns are never decoded), conformed to the contract; nothing for an empty output."""
+        path = self.store._verified(self.store.path(self.asset, self.partition, self.stage_key), "out.parquet",
+                                    self._entry)
+        with pq.ParquetFile(path) as f:
+            for batch in f.iter_batches(batch_size=batch_rows, columns=columns):
+                yield conform(pa.Table.from_batches([batch]), self.contract, columns)
+
+    @property
+    def table(self) -> pa.Table:
+        if self._table is None:
+            self._table = self.store.read(self.asset, self.partition, self.stage_key).table
+        return self._table
+
+    @property
+    def quarantine(self) -> pa.Table:
+        return self.store.read(self.asset, self.partition, self.stage_key).quarantine
+
+    rows_in = property(lambda self: self._ledger["rows_in"])
+    rows_out = property(lambda self: self._ledger["rows_out"])
+    rows_quarantined = property(lambda self: self._ledger["rows_quarantined"])
+    rows_filtered = property(lambda self: dict(self._ledger["rows_filtered"]))
+
+    def ledger(self) -> dict:
+        return {**self._ledger, "rows_filtered": dict(self._ledger["rows_filtered"])}
+
+    def balanced(self) -> bool:
+        return self.rows_in == self.rows_out + self.rows_quarantined + sum(self.rows_filtered.values())
 
 
 def _with_key(value, key: str):
@@ -324,6 +371,14 @@ class StageStore:
                                      quarantine=table("quarantine.parquet", "quarantine"),
                                      rows_in=ledger["rows_in"], rows_filtered=ledger["rows_filtered"]), key)
 
+    def lazy(self, asset: str, partition: str | None, key: str):
+        """:meth:`read`, except that a stage result comes back as a :class:`LazyResult` (read on
+        demand); any other kind is read as :meth:`read` reads it."""
+        entry = self.entry(asset, partition, key)
+        if entry["kind"] == "stage_result":
+            return LazyResult(self, asset, partition, key, entry)
+        return self.read(asset, partition, key)
+
     def quarantine(self, asset: str, partition: str | None, key: str) -> pa.Table | None:
         entry = self.entry(asset, partition, key)
         if "quarantine.parquet" not in entry["files"]:
@@ -438,9 +493,10 @@ class StageIOManager(dg.ConfigurableIOManager):
         run_id = context.step_context.run_id
         read = _READ.setdefault((run_id, context.step_context.step.key), {})
         out = {}
+        lazy = bool((context.definition_metadata or {}).get(LAZY_MD))
         for p in self._keys(context):
             key = self._find(context, run_id, asset, p)
-            out[p] = self.store.read(asset, p, key)
+            out[p] = self.store.lazy(asset, p, key) if lazy else self.store.read(asset, p, key)
             read[(asset, p)] = key
         return out[None] if list(out) == [None] else out
 
