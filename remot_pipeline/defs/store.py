@@ -88,7 +88,23 @@ def stage_key_of(value) -> str | None:
     return None
 
 
-class ShardSet:
+class _Ledgered:
+    """A stored stage output's ledger, read from its entry (``self._ledger``), as a StageResult
+    reports it."""
+
+    rows_in = property(lambda self: self._ledger["rows_in"])
+    rows_out = property(lambda self: self._ledger["rows_out"])
+    rows_quarantined = property(lambda self: self._ledger["rows_quarantined"])
+    rows_filtered = property(lambda self: dict(self._ledger["rows_filtered"]))
+
+    def ledger(self) -> dict:
+        return {**self._ledger, "rows_filtered": dict(self._ledger["rows_filtered"])}
+
+    def balanced(self) -> bool:
+        return self.rows_in == self.rows_out + self.rows_quarantined + sum(self.rows_filtered.values())
+
+
+class ShardSet(_Ledgered):
     """One domain's output of a per-shard stage: the shards' stage outputs, in order, read
     lazily. It reads like a :class:`StageResult` (``table``, ``quarantine``, the ledger), where
     ``table`` concatenates every shard; :meth:`tables` yields one shard at a time, which is
@@ -144,24 +160,13 @@ class ShardSet:
                  and q.num_rows]
         return pa.concat_tables(parts) if parts else empty("quarantine")
 
-    rows_in = property(lambda self: self._ledger["rows_in"])
-    rows_out = property(lambda self: self._ledger["rows_out"])
-    rows_quarantined = property(lambda self: self._ledger["rows_quarantined"])
-    rows_filtered = property(lambda self: dict(self._ledger["rows_filtered"]))
-
-    def ledger(self) -> dict:
-        return {**self._ledger, "rows_filtered": dict(self._ledger["rows_filtered"])}
-
-    def balanced(self) -> bool:
-        return self.rows_in == self.rows_out + self.rows_quarantined + sum(self.rows_filtered.values())
-
     def contract_problems(self) -> list[str]:
         """Shards whose entry is stamped with another contract (each file was conformed on write)."""
         return [f"{s['partition']}: stamped {e.get('contract')!r}" for s in self.shards
                 if (e := self.store.entry(self.asset, s["partition"], s["key"])).get("contract") != self.contract]
 
 
-class LazyResult:
+class LazyResult(_Ledgered):
     """A stored :class:`StageResult` read on demand: the ledger comes from its entry, the rows a
     projection and a batch at a time (:meth:`tables`, like :meth:`ShardSet.tables`), or whole
     (``table``, read once). What a step that streams one large stage output (the release reading
@@ -193,17 +198,6 @@ class LazyResult:
     @property
     def quarantine(self) -> pa.Table:
         return self.store.read(self.asset, self.partition, self.stage_key).quarantine
-
-    rows_in = property(lambda self: self._ledger["rows_in"])
-    rows_out = property(lambda self: self._ledger["rows_out"])
-    rows_quarantined = property(lambda self: self._ledger["rows_quarantined"])
-    rows_filtered = property(lambda self: dict(self._ledger["rows_filtered"]))
-
-    def ledger(self) -> dict:
-        return {**self._ledger, "rows_filtered": dict(self._ledger["rows_filtered"])}
-
-    def balanced(self) -> bool:
-        return self.rows_in == self.rows_out + self.rows_quarantined + sum(self.rows_filtered.values())
 
 
 def _with_key(value, key: str):
