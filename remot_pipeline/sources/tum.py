@@ -178,6 +178,10 @@ def _associate_media(ref, root, episode_dir, pose_ts, keep, lines, q):
     malformed = 0
     rel_dir = os.path.relpath(episode_dir, root)
     entry_rel = []
+    # Resolving a name follows every link on its path (a few syscalls per component); a video's
+    # name repeats on every line, so each distinct name is resolved once.
+    inside: dict[str, Path | None] = {}
+    rel_of: dict[Path, str] = {}
     first = True
     for raw in read_text_lines(rgb_txt):
         text = raw.strip()
@@ -189,7 +193,9 @@ def _associate_media(ref, root, episode_dir, pose_ts, keep, lines, q):
         first = False
         parts = text.replace(",", " ").split()
         name = parts[1] if len(parts) > 1 else None
-        path = resolve_inside(root, os.path.join(rel_dir, name)) if name else None  # an absolute name stays absolute
+        if name and name not in inside:  # an absolute name stays absolute
+            inside[name] = resolve_inside(root, os.path.join(rel_dir, name))
+        path = inside[name] if name else None
         key = str(path) if path is not None else name  # "./rgb.mp4" and "rgb.mp4" are one video
         k = occurrence.get(key, 0)
         if name:  # line i of a video is decoded frame i, a malformed line included
@@ -219,7 +225,9 @@ def _associate_media(ref, root, episode_dir, pose_ts, keep, lines, q):
                 problem = ("video_short", f"{name} holds {count} frames; rgb.txt lists more", str(path))
         entry_ts.append(ts)
         entry_name.append(name)
-        entry_rel.append(relative_to_root(root, path) if path is not None else name)
+        if path is not None and path not in rel_of:
+            rel_of[path] = relative_to_root(root, path)
+        entry_rel.append(rel_of[path] if path is not None else name)
         entry_index.append(k if path is not None and path.suffix.lower() in VIDEO_SUFFIXES else 0)
         entry_problem.append(problem)
     if not entry_ts and not malformed:
