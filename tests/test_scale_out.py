@@ -206,7 +206,7 @@ def test_a_lazy_stage_result_streams_the_same_rows_as_a_read(tmp_path_factory, n
     assert all(t.num_rows <= batch_rows for t in parts) and len(parts) == -(-n // batch_rows)
     want = eager.table if columns is None else eager.table.select(columns)
     assert (pa.concat_tables(parts) if parts else want.slice(0, 0)).equals(want)
-    assert lazy.table.equals(eager.table)
+    assert lazy.table.equals(eager.table) and lazy.quarantine.equals(eager.quarantine)
     path = store.path("questions", "navigation", key) / "out.parquet"
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF

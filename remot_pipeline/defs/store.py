@@ -197,7 +197,10 @@ class LazyResult(_Ledgered):
 
     @property
     def quarantine(self) -> pa.Table:
-        return self.store.read(self.asset, self.partition, self.stage_key).quarantine
+        from data_contracts import empty
+
+        q = self.store.quarantine(self.asset, self.partition, self.stage_key)  # never reads the rows
+        return empty("quarantine") if q is None else q
 
 
 def _with_key(value, key: str):
